@@ -1,0 +1,214 @@
+# Unix host-port board: the same interface as boards/stm32h743/board.py, with
+# time either virtual (deterministic, faster than real time) or wall-clock
+# (for talking to external peers), a simulated hardware watchdog and a
+# thread standing in for the tick IRQ's hang check.
+#
+# Virtual time: the clock moves only when the kernel idles (to its next
+# deadline) or charges a step. Every 100 us boundary crossed runs one CRITICAL
+# tick at exactly its instant, so the control domain behaves as if it
+# preempted everything else, as the timer IRQ does on the board. A service
+# step is charged STEP_COST_US; a hang that the watchdog breaks is charged its
+# full watchdog period (the ticks of that period run afterwards, in order).
+import os
+import time
+import _thread
+from micropython import const
+
+MASK30 = const(0x3FFFFFFF)
+HALF30 = const(0x20000000)
+STEP_COST_US = const(10)
+MAX_CATCHUP_TICKS = const(500)  # wall mode: further behind than this, ticks are dropped (missed)
+HANG_POLL_MS = const(2)
+
+FS_ROOT = os.getenv("JEZGRO_FS") or "sim_fs"
+NAME = "unix"
+
+irq_off = None  # no preemption on unix: IPC needs no interrupt masking
+irq_on = None
+
+
+class SystemReset(Exception):
+    # The simulated hardware watchdog fired: the sim runner reboots the kernel.
+    pass
+
+
+class _State:
+    def __init__(self):
+        self.virtual = True
+        self.now_us = 0
+        self.next_tick_us = 0
+        self.critical = None
+        self.tick_hook = None  # plant stepping, runs before the control tick
+        self.wdt_timeout_ms = 0
+        self.wdt_fed_ms = 0
+        self.reset_cause = "power_on"
+        self.watch_kernel = None
+
+
+S = _State()
+
+
+def configure(virtual=True, reset_cause="power_on"):
+    S.virtual = virtual
+    S.critical = None
+    S.wdt_timeout_ms = 0
+    S.reset_cause = reset_cause
+    S.next_tick_us = S.now_us if virtual else time.ticks_us()
+
+
+# --- clocks ------------------------------------------------------------------
+# Kernel time wraps at 2^30 ms like ticks_ms on the board, so wrap bugs show up here too.
+def ticks_ms():
+    if S.virtual:
+        return (S.now_us // 1000) & MASK30
+    return time.ticks_ms() & MASK30
+
+
+def ticks_us():
+    if S.virtual:
+        return S.now_us & MASK30
+    return time.ticks_us() & MASK30
+
+
+def ticks_add(t, delta):
+    return (t + delta) & MASK30
+
+
+def ticks_diff(a, b):
+    return ((a - b + HALF30) & MASK30) - HALF30
+
+
+# Real time, for latencies and hang detection, whatever the kernel clock does.
+real_us = time.ticks_us
+real_ms = time.ticks_ms
+real_diff_us = time.ticks_diff
+real_ms_diff = time.ticks_diff
+
+
+# --- CRITICAL tick source ------------------------------------------------------
+def start_ticks(critical):
+    S.critical = critical
+    S.next_tick_us = S.now_us if S.virtual else time.ticks_us()
+
+
+def _check_wdt():
+    if S.wdt_timeout_ms and ticks_diff(ticks_ms(), S.wdt_fed_ms) > S.wdt_timeout_ms:
+        S.wdt_timeout_ms = 0
+        raise SystemReset("hardware watchdog expired")
+
+
+def advance_us(target_us):
+    # Virtual time: run every tick due up to target_us at its own instant.
+    crit = S.critical
+    hook = S.tick_hook
+    while S.next_tick_us <= target_us:
+        S.now_us = S.next_tick_us
+        if hook is not None:
+            hook()
+        if crit is not None:
+            crit.run_tick(0)
+        S.next_tick_us += 100
+    if target_us > S.now_us:
+        S.now_us = target_us
+    _check_wdt()
+
+
+def pump():
+    # Wall mode: run the ticks that came due since the last call, late.
+    if S.virtual:
+        return
+    now = time.ticks_us()
+    behind = time.ticks_diff(now, S.next_tick_us)
+    if behind < 0:
+        return
+    crit = S.critical
+    if behind > MAX_CATCHUP_TICKS * 100:
+        skipped = behind // 100 - MAX_CATCHUP_TICKS
+        if crit is not None:
+            crit.missed += skipped
+        S.next_tick_us = time.ticks_add(S.next_tick_us, skipped * 100)
+    hook = S.tick_hook
+    while time.ticks_diff(now, S.next_tick_us) >= 0:
+        if hook is not None:
+            hook()
+        if crit is not None:
+            crit.run_tick(time.ticks_diff(time.ticks_us(), S.next_tick_us))
+        S.next_tick_us = time.ticks_add(S.next_tick_us, 100)
+    _check_wdt()
+
+
+def charge_step():
+    if S.virtual:
+        advance_us(S.now_us + STEP_COST_US)
+
+
+def charge_hang_ms(ms):
+    if S.virtual:
+        advance_us(S.now_us + ms * 1000)
+
+
+def idle(timeout_ms, poll_io):
+    if S.virtual:
+        if poll_io(0):
+            return
+        step = timeout_ms if timeout_ms > 0 else 1
+        advance_us((S.now_us // 1000 + step) * 1000)
+        return
+    wait = timeout_ms if timeout_ms < 1 else 1  # ticks are due every 100 us: never sleep long
+    if not poll_io(wait) and wait == 0:
+        time.sleep_us(50)
+
+
+# --- hang watchdog (stands in for the tick IRQ's check on the board) -----------
+# A service that never yields can only be stopped from outside the VM: the
+# watcher thread has SIGINT delivered to this process, which the unix port
+# turns into KeyboardInterrupt in the running (hung) code; the kernel knows it
+# asked for it. system() ignores SIGINT while it waits, hence the background
+# kill. The watcher then blocks until the kernel has taken the hang.
+def _own_pid():
+    with open("/proc/self/stat") as f:
+        return int(f.read().split()[0])
+
+
+_BREAK_CMD = "(sleep 0.001; kill -INT %d) >/dev/null 2>&1 &" % _own_pid()
+_handled = _thread.allocate_lock()
+_handled.acquire()
+
+
+def break_main(sid):
+    os.system(_BREAK_CMD)
+
+
+def hang_handled():
+    if _handled.locked():
+        _handled.release()
+
+
+def _watch(kernel):
+    while S.watch_kernel is kernel:
+        time.sleep_ms(HANG_POLL_MS)
+        if kernel.hang_check():
+            _handled.acquire()
+
+
+def start_hang_watch(kernel):
+    S.watch_kernel = kernel
+    _thread.start_new_thread(_watch, (kernel,))
+
+
+def stop_hang_watch():
+    S.watch_kernel = None
+
+
+# --- hardware watchdog and reset cause ---------------------------------------------
+def wdt_start(timeout_ms):
+    S.wdt_timeout_ms = timeout_ms
+    S.wdt_fed_ms = ticks_ms()
+
+
+def wdt_feed():
+    S.wdt_fed_ms = ticks_ms()
+
+
+def reset_cause():
+    return S.reset_cause

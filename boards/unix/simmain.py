@@ -1,0 +1,133 @@
+# Gateway simulation entry point, run under the MicroPython unix port by
+# `jezgro sim` (MICROPYPATH=firmware:boards/unix). Boots a service table,
+# applies scheduled fault injections, prints STATUS lines while it runs and a
+# SUMMARY line (JSON) at the end; `jezgro sim` renders both.
+#
+#   simmain.py [--config v2g|bridge] [--seconds S] [--wall] [--fs DIR]
+#              [--inject SERVICE:KIND@SECONDS ...] [--status-ms MS]
+import sys
+import os
+import json
+import gc
+import board
+from jezgro.kernel import Kernel
+from jezgro.faults import KINDS
+
+DEFAULTS = {"config": "v2g", "seconds": "10", "fs": "sim_fs", "status-ms": "1000"}
+
+
+def parse(argv):
+    opts = dict(DEFAULTS)
+    opts["inject"] = []
+    opts["wall"] = False
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--wall":
+            opts["wall"] = True
+        elif a.startswith("--") and i + 1 < len(argv):
+            key = a[2:]
+            if key == "inject":
+                opts["inject"].append(argv[i + 1])
+            elif key in DEFAULTS:
+                opts[key] = argv[i + 1]
+            else:
+                raise SystemExit("unknown option " + a)
+            i += 1
+        else:
+            raise SystemExit("bad argument " + a)
+        i += 1
+    return opts
+
+
+def parse_injection(spec, table):
+    # "iso15118:crash@5" or "iso15118:crash@5s" -> (at_ms, sid, kind, text)
+    try:
+        who, rest = spec.split(":", 1)
+        kind, at = rest.split("@", 1)
+        at_ms = int(float(at.rstrip("s")) * 1000)
+    except ValueError:
+        raise SystemExit("bad --inject %r: want SERVICE:KIND@SECONDS" % spec)
+    if kind not in KINDS:
+        raise SystemExit("bad --inject %r: kind must be one of %s" % (spec, ", ".join(sorted(KINDS))))
+    for s in table:
+        if s.name.lower() == who.lower():
+            return [at_ms, s.sid, KINDS[kind], spec]
+    raise SystemExit("bad --inject %r: no service %r in this configuration" % (spec, who))
+
+
+def mkdirs(path):
+    try:
+        os.mkdir(path)
+    except OSError:
+        pass
+
+
+def emit(tag, obj):
+    sys.stdout.write(tag + " " + json.dumps(obj) + "\n")
+
+
+def main(argv):
+    opts = parse(argv)
+    cfg = __import__("config." + opts["config"]).__dict__[opts["config"]]
+    table = cfg.TABLE
+    injections = sorted(parse_injection(s, table) for s in opts["inject"])
+    board.FS_ROOT = opts["fs"]
+    mkdirs(opts["fs"])
+    total_ms = int(float(opts["seconds"]) * 1000)
+    status_ms = int(opts["status-ms"])
+    virtual = not opts["wall"]
+    board.configure(virtual)
+    state = {"elapsed": 0, "next_status": 0, "boots": 0, "applied": []}
+
+    def housekeeping(k, now):
+        t = state["elapsed"] + k.ticks_diff(now, k.boot_ms)
+        while injections and injections[0][0] <= t:
+            at, sid, kind, text = injections.pop(0)
+            ok = k.inject(sid, kind)
+            state["applied"].append({"t_ms": t, "inject": text, "applied": ok})
+            emit("INJECT", {"t_ms": t, "inject": text, "applied": ok})
+        if t >= state["next_status"]:
+            state["next_status"] += status_ms
+            k.note_heap()
+            emit("STATUS", {"t_ms": t, "ticks": k.critical.ticks,
+                            "services": [[s.name, s.state, s.restarts] for s in k.services[1:]]})
+
+    kernel = None
+    reboots = []
+    while state["elapsed"] < total_ms:
+        kernel = Kernel(table, board, audit_sid=_sid(table, "AUDIT_LOGGER"),
+                        safe_state_sid=cfg.SAFE_STATE_OWNER)
+        kernel.on_housekeeping = housekeeping
+        kernel.boot()
+        state["boots"] += 1
+        started = kernel.ticks_ms()
+        try:
+            kernel.run(total_ms - state["elapsed"])
+        except board.SystemReset as e:
+            reboots.append({"t_ms": state["elapsed"] + kernel.ticks_diff(kernel.ticks_ms(), started),
+                            "reason": str(e)})
+            board.configure(virtual, "watchdog")
+        finally:
+            board.stop_hang_watch()
+        state["elapsed"] += kernel.ticks_diff(kernel.ticks_ms(), started)
+    kernel.note_heap()
+    gc.collect()
+    summary = kernel.summary()
+    summary["config"] = cfg.NAME
+    summary["mode"] = "virtual" if virtual else "wall"
+    summary["sim_ms"] = state["elapsed"]
+    summary["boots"] = state["boots"]
+    summary["reboots"] = reboots
+    summary["injections"] = state["applied"]
+    emit("SUMMARY", summary)
+
+
+def _sid(table, name):
+    for s in table:
+        if s.name == name:
+            return s.sid
+    return -1
+
+
+main(sys.argv[1:])

@@ -1,0 +1,83 @@
+# Shared numeric constants. micropython.const keeps them out of the heap and
+# lets mpy-cross fold them into the bytecode.
+from micropython import const
+
+# Priorities: lower number wins. CRITICAL services run from the tick, not the scheduler.
+PRIO_CRITICAL = const(0)
+PRIO_HIGH = const(1)
+PRIO_MEDIUM = const(2)
+PRIO_LOW = const(3)
+PRIO_NAMES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
+
+# Restart policies (Erlang/OTP child restart types).
+RESTART_PERMANENT = const(0)  # always restarted, also after a normal return
+RESTART_TRANSIENT = const(1)  # restarted only after a fault
+RESTART_TEMPORARY = const(2)  # never restarted
+POLICY_NAMES = ("permanent", "transient", "temporary")
+
+# Service run states.
+ST_ABSENT = const(0)  # declared in the table, code not built into this image
+ST_READY = const(1)
+ST_WAITING = const(2)
+ST_HELD = const(3)  # quarantined by restart intensity
+ST_STOPPED = const(4)  # returned (or temporary and faulted); not restarted
+ST_NAMES = ("absent", "ready", "waiting", "held", "stopped")
+
+# What a waiting service waits for.
+W_NONE = const(0)
+W_SLEEP = const(1)
+W_RECV = const(2)
+W_IO = const(3)
+W_FOREVER = const(4)
+
+# Fault causes, as carried in audit events.
+F_EXCEPTION = const(1)
+F_MEMORY = const(2)
+F_WATCHDOG = const(3)  # yielded but stopped feeding
+F_HANG = const(4)  # never yielded; broken asynchronously
+F_TICK = const(5)  # CRITICAL tick function raised
+F_EXIT = const(6)  # returned although permanent
+FAULT_NAMES = ("none", "exception", "memory", "watchdog", "hang", "tick", "exit")
+
+# IPC result codes (negative = error). Plain ints: returning them allocates nothing.
+OK = const(0)
+E_NOSVC = const(-1)
+E_STALE = const(-2)
+E_POOL = const(-3)
+E_FULL = const(-4)
+E_SIZE = const(-5)
+E_DOWN = const(-6)
+
+# Message types (u16). 0x00xx kernel, 0x01xx grid, 0x02xx power, 0x03xx protocols.
+MSG_AUDIT_EVENT = const(0x0001)
+MSG_SERVICE_QUARANTINED = const(0x0002)
+MSG_SERVICE_RESTARTED = const(0x0003)
+MSG_PING = const(0x0004)
+MSG_PONG = const(0x0005)
+MSG_GRID_UNLOCKED = const(0x0101)
+MSG_GRID_LOCKED = const(0x0102)
+MSG_GRID_EMERGENCY = const(0x0103)
+MSG_POWER_SCHEDULE = const(0x0201)
+MSG_POWER_LIMITS = const(0x0202)
+MSG_SAFE_STATE = const(0x0203)
+MSG_EV_CHARGING_NEEDS = const(0x0301)
+MSG_EV_CHARGING_SCHEDULE = const(0x0302)
+MSG_SESSION_STATE = const(0x0303)
+MSG_CAN_FRAME = const(0x0304)
+
+# Audit event codes, carried in MSG_AUDIT_EVENT.
+EV_BOOT = const(1)
+EV_START = const(2)
+EV_CRASH = const(3)
+EV_RESTART = const(4)
+EV_WATCHDOG = const(5)
+EV_QUARANTINE = const(6)
+EV_RESET_CAUSE = const(7)
+EV_EXIT = const(8)
+EV_IPC_STALE = const(9)
+EVENT_NAMES = ("none", "boot", "start", "crash", "restart", "watchdog",
+               "quarantine", "reset_cause", "exit", "ipc_stale")
+
+# CRITICAL domain.
+TICK_HZ = const(10000)
+TICK_US = const(100)

@@ -1,0 +1,453 @@
+# The JEZGRO kernel: boots the static service table, runs services by
+# priority, checks watchdogs, restarts faulted services (supervisor.py) and
+# drives the hardware watchdog. Services are `async def main(ctx)`
+# coroutines; the CRITICAL domain runs beside them from the board's tick.
+import gc
+import sys
+import io
+import select
+from jezgro.const import (PRIO_CRITICAL, ST_ABSENT, ST_READY, ST_WAITING, ST_HELD, ST_STOPPED,
+                          W_NONE, W_SLEEP, W_RECV, W_IO, W_FOREVER, F_EXCEPTION,
+                          F_MEMORY, F_WATCHDOG, F_HANG, F_TICK, F_EXIT, EV_BOOT, EV_START,
+                          EV_RESTART, EV_RESET_CAUSE, MSG_AUDIT_EVENT, EVENT_NAMES,
+                          FAULT_NAMES, ST_NAMES, PRIO_NAMES)
+from jezgro.ipc import Ipc
+from jezgro.critical import Critical
+from jezgro.supervisor import Supervisor
+from jezgro.service import Service
+from jezgro.hwwdt import HwWatchdog
+from jezgro import faults
+
+HOUSEKEEPING_MS = 1
+TEXT_KEEP = 16  # fault texts waiting for AUDIT_LOGGER
+TEXT_MAX = 600
+
+
+def format_exc(e):
+    s = io.StringIO()
+    sys.print_exception(e, s)
+    t = s.getvalue()
+    return t if len(t) <= TEXT_MAX else t[:TEXT_MAX - 4] + "...\n"
+
+
+class Kernel:
+    def __init__(self, table, board, audit_sid=-1, safe_state_sid=-1, hwwdt_ms=2000,
+                 ipc_slots=512):
+        self.board = board
+        self.table = table
+        self.ticks_ms = board.ticks_ms
+        self.ticks_add = board.ticks_add
+        self.ticks_diff = board.ticks_diff
+        self.real_us = board.real_us
+        self.real_diff_us = board.real_diff_us
+        self.services = [Service(spec, self) for spec in table]
+        n = len(table)
+        self.ipc = Ipc(n, [spec.mailbox for spec in table], ipc_slots, board.irq_off, board.irq_on)
+        nslots = 0
+        for spec in table:
+            if spec.tick_slot >= nslots:
+                nslots = spec.tick_slot + 1
+        self.critical = Critical(nslots, board.real_us, board.real_diff_us)
+        self.supervisor = Supervisor(self, safe_state_sid)
+        self.hwwdt = HwWatchdog(board, hwwdt_ms)
+        self.audit_sid = audit_sid
+        self.texts = {}
+        self.text_seq = 0
+        self.audit_sent = 0
+        self.audit_lost = 0
+        self.events = [0] * len(EVENT_NAMES)
+        self.poller = select.poll()
+        self.io_waiters = {}
+        self.cur = None
+        self.in_step = False
+        self.step_start_ms = 0
+        self.hang_pending = False
+        self.hangs_broken = 0
+        self._rr = 0
+        self._next_hk = 0
+        self.running = False
+        self.steps = 0
+        self.boot_ms = 0
+        self.heap_peak = 0
+        self.on_housekeeping = None
+        self.reset_report = ("", "", "")
+
+    # --- events to AUDIT_LOGGER ------------------------------------------------
+    def audit(self, ev, sid, cause=0, text=""):
+        # Kernel events travel as IPC messages; texts (tracebacks) wait in a small
+        # table until the logger fetches them, so a LOW-priority logger loses nothing
+        # unless TEXT_KEEP faults pile up before it runs.
+        self.events[ev] += 1
+        seq = 0
+        if text:
+            self.text_seq = (self.text_seq + 1) & 0x3FFFFFFF
+            seq = self.text_seq
+            if len(self.texts) >= TEXT_KEEP:
+                self.texts.pop(min(self.texts))
+                self.audit_lost += 1
+            self.texts[seq] = text
+        if self.audit_sid < 0 or self.services[self.audit_sid].module is None:
+            return
+        gen = self.ipc.gen[sid] if 0 <= sid < len(self.services) else 0
+        r = self.ipc.send_i32(0, self.audit_sid, MSG_AUDIT_EVENT,
+                              ev | (sid << 8) | (cause << 16), seq, self.ticks_ms(), gen)
+        if r == 0:
+            self.audit_sent += 1
+        else:
+            self.audit_lost += 1
+
+    def take_text(self, seq):
+        return self.texts.pop(seq, "")
+
+    # --- service lifecycle -------------------------------------------------
+    def _load(self, svc):
+        name = svc.spec.module
+        try:
+            mod = __import__(name)
+            for part in name.split(".")[1:]:
+                mod = getattr(mod, part)
+        except ImportError as e:
+            if name.split(".")[-1] in str(e):
+                return None  # not built into this image: shown as absent
+            raise
+        return mod
+
+    def boot(self):
+        self.boot_ms = self.ticks_ms()
+        self.reset_report = self.hwwdt.boot_report()
+        for svc in self.services:
+            if svc.spec.module is None:
+                continue
+            try:
+                svc.module = self._load(svc)
+            except Exception as e:  # a service whose module fails to import is stopped, not fatal
+                svc.state = ST_STOPPED
+                svc.last_fault_text = format_exc(e)
+                continue
+            if svc.module is not None:
+                self.ipc.accepting[svc.sid] = 1
+        self.audit(EV_BOOT, 0, 0, "")
+        cause, who, why = self.reset_report
+        if cause:
+            self.audit(EV_RESET_CAUSE, 0, 0, "%s %s %s" % (cause, who, why))
+        # The audit logger starts first so that nothing the others do is missed.
+        order = sorted(self.services, key=lambda s: (s.sid != self.audit_sid, s.sid))
+        for svc in order:
+            if svc.module is not None:
+                self.start_service(svc, False)
+        self.board.start_ticks(self.critical)
+        self.board.start_hang_watch(self)
+        self.hwwdt.start()
+
+    def start_service(self, svc, restart):
+        if restart:
+            self.ipc.new_generation(svc.sid)
+            svc.restarts += 1
+        svc.starts += 1
+        svc.is_restart = restart
+        svc.wait = W_NONE
+        svc.aw.pending = False
+        svc.aw.result = None
+        svc.inject = 0
+        svc.fed_ms = self.ticks_ms()
+        self.ipc.accepting[svc.sid] = 1
+        svc.coro = svc.module.main(svc)
+        svc.state = ST_READY
+        self.audit(EV_RESTART if restart else EV_START, svc.sid)
+
+    def stop_service(self, svc):
+        slot = svc.spec.tick_slot
+        if slot >= 0:
+            self.critical.unregister(slot)
+        if svc.io_obj is not None:
+            self.io_unregister(svc.io_obj)
+        coro = svc.coro
+        svc.coro = None
+        if coro is not None:
+            try:
+                coro.close()  # runs its finally blocks: sockets get closed
+            except Exception:  # noqa: BLE001 - a service failing in cleanup is already being restarted
+                pass
+        svc.state = ST_STOPPED
+
+    def inject(self, sid, kind):
+        svc = self.services[sid]
+        if svc.state in (ST_ABSENT, ST_HELD, ST_STOPPED):
+            return False
+        if kind == faults.INJ_STALL:
+            svc.wait = W_FOREVER
+            svc.state = ST_WAITING
+            return True
+        slot = svc.spec.tick_slot
+        if kind == faults.INJ_CRASH and slot >= 0 and self.critical.fns[slot] is not None:
+            self.critical.trip[slot] = 1
+            return True
+        svc.inject = kind
+        if svc.state == ST_WAITING and svc.wait != W_FOREVER:
+            svc.state = ST_READY  # faults are applied on the service's next step: make it now
+        return True
+
+    # --- I/O ---------------------------------------------------------------
+    def io_register(self, svc, obj, event):
+        self.poller.register(obj, event)
+        self.io_waiters[id(obj)] = (obj, svc)
+        svc.io_ready = False
+
+    def io_unregister(self, obj):
+        w = self.io_waiters.pop(id(obj), None)
+        if w is not None:
+            try:
+                self.poller.unregister(obj)
+            except (OSError, ValueError, KeyError):
+                pass
+            w[1].io_obj = None
+
+    def _poll_io(self, timeout_ms):
+        if not self.io_waiters:
+            return False
+        got = False
+        for ent in self.poller.poll(timeout_ms):
+            w = self.io_waiters.get(id(ent[0]))
+            if w is not None:
+                w[1].io_ready = True
+                self.io_unregister(w[0])
+                got = True
+        return got
+
+    # --- hang watchdog (asynchronous context) --------------------------------
+    def hang_check(self):
+        # Called from a thread (unix) or the tick IRQ (board); allocates nothing.
+        # A service that never yields cannot be stopped from Python, so the board
+        # interrupts the main thread for us (unix: SIGINT -> KeyboardInterrupt in
+        # the hung code; NUCLEO: the cause goes to an RTC backup register and the
+        # hardware watchdog resets). True when it has asked for the break.
+        if not self.in_step or self.hang_pending:
+            return False
+        svc = self.cur
+        limit = svc.spec.watchdog_ms
+        if limit <= 0:
+            return False
+        if self.board.real_ms_diff(self.board.real_ms(), self.step_start_ms) > limit:
+            self.hang_pending = True
+            self.board.break_main(svc.sid)
+            return True
+        return False
+
+    def _hang_over(self):
+        self.hang_pending = False
+        self.board.hang_handled()
+
+    # --- scheduling --------------------------------------------------------
+    def _runnable(self, svc, now):
+        st = svc.state
+        if st == ST_READY:
+            return True
+        if st != ST_WAITING:
+            return False
+        w = svc.wait
+        if w == W_RECV and self.ipc.count[svc.sid]:
+            return True
+        if w == W_IO and svc.io_ready:
+            return True
+        if w == W_FOREVER:
+            return False
+        return svc.timed and self.ticks_diff(now, svc.wake_ms) >= 0
+
+    def _pick(self, now):
+        best = None
+        services = self.services
+        n = len(services)
+        start = self._rr
+        for k in range(n):
+            i = start + k
+            if i >= n:
+                i -= n
+            svc = services[i]
+            if (best is None or svc.spec.priority < best.spec.priority) and self._runnable(svc, now):
+                best = svc
+        if best is not None:
+            self._rr = best.sid + 1 if best.sid + 1 < n else 0
+        return best
+
+    def _step(self, svc):
+        aw = svc.aw
+        w = svc.wait
+        if w == W_RECV:
+            aw.result = aw.stop_msg if self.ipc.take(svc.sid, svc.msg) else aw.stop_none
+        elif w == W_IO:
+            if not svc.io_ready and svc.io_obj is not None:
+                self.io_unregister(svc.io_obj)
+            aw.result = aw.stop_true if svc.io_ready else aw.stop_false
+        svc.wait = W_NONE
+        svc.state = ST_READY
+        inj = svc.inject
+        svc.inject = 0
+        self.cur = svc
+        self.steps += 1
+        try:
+            self.step_start_ms = self.board.real_ms()
+            self.in_step = True
+            if svc.restart_from_us >= 0:
+                self.supervisor.restarted(svc)
+            if inj == faults.INJ_CRASH:
+                svc.coro.throw(faults.InjectedFault("injected crash"))
+            elif inj == faults.INJ_HANG:
+                faults.hang()
+            elif inj == faults.INJ_OOM:
+                faults.exhaust_memory()
+            else:
+                svc.coro.send(None)
+            self.in_step = False
+        except StopIteration:
+            self.in_step = False
+            self.supervisor.fault(svc, F_EXIT, "main() returned")
+            return
+        except KeyboardInterrupt as e:
+            self.in_step = False
+            if not self.hang_pending:
+                raise  # a real Ctrl-C: stop the kernel
+            self._hang_over()
+            self.hangs_broken += 1
+            self.board.charge_hang_ms(svc.spec.watchdog_ms)
+            self.supervisor.fault(svc, F_HANG, "no yield for %d ms (watchdog period)\n%s"
+                                  % (svc.spec.watchdog_ms, format_exc(e)))
+            return
+        except MemoryError as e:
+            self.in_step = False
+            svc.coro = None
+            gc.collect()  # the hog is unreachable now; make room for the report
+            self.supervisor.fault(svc, F_MEMORY, format_exc(e))
+            return
+        except Exception as e:  # noqa: BLE001 - the point of the kernel: contain any fault
+            self.in_step = False
+            self.supervisor.fault(svc, F_EXCEPTION, format_exc(e))
+            return
+        if svc.state == ST_READY and svc.wait != W_NONE:
+            svc.state = ST_WAITING
+
+    def _housekeeping(self, now):
+        crit = self.critical
+        culprit = None
+        for svc in self.services:
+            st = svc.state
+            spec = svc.spec
+            slot = spec.tick_slot
+            if slot >= 0 and st in (ST_READY, ST_WAITING):
+                if crit.faulted[slot]:
+                    exc = crit.fault[slot]
+                    crit.faulted[slot] = 0
+                    self.supervisor.fault(svc, F_TICK, format_exc(exc) if exc else "tick fault")
+                    continue
+            if st in (ST_READY, ST_WAITING) and spec.watchdog_ms > 0 and spec.priority != PRIO_CRITICAL:
+                if self.ticks_diff(now, svc.fed_ms) > spec.watchdog_ms:
+                    self.supervisor.fault(svc, F_WATCHDOG,
+                                          "watchdog not fed for %d ms" % self.ticks_diff(now, svc.fed_ms))
+            if slot >= 0 and svc.module is not None and culprit is None:
+                if svc.state == ST_HELD:
+                    culprit = (svc.name, "quarantined")
+                elif not crit.healthy(slot) and self.ticks_diff(now, svc.fed_ms) > 100:
+                    culprit = (svc.name, "tick not running")
+        self.hwwdt.poll(culprit)
+        if self.on_housekeeping is not None:
+            self.on_housekeeping(self, now)
+
+    def _next_deadline(self, now, limit):
+        best = limit
+        for svc in self.services:
+            if svc.state == ST_WAITING and svc.timed:
+                if self.ticks_diff(svc.wake_ms, best) < 0:
+                    best = svc.wake_ms
+        return best
+
+    def run(self, duration_ms=-1):
+        # Runs until stop() or for duration_ms of kernel time (virtual or real).
+        start = self.ticks_ms()
+        self._next_hk = start
+        self.running = True
+        while self.running:
+            try:
+                self._loop(start, duration_ms)
+            except KeyboardInterrupt:
+                if not self.hang_pending:
+                    raise
+                self._hang_over()  # the long step ended by itself just before the break landed
+        self.running = False
+
+    def _loop(self, start, duration_ms):
+        b = self.board
+        while self.running:
+            b.pump()
+            now = self.ticks_ms()
+            if duration_ms >= 0 and self.ticks_diff(now, start) >= duration_ms:
+                self.running = False
+                return
+            if self.ticks_diff(now, self._next_hk) >= 0:
+                self._next_hk = self.ticks_add(now, HOUSEKEEPING_MS)
+                self._housekeeping(now)
+                continue
+            svc = self._pick(now)
+            if svc is not None:
+                self._step(svc)
+                b.charge_step()
+                continue
+            if self._poll_io(0):
+                continue
+            timeout = self.ticks_diff(self._next_deadline(now, self._next_hk), now)
+            b.idle(timeout if timeout > 0 else 0, self._poll_io)
+
+    def stop(self):
+        self.running = False
+
+    # --- reporting -----------------------------------------------------------
+    def note_heap(self):
+        # Live heap after a collection: garbage awaiting collection is not a cost.
+        gc.collect()
+        used = gc.mem_alloc()
+        if used > self.heap_peak:
+            self.heap_peak = used
+
+    def summary(self):
+        svcs = []
+        for s in self.services:
+            lat = s.latency_us
+            svcs.append({
+                "id": s.sid, "name": s.name,
+                "priority": PRIO_NAMES[s.spec.priority] if s.spec.priority >= 0 else "-",
+                "state": ST_NAMES[s.state] if s.spec.module else "kernel",
+                "starts": s.starts, "restarts": s.restarts, "faults": s.faults,
+                "last_fault": FAULT_NAMES[s.last_fault],
+                "restart_latency_us": {
+                    "count": len(lat),
+                    "max": max(lat) if lat else 0,
+                    "mean": (sum(lat) // len(lat)) if lat else 0,
+                },
+                "tick_runs": self.critical.runs[s.spec.tick_slot] if s.spec.tick_slot >= 0 else 0,
+            })
+        c = self.critical
+        ipc = self.ipc
+        return {
+            "uptime_ms": self.ticks_diff(self.ticks_ms(), self.boot_ms),
+            "services": svcs,
+            "critical": {
+                "ticks_run": c.ticks, "ticks_missed": c.missed, "overruns": c.overruns,
+                "jittered": c.jittered, "max_jitter_us": c.max_jitter_us,
+                "max_cost_us": c.max_cost_us,
+                "mean_cost_us": (c.sum_cost_us // c.ticks) if c.ticks else 0,
+            },
+            "ipc": {
+                "slots": ipc.nslots, "high_water": ipc.high_water, "in_use": ipc.in_use(),
+                "sent": ipc.sent, "received": ipc.received,
+                "pool_exhausted": ipc.pool_exhausted, "mailbox_full": ipc.mailbox_full,
+                "stale_rejected": ipc.stale_rejected,
+                "stale_dropped": ipc.dropped_stale_queued, "down_rejected": ipc.down_rejected,
+            },
+            "heap": {"peak_bytes": self.heap_peak, "now_bytes": gc.mem_alloc(),
+                     "free_bytes": gc.mem_free()},
+            "hangs_broken": self.hangs_broken,
+            "quarantined": self.supervisor.quarantined,
+            "audit": {"sent": self.audit_sent, "lost": self.audit_lost},
+            "hw_watchdog": {"feeds": self.hwwdt.feeds, "starving": self.hwwdt.starving},
+            "reset": {"cause": self.reset_report[0], "service": self.reset_report[1],
+                      "reason": self.reset_report[2]},
+            "events": dict((EVENT_NAMES[i], self.events[i]) for i in range(1, len(EVENT_NAMES))),
+        }

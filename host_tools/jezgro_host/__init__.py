@@ -1,0 +1,1 @@
+"""JEZGRO-GW host tools (CPython): one `jezgro` CLI for build, deploy, simulation, logs."""

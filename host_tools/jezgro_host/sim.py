@@ -1,0 +1,114 @@
+"""`jezgro sim`: run boards/unix/simmain.py under MicroPython, show live status, write the summary."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .mp import ROOT, UNIX_BOARD, micropython_cmd, micropython_env
+
+STATE_NAMES = ["absent", "ready", "waiting", "HELD", "stopped"]
+
+
+def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: float | None = None) -> dict:
+    """Run the simulation; returns the SUMMARY dict. Raises RuntimeError on failure."""
+    cmd = micropython_cmd([str(UNIX_BOARD / "simmain.py"), "--fs", fs_root, *args], heap)
+    proc = subprocess.Popen(cmd, env=micropython_env(fs_root), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    summary = None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        tag, _, rest = line.partition(" ")
+        if tag == "SUMMARY":
+            summary = json.loads(rest)
+        elif on_line is not None:
+            on_line(tag, rest)
+    err = proc.stderr.read() if proc.stderr else ""
+    rc = proc.wait(timeout=timeout)
+    if rc != 0 or summary is None:
+        raise RuntimeError(f"simulation failed (exit {rc}):\n{err}")
+    summary["stderr"] = err
+    return summary
+
+
+class LiveStatus:
+    """One line per service, redrawn in place on a terminal, appended otherwise."""
+
+    def __init__(self, stream=sys.stdout):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.drawn = 0
+
+    def __call__(self, tag: str, rest: str) -> None:
+        if tag == "INJECT":
+            d = json.loads(rest)
+            self._clear()
+            self.stream.write(f"  t={d['t_ms'] / 1000:7.3f}s  inject {d['inject']}"
+                              f"{'' if d['applied'] else ' (service not running: ignored)'}\n")
+            return
+        if tag != "STATUS":
+            self._clear()
+            self.stream.write(f"{tag} {rest}")
+            return
+        d = json.loads(rest)
+        lines = [f"t={d['t_ms'] / 1000:7.3f}s  CRITICAL ticks {d['ticks']}"]
+        for name, state, restarts in d["services"]:
+            lines.append(f"  {name:<13} {STATE_NAMES[state]:<8} restarts {restarts}")
+        self._clear()
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+        self.drawn = len(lines) if self.tty else 0
+
+    def _clear(self) -> None:
+        if self.drawn:
+            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
+            self.drawn = 0
+
+
+def human(summary: dict) -> str:
+    c = summary["critical"]
+    i = summary["ipc"]
+    out = [f"JEZGRO-GW simulation summary ({summary['config']}, {summary['mode']} time, "
+           f"{summary['sim_ms'] / 1000:.1f} s simulated, {summary['boots']} boot(s))",
+           f"{'service':<13} {'state':<8} {'starts':>6} {'restarts':>8} {'last fault':<10} "
+           f"{'restart latency max/mean µs':>27}"]
+    for s in summary["services"][1:]:
+        lat = s["restart_latency_us"]
+        lat_s = f"{lat['max']}/{lat['mean']}" if lat["count"] else "-"
+        out.append(f"{s['name']:<13} {s['state']:<8} {s['starts']:>6} {s['restarts']:>8} "
+                   f"{s['last_fault']:<10} {lat_s:>27}")
+    out.append(f"CRITICAL ticks: {c['ticks_run']} run, {c['ticks_missed']} missed, {c['overruns']} overruns, "
+               f"max jitter {c['max_jitter_us']} µs, tick cost max {c['max_cost_us']} µs")
+    out.append(f"IPC pool: high-water {i['high_water']}/{i['slots']} slots, sent {i['sent']}, "
+               f"exhausted {i['pool_exhausted']}, stale rejected {i['stale_rejected']}")
+    out.append(f"Heap peak (live, sampled): {summary['heap']['peak_bytes']} bytes")
+    if summary["reboots"]:
+        out.append(f"Reboots: {summary['reboots']}")
+    if summary["reset"]["cause"]:
+        r = summary["reset"]
+        out.append(f"Last reset cause: {r['cause']} {r['service']} {r['reason']}".rstrip())
+    return "\n".join(out)
+
+
+def main(a) -> int:
+    out = Path(a.out)
+    fs = out / "fs"
+    fs.mkdir(parents=True, exist_ok=True)
+    args = ["--config", a.config, "--seconds", str(a.seconds)]
+    if a.wall:
+        args.append("--wall")
+    for inj in a.inject:
+        args += ["--inject", inj]
+    status = None if a.quiet else LiveStatus()
+    try:
+        summary = run(args, str(fs), a.heap, status)
+    except RuntimeError as e:
+        print(f"jezgro sim: {e}", file=sys.stderr)
+        return 1
+    summary.pop("stderr", None)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print()
+    print(human(summary))
+    print(f"\nSummary JSON: {out / 'summary.json'}   audit log: jezgro logs --dir {fs}")
+    return 0

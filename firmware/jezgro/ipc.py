@@ -102,16 +102,16 @@ class Ipc:
         box = self.boxes[sid]
         cap = len(box)
         st = self._irq_off() if self._irq_off else 0
-        if self.nfree == 0:
-            if self._irq_on:
-                self._irq_on(st)
-            self.pool_exhausted += 1
-            return E_POOL
         if self.count[sid] >= cap:
             if self._irq_on:
                 self._irq_on(st)
             self.mailbox_full += 1
             return E_FULL
+        if self.nfree == 0:
+            if self._irq_on:
+                self._irq_on(st)
+            self.pool_exhausted += 1
+            return E_POOL
         self.nfree -= 1
         slot = self.free[self.nfree]
         used = self.nslots - self.nfree

@@ -272,7 +272,11 @@ class Kernel:
     def _step(self, svc):
         aw = svc.aw
         w = svc.wait
-        if w == W_RECV:
+        inj = svc.inject
+        svc.inject = 0
+        if inj:
+            pass  # the fault lands before the service takes anything from its mailbox
+        elif w == W_RECV:
             aw.result = aw.stop_msg if self.ipc.take(svc.sid, svc.msg) else aw.stop_none
         elif w == W_IO:
             if not svc.io_ready and svc.io_obj is not None:
@@ -280,8 +284,6 @@ class Kernel:
             aw.result = aw.stop_true if svc.io_ready else aw.stop_false
         svc.wait = W_NONE
         svc.state = ST_READY
-        inj = svc.inject
-        svc.inject = 0
         self.cur = svc
         self.steps += 1
         try:

@@ -13,7 +13,8 @@ import board
 from jezgro.kernel import Kernel
 from jezgro.faults import KINDS
 
-DEFAULTS = {"config": "v2g", "seconds": "10", "fs": "sim_fs", "status-ms": "1000"}
+DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs",
+            "status-ms": "1000", "hwwdt-ms": "2000"}
 
 
 def parse(argv):
@@ -69,7 +70,10 @@ def emit(tag, obj):
 
 def main(argv):
     opts = parse(argv)
-    cfg = __import__("config." + opts["config"]).__dict__[opts["config"]]
+    modname = opts["config-module"] or "config." + opts["config"]
+    cfg = __import__(modname)
+    for part in modname.split(".")[1:]:
+        cfg = getattr(cfg, part)
     table = cfg.TABLE
     injections = sorted(parse_injection(s, table) for s in opts["inject"])
     board.FS_ROOT = opts["fs"]
@@ -97,13 +101,14 @@ def main(argv):
     reboots = []
     while state["elapsed"] < total_ms:
         kernel = Kernel(table, board, audit_sid=_sid(table, "AUDIT_LOGGER"),
-                        safe_state_sid=cfg.SAFE_STATE_OWNER)
+                        safe_state_sid=cfg.SAFE_STATE_OWNER, hwwdt_ms=int(opts["hwwdt-ms"]))
         kernel.on_housekeeping = housekeeping
         kernel.boot()
         state["boots"] += 1
         started = kernel.ticks_ms()
         try:
             kernel.run(total_ms - state["elapsed"])
+            kernel.drain_audit()
         except board.SystemReset as e:
             reboots.append({"t_ms": state["elapsed"] + kernel.ticks_diff(kernel.ticks_ms(), started),
                             "reason": str(e)})
@@ -121,6 +126,7 @@ def main(argv):
     summary["reboots"] = reboots
     summary["injections"] = state["applied"]
     emit("SUMMARY", summary)
+    return summary
 
 
 def _sid(table, name):
@@ -130,4 +136,5 @@ def _sid(table, name):
     return -1
 
 
-main(sys.argv[1:])
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -400,6 +400,14 @@ class Kernel:
     def stop(self):
         self.running = False
 
+    def drain_audit(self, max_ms=500):
+        # Orderly shutdown: let AUDIT_LOGGER write what is queued before we stop.
+        sid = self.audit_sid
+        t0 = self.ticks_ms()
+        while sid >= 0 and self.ipc.count[sid] and self.services[sid].coro is not None \
+                and self.ticks_diff(self.ticks_ms(), t0) < max_ms:
+            self.run(1)
+
     # --- reporting -----------------------------------------------------------
     def note_heap(self):
         # Live heap after a collection: garbage awaiting collection is not a cost.

@@ -9,7 +9,6 @@
 #   4  u16 src gen   6 u16 dst gen (GEN_ANY: "whichever incarnation runs")
 #   8  u8  length    9 reserved    10..63 payload (PAYLOAD_MAX bytes)
 import array
-import struct
 import micropython
 from micropython import const
 from jezgro.const import OK, E_NOSVC, E_STALE, E_POOL, E_FULL, E_SIZE, E_DOWN
@@ -33,6 +32,54 @@ def copy_bytes(dst, doff: int, src, soff: int, n: int):
         i += 1
 
 
+@micropython.viper
+def put_header(pool, o: int, mtype: int, src: int, sid: int, sgen: int, dgen: int, n: int):
+    p = ptr8(pool)
+    p[o] = mtype
+    p[o + 1] = mtype >> 8
+    p[o + 2] = src
+    p[o + 3] = sid
+    p[o + 4] = sgen
+    p[o + 5] = sgen >> 8
+    p[o + 6] = dgen
+    p[o + 7] = dgen >> 8
+    p[o + 8] = n
+    p[o + 9] = 0
+
+
+@micropython.viper
+def put_i32x4(pool, o: int, a: int, b: int, c: int, d: int):
+    # Little-endian int32 stores byte by byte: slots are not 4-byte aligned in general.
+    p = ptr8(pool)
+    p[o] = a
+    p[o + 1] = a >> 8
+    p[o + 2] = a >> 16
+    p[o + 3] = a >> 24
+    p[o + 4] = b
+    p[o + 5] = b >> 8
+    p[o + 6] = b >> 16
+    p[o + 7] = b >> 24
+    p[o + 8] = c
+    p[o + 9] = c >> 8
+    p[o + 10] = c >> 16
+    p[o + 11] = c >> 24
+    p[o + 12] = d
+    p[o + 13] = d >> 8
+    p[o + 14] = d >> 16
+    p[o + 15] = d >> 24
+
+
+@micropython.viper
+def get_i32(buf, o: int) -> int:
+    # Sign-extended little-endian int32; results beyond 30 bits get boxed, as anywhere.
+    # Sign-extend from the top byte so this is right on 32-bit (board) and 64-bit (unix) words.
+    p = ptr8(buf)
+    top = int(p[o + 3])
+    if top >= 128:
+        top -= 256
+    return (top << 24) | int(p[o + 2] << 16) | int(p[o + 1] << 8) | int(p[o])
+
+
 def handle(sid, gen):
     # A handle names one incarnation: sid in bits 0..7, generation above.
     return sid | (gen << HANDLE_SHIFT)
@@ -48,10 +95,7 @@ class Msg:
         self.buf = bytearray(PAYLOAD_MAX)
 
     def i32(self, index):
-        b = self.buf
-        o = index * 4
-        v = b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)
-        return v - 0x100000000 if v & 0x80000000 else v
+        return get_i32(self.buf, index * 4)
 
     def src_handle(self):
         return handle(self.src, self.src_gen)
@@ -84,7 +128,11 @@ class Ipc:
     def current_handle(self, sid):
         return handle(sid, self.gen[sid])
 
-    def send(self, src, dst, mtype, payload=None, n=0, priority=False):
+    def _reserve(self, src, dst, mtype, n, priority):
+        # Take a free slot, write its header, link it into dst's mailbox.
+        # Returns the slot's byte offset (the caller writes the payload; only
+        # thread-context readers look at it, and an IRQ sender finishes before
+        # they run), or a negative error code.
         sid = dst & 0xFF
         if sid >= self.nsvc:
             return E_NOSVC
@@ -92,32 +140,26 @@ class Ipc:
         if dgen != GEN_ANY and dgen != self.gen[sid]:
             self.stale_rejected += 1
             return E_STALE
-        if payload is not None and n == 0:
-            n = len(payload)
-        if n > PAYLOAD_MAX:
-            return E_SIZE
         if not self.accepting[sid]:
             self.down_rejected += 1
             return E_DOWN
         box = self.boxes[sid]
         cap = len(box)
-        st = self._irq_off() if self._irq_off else 0
-        if self.count[sid] >= cap:
-            if self._irq_on:
+        off = self._irq_off
+        st = off() if off is not None else 0
+        c = self.count[sid]
+        if c >= cap:
+            if off is not None:
                 self._irq_on(st)
             self.mailbox_full += 1
             return E_FULL
         if self.nfree == 0:
-            if self._irq_on:
+            if off is not None:
                 self._irq_on(st)
             self.pool_exhausted += 1
             return E_POOL
         self.nfree -= 1
         slot = self.free[self.nfree]
-        used = self.nslots - self.nfree
-        if used > self.high_water:
-            self.high_water = used
-        c = self.count[sid]
         if priority:
             h = self.head[sid]
             h = cap - 1 if h == 0 else h - 1
@@ -127,37 +169,34 @@ class Ipc:
             t = self.head[sid] + c
             box[t - cap if t >= cap else t] = slot
         self.count[sid] = c + 1
-        # The slot is ours now; fill it with interrupts back on. A reader cannot
-        # see it before we return because readers run in thread context only.
-        if self._irq_on:
+        if off is not None:
             self._irq_on(st)
+        used = self.nslots - self.nfree
+        if used > self.high_water:
+            self.high_water = used
         o = slot * SLOT_SIZE
-        srcgen = self.gen[src] if src < self.nsvc else 0
-        struct.pack_into("<HBBHHBB", self.pool, o, mtype, src, sid, srcgen, dgen, n, 0)
+        put_header(self.pool, o, mtype, src, sid, self.gen[src] if src < self.nsvc else 0, dgen, n)
+        self.sent += 1
+        return o
+
+    def send(self, src, dst, mtype, payload=None, n=0, priority=False):
+        if payload is not None and n == 0:
+            n = len(payload)
+        if n > PAYLOAD_MAX:
+            return E_SIZE
+        o = self._reserve(src, dst, mtype, n, priority)
+        if o < 0:
+            return o
         if n:
             copy_bytes(self.pool, o + HEADER, payload, 0, n)
-        self.sent += 1
         return OK
 
     def send_i32(self, src, dst, mtype, a, b=0, c=0, d=0, priority=False):
         # Fixed 16-byte payload of four int32: the common case for control messages.
-        sid = dst & 0xFF
-        if sid >= self.nsvc:
-            return E_NOSVC
-        r = self.send(src, dst, mtype, None, 0, priority)
-        if r != OK:
-            return r
-        # send() put the new slot at the tail (or head for priority); patch its payload.
-        box = self.boxes[sid]
-        cap = len(box)
-        if priority:
-            slot = box[self.head[sid]]
-        else:
-            t = self.head[sid] + self.count[sid] - 1
-            slot = box[t - cap if t >= cap else t]
-        o = slot * SLOT_SIZE
-        self.pool[o + 8] = 16
-        struct.pack_into("<iiii", self.pool, o + HEADER, a, b, c, d)
+        o = self._reserve(src, dst, mtype, 16, priority)
+        if o < 0:
+            return o
+        put_i32x4(self.pool, o + HEADER, a, b, c, d)
         return OK
 
     def pending(self, sid):

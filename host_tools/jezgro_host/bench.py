@@ -1,0 +1,21 @@
+"""`jezgro bench` / `make bench`: kernel benchmarks under unix MicroPython, ratios against same-run baselines."""
+from __future__ import annotations
+
+import subprocess
+
+from .mp import ROOT, micropython_cmd, micropython_env
+
+BENCHES = ["kernel_bench.py"]
+
+
+def main(a) -> int:
+    env = micropython_env(fs_root=str(ROOT / "build" / "bench_fs"))
+    (ROOT / "build" / "bench_fs").mkdir(parents=True, exist_ok=True)
+    env["MICROPYPATH"] += f":{ROOT / 'bench'}"
+    rc = 0
+    for b in BENCHES:
+        print(f"== {b} (MicroPython unix port; on the board expect roughly 10-20x the times)")
+        args = [str(ROOT / "bench" / b)] + (["--json"] if a.json else [])
+        p = subprocess.run(micropython_cmd(args, "2M"), env=env, cwd=ROOT, text=True, timeout=600)
+        rc |= p.returncode
+    return rc

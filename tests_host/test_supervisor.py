@@ -187,3 +187,28 @@ harness.result({"tick": s["services"][1], "echo": s["services"][2], "counts": li
     assert r.data["echo"]["restarts"] == 0
     # After the restart (within 1 ms housekeeping) the tick runs again; at most a few ticks lost.
     assert r.data["counts"][1] >= r.data["ticks"] - 15
+
+
+def test_kernel_loop_allocates_nothing_while_services_run_and_talk(mp):
+    r = mp(COMMON + """
+import micropython, t_tick, t_pinger
+k = harness.kernel([S(1, "TICK", PRIO_CRITICAL, 4, 16, 100, "t_tick", tick_slot=0),
+                    S(2, "PONG", PRIO_MEDIUM, 4, 16, 1000000, "t_pong"),
+                    S(3, "PINGER", PRIO_HIGH, 4, 16, 1000000, "t_pinger")])
+k.boot()
+k.run(100)            # warm up
+before = t_pinger.pongs[0]
+ticks = k.critical.ticks
+ok = False            # globals exist before the lock: a new one would grow the module dict
+micropython.heap_lock()
+try:
+    k.run(300)
+    ok = True
+except MemoryError:
+    ok = False
+micropython.heap_unlock()
+harness.result({"ok": ok, "pongs": t_pinger.pongs[0] - before, "ticks": k.critical.ticks - ticks})
+""")
+    d = r.data
+    assert d["ok"], "kernel loop allocated with the heap locked"
+    assert d["pongs"] >= 10 and d["ticks"] == 3000

@@ -65,6 +65,7 @@ class Kernel:
         self.hangs_broken = 0
         self._rr = 0
         self._next_hk = 0
+        self._poll_io_fn = self._poll_io  # bound once: passing it each idle allocates nothing
         self.running = False
         self.steps = 0
         self.boot_ms = 0
@@ -328,19 +329,22 @@ class Kernel:
             svc.state = ST_WAITING
 
     def _housekeeping(self, now):
+        # Runs every millisecond: allocates nothing on the healthy path (constants
+        # imported from another module are not folded, hence no `x in (A, B)`).
         crit = self.critical
         culprit = None
         for svc in self.services:
             st = svc.state
             spec = svc.spec
             slot = spec.tick_slot
-            if slot >= 0 and st in (ST_READY, ST_WAITING):
+            live = st == ST_READY or st == ST_WAITING
+            if slot >= 0 and live:
                 if crit.faulted[slot]:
                     exc = crit.fault[slot]
                     crit.faulted[slot] = 0
                     self.supervisor.fault(svc, F_TICK, format_exc(exc) if exc else "tick fault")
                     continue
-            if st in (ST_READY, ST_WAITING) and spec.watchdog_ms > 0 and spec.priority != PRIO_CRITICAL:
+            if live and spec.watchdog_ms > 0 and spec.priority != PRIO_CRITICAL:
                 if self.ticks_diff(now, svc.fed_ms) > spec.watchdog_ms:
                     self.supervisor.fault(svc, F_WATCHDOG,
                                           "watchdog not fed for %d ms" % self.ticks_diff(now, svc.fed_ms))
@@ -395,7 +399,7 @@ class Kernel:
             if self._poll_io(0):
                 continue
             timeout = self.ticks_diff(self._next_deadline(now, self._next_hk), now)
-            b.idle(timeout if timeout > 0 else 0, self._poll_io)
+            b.idle(timeout if timeout > 0 else 0, self._poll_io_fn)
 
     def stop(self):
         self.running = False

@@ -31,7 +31,7 @@ class Supervisor:
         svc.last_fault = cause
         svc.last_fault_text = text
         k.stop_service(svc)
-        ev = EV_EXIT if cause == F_EXIT else (EV_WATCHDOG if cause in (F_WATCHDOG, F_HANG) else EV_CRASH)
+        ev = EV_EXIT if cause == F_EXIT else (EV_WATCHDOG if cause == F_WATCHDOG or cause == F_HANG else EV_CRASH)
         k.audit(ev, svc.sid, cause, text)
         if spec.policy == RESTART_TEMPORARY or (cause == F_EXIT and spec.policy == RESTART_TRANSIENT):
             svc.state = ST_STOPPED

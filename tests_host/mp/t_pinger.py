@@ -1,0 +1,16 @@
+# Pings ECHO (sid 2) every 10 ms and counts the PONGs that come back.
+from jezgro.const import MSG_PING, MSG_PONG
+
+pongs = [0]
+
+
+async def main(ctx):
+    n = 0
+    while True:
+        ctx.feed()
+        ctx.send_i32(2, MSG_PING, n)
+        n += 1
+        msg = await ctx.receive(10)
+        if msg is not None and msg.type == MSG_PONG:
+            pongs[0] += 1
+            await ctx.sleep_ms(10)

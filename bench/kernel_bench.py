@@ -9,7 +9,7 @@ import micropython
 import board
 from jezgro.kernel import Kernel
 from jezgro.service import ServiceSpec as S
-from jezgro.const import PRIO_MEDIUM, PRIO_CRITICAL, MSG_PING
+from jezgro.const import PRIO_MEDIUM, MSG_PING
 from jezgro.ipc import Ipc, Msg
 from jezgro.critical import Critical
 from jezgro import faults

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
 
 JEZGRO = str(Path(sys.executable).parent / "jezgro")
 

@@ -7,7 +7,7 @@ import sys
 import io
 import select
 from jezgro.const import (PRIO_CRITICAL, ST_ABSENT, ST_READY, ST_WAITING, ST_HELD, ST_STOPPED,
-                          W_NONE, W_SLEEP, W_RECV, W_IO, W_FOREVER, F_EXCEPTION,
+                          W_NONE, W_RECV, W_IO, W_FOREVER, F_EXCEPTION,
                           F_MEMORY, F_WATCHDOG, F_HANG, F_TICK, F_EXIT, EV_BOOT, EV_START,
                           EV_RESTART, EV_RESET_CAUSE, MSG_AUDIT_EVENT, EVENT_NAMES,
                           FAULT_NAMES, ST_NAMES, PRIO_NAMES)

@@ -63,6 +63,9 @@ class Kernel:
         self.step_start_ms = 0
         self.hang_pending = False
         self.hangs_broken = 0
+        # A hung main loop also starves the hardware watchdog: on the board the hang must be
+        # recorded before it fires, so no service may hang longer than this undetected.
+        self.hang_cap_ms = hwwdt_ms - 250 if hwwdt_ms > 500 else hwwdt_ms // 2
         self._rr = 0
         self._next_hk = 0
         self._poll_io_fn = self._poll_io  # bound once: passing it each idle allocates nothing
@@ -225,9 +228,13 @@ class Kernel:
         if not self.in_step or self.hang_pending:
             return False
         svc = self.cur
+        if svc is None:
+            return False
         limit = svc.spec.watchdog_ms
         if limit <= 0:
             return False
+        if limit > self.hang_cap_ms:
+            limit = self.hang_cap_ms  # decide before the hardware watchdog does it for us
         if self.board.real_ms_diff(self.board.real_ms(), self.step_start_ms) > limit:
             self.hang_pending = True
             self.board.break_main(svc.sid)
@@ -311,9 +318,9 @@ class Kernel:
                 raise  # a real Ctrl-C: stop the kernel
             self._hang_over()
             self.hangs_broken += 1
-            self.board.charge_hang_ms(svc.spec.watchdog_ms)
-            self.supervisor.fault(svc, F_HANG, "no yield for %d ms (watchdog period)\n%s"
-                                  % (svc.spec.watchdog_ms, format_exc(e)))
+            limit = min(svc.spec.watchdog_ms, self.hang_cap_ms)
+            self.board.charge_hang_ms(limit)
+            self.supervisor.fault(svc, F_HANG, "no yield for %d ms\n%s" % (limit, format_exc(e)))
             return
         except MemoryError as e:
             self.in_step = False

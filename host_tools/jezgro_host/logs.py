@@ -35,7 +35,8 @@ def read(root: str) -> tuple[list[dict], dict]:
 
 def fetch_from_board(dest: Path) -> None:
     for name in ("audit.1.log", "audit.log"):
-        r = subprocess.run([tool("mpremote"), "fs", "cp", f":/flash/{name}", str(dest / name)],
+        # `resume`: no soft reset, which would stop the tick IRQ that feeds the watchdog in service mode.
+        r = subprocess.run([tool("mpremote"), "resume", "fs", "cp", f":/flash/{name}", str(dest / name)],
                            capture_output=True, text=True, timeout=60)
         if r.returncode != 0 and "no device found" in (r.stderr + r.stdout).lower():
             raise SystemExit("jezgro logs: no board found (connect the NUCLEO-H743ZI over USB)")

@@ -1,0 +1,303 @@
+"""Board interface for the NUCLEO-H743ZI (STM32H743, Cortex-M7, 400 MHz).
+
+Same names and semantics as boards/unix/board.py: the kernel talks to the
+hardware only through this module. What is different on the real board, and why:
+
+* Kernel time is real time. ticks_* are time.ticks_*, which wrap at 2^30 on this
+  port (the small-int range), exactly like the unix board's masked clock;
+  real_* are the same clocks.
+
+* The CRITICAL tick is the update interrupt of TIM7 at 10 kHz. TIM7 is a basic
+  timer that the stm32 port does not use itself (TIM3 is internal, TIM5 drives
+  the servo code, TIM6 triggers ADC/DAC read_timed/write_timed). pyb.Timer
+  callbacks are HARD interrupts: the heap is locked while they run, so nothing
+  on the tick path may allocate. Hence: the bound method handed to the timer is
+  created once, here at import; the callback does small-int arithmetic only
+  (ticks_us values and their differences stay within 30 bits), no floats
+  (boxed, i.e. heap objects, on this port), no tuples, no string formatting.
+  An exception escaping a hard callback makes MicroPython disable that
+  callback for good, silently stopping every control loop; so the callback
+  catches it and marks the registered tick slots faulted, which the kernel's
+  housekeeping turns into ordinary F_TICK faults (restart, then quarantine and
+  a starved hardware watchdog if it keeps happening).
+
+* Exceptions raised while the heap is locked can only carry a traceback if an
+  emergency buffer exists: micropython.alloc_emergency_exception_buf(100) at
+  import.
+
+* Every 100 ticks (10 ms) the same interrupt runs the kernel's hang_check(),
+  which allocates nothing either. A service that never yields cannot be
+  stopped from Python on this port: there is no way to raise an exception
+  into the main thread from an interrupt (micropython.schedule callbacks run
+  "protected": an exception they raise is printed and dropped). So
+  break_main() writes MAGIC|sid into RTC backup register BKP0R (backup domain:
+  survives a system reset, and on the NUCLEO VBAT is tied to VDD) and leaves
+  the rest to the hardware watchdog, which the hung main loop no longer feeds.
+  The next boot reads and clears the record with hang_record(), and main.py
+  reports "watchdog reset: service X hung".
+
+* Writing the backup registers needs PWR_CR1.DBP (backup-domain write access)
+  and the RTC's APB clock; creating pyb.RTC() once at import sets both up.
+
+* Service mode: machine.WDT (the IWDG) cannot be stopped once started. When
+  the kernel is interrupted from the USB REPL (Ctrl-C from mpremote),
+  main.py calls service_mode(): the control ticks stop and the tick interrupt
+  feeds the IWDG instead, so the REPL stays usable for deploying (until the
+  next reset; a soft reset stops the timer and lets the IWDG expire). A file
+  FS_ROOT/SERVICE_MODE, or the blue USER button held at reset, makes main.py
+  skip the kernel altogether (the IWDG is then never started).
+"""
+import os
+import time
+import machine
+import micropython
+import pyb
+import stm
+from micropython import const
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+    from jezgro.critical import Critical
+    from jezgro.kernel import Kernel
+
+micropython.alloc_emergency_exception_buf(100)
+
+FS_ROOT = "/flash"
+NAME = "stm32h743"
+
+TICK_TIMER = const(7)  # TIM7: basic timer, free on the stm32 port
+TICK_HZ = const(10000)
+TICK_US = const(100)
+HANG_EVERY = const(100)  # ticks between hang checks (10 ms)
+MASK30 = const(0x3FFFFFFF)
+
+# RM0433 (STM32H742/743/750/753): RTC at 0x58004000, RTC_BKP0R at offset 0x100.
+# The address is above the small-int range: as a const it is folded into the
+# bytecode as a ready-made constant object, so using it allocates nothing.
+BKP0R = const(0x58004100)
+HANG_MAGIC = const(0x1E5A)  # upper 16 bits of a hang record; sid in the low 8
+SERVICE_MODE_FILE = "SERVICE_MODE"
+
+# IRQ masking around the few IPC lines that touch indices shared with the tick.
+irq_off = machine.disable_irq
+irq_on = machine.enable_irq
+
+# --- clocks ----------------------------------------------------------------------
+ticks_ms = time.ticks_ms
+ticks_us = time.ticks_us
+ticks_add = time.ticks_add
+ticks_diff = time.ticks_diff
+
+real_us = time.ticks_us
+real_ms = time.ticks_ms
+real_diff_us = time.ticks_diff
+real_ms_diff = time.ticks_diff
+
+_rtc = pyb.RTC()  # enables backup-domain write access (PWR_CR1.DBP) and the RTC clock
+
+
+class _Ticker:
+    # Everything the tick interrupt touches lives here, created before the
+    # timer starts; the interrupt only reads these and stores small ints.
+    def __init__(self) -> None:
+        self.timer: pyb.Timer | None = None
+        self.crit: Critical | None = None
+        self.kernel: Kernel | None = None
+        self.wdt: machine.WDT | None = None
+        self.feed_wdt = False  # service mode: the interrupt keeps the IWDG fed
+        self.expect = time.ticks_us()  # when the next tick is due
+        self.first = True
+        self.div = 0
+        self.missed = 0
+        self.errors = 0  # exceptions that escaped run_tick or hang_check
+        self.last_error: BaseException | None = None
+        self.cb = self.irq  # the one bound method the timer calls (no allocation per tick)
+
+    def irq(self, t: pyb.Timer) -> None:
+        # Hard IRQ, heap locked: small ints only, nothing allocated.
+        now = time.ticks_us()
+        if self.first:
+            self.first = False
+            self.expect = now  # the first interrupt sets the phase
+        late = time.ticks_diff(now, self.expect)
+        if late < 0:
+            # Earlier than expected: the phase was set by a late tick. Re-anchor.
+            self.expect = now
+            late = 0
+        elif late >= TICK_US:
+            # Interrupts were blocked for more than a period: those updates merged.
+            lost = late // TICK_US
+            late -= lost * TICK_US
+            self.expect = time.ticks_add(self.expect, lost * TICK_US)
+            self.missed = (self.missed + lost) & MASK30
+            crit = self.crit
+            if crit is not None:
+                crit.missed = (crit.missed + lost) & MASK30
+        self.expect = time.ticks_add(self.expect, TICK_US)
+        crit = self.crit
+        if crit is not None:
+            try:
+                crit.run_tick(late)
+            except Exception as e:  # noqa: BLE001 - must not escape: it would disable the timer
+                self.errors = (self.errors + 1) & MASK30
+                self.last_error = e
+                _fault_all(crit, e)
+        n = self.div + 1
+        if n >= HANG_EVERY:
+            n = 0
+            k = self.kernel
+            if k is not None:
+                try:
+                    k.hang_check()
+                except Exception as e:  # noqa: BLE001
+                    self.errors = (self.errors + 1) & MASK30
+                    self.last_error = e
+                    self.kernel = None
+            if self.feed_wdt:
+                w = self.wdt
+                if w is not None:
+                    w.feed()
+        self.div = n
+
+
+def _fault_all(crit: "Any", e: Exception) -> None:
+    # The tick machinery itself failed: flag every registered slot so the kernel
+    # handles it as a tick fault of each CRITICAL service (allocation-free).
+    # (Any: Critical's tables are unannotated, mypy infers list[None] for them.)
+    for i in range(crit.n):
+        if crit.fns[i] is not None and not crit.faulted[i]:
+            crit.fault[i] = e
+            crit.faulted[i] = 1
+
+
+_T = _Ticker()
+
+
+# --- CRITICAL tick source ---------------------------------------------------------
+def start_ticks(critical: "Critical") -> None:
+    stop_ticks()
+    _T.crit = critical
+    _T.first = True
+    _T.div = 0
+    _T.feed_wdt = False
+    _T.timer = pyb.Timer(TICK_TIMER, freq=TICK_HZ, callback=_T.cb)
+
+
+def stop_ticks() -> None:
+    # Not part of the unix interface: used by service mode and on-target tests.
+    t = _T.timer
+    _T.timer = None
+    if t is not None:
+        t.deinit()
+    _T.crit = None
+
+
+def tick_stats() -> "tuple[int, int]":
+    # (merged/missed ticks seen by the interrupt, exceptions caught in it)
+    return _T.missed, _T.errors
+
+
+def pump() -> None:
+    pass  # the timer interrupt runs the ticks by itself
+
+
+def charge_step() -> None:
+    pass  # time is real: nothing to charge
+
+
+def charge_hang_ms(ms: int) -> None:
+    pass
+
+
+def idle(timeout_ms: int, poll_io: "Callable[[int], bool]") -> None:
+    # Ticks run from the interrupt whatever we do here; only I/O and the next
+    # deadline matter. Never block longer than 1 ms so housekeeping stays on time.
+    wait = timeout_ms if timeout_ms < 1 else 1
+    if not poll_io(wait) and wait > 0:
+        machine.idle()  # WFI: the next interrupt (10 kHz tick, 1 kHz SysTick) wakes us
+
+
+# --- hang watchdog ----------------------------------------------------------------
+def start_hang_watch(kernel: "Kernel") -> None:
+    _T.kernel = kernel
+
+
+def stop_hang_watch() -> None:
+    _T.kernel = None
+
+
+def break_main(sid: int) -> None:
+    # Called from the tick interrupt. Cannot interrupt the hung main thread from
+    # here: record who hung and let the starved IWDG reset the board.
+    stm.mem32[BKP0R] = (HANG_MAGIC << 16) | (sid & 0xFF)
+
+
+def hang_handled() -> None:
+    pass  # break_main never interrupts anything on this board
+
+
+def in_main_context() -> bool:
+    return True
+
+
+def hang_record(clear: bool = True) -> int:
+    # The sid whose hang ended the previous run (-1 if none); clears the record
+    # unless clear is False.
+    v = stm.mem32[BKP0R]
+    if (v >> 16) != HANG_MAGIC:
+        return -1
+    if clear:
+        stm.mem32[BKP0R] = 0
+    return v & 0xFF
+
+
+# --- hardware watchdog and reset cause ------------------------------------------------
+def wdt_start(timeout_ms: int) -> None:
+    _T.wdt = machine.WDT(timeout=timeout_ms)
+
+
+def wdt_feed() -> None:
+    w = _T.wdt
+    if w is not None:
+        w.feed()
+
+
+def reset_cause() -> str:
+    c = machine.reset_cause()
+    if c == machine.PWRON_RESET:
+        return "power_on"
+    if c == machine.WDT_RESET:
+        return "watchdog"
+    if c == machine.SOFT_RESET:
+        return "soft"
+    if c == machine.DEEPSLEEP_RESET:
+        return "deepsleep"
+    return "hard"
+
+
+# --- service mode ---------------------------------------------------------------------
+def service_mode() -> None:
+    # The kernel has been stopped (Ctrl-C): stop the control ticks and hang
+    # checks, and keep the already running IWDG fed from the tick interrupt so
+    # the REPL stays usable. Only until the next reset.
+    t = _T.timer
+    _T.kernel = None
+    _T.crit = None
+    _T.feed_wdt = True
+    if t is None:
+        _T.first = True
+        _T.timer = pyb.Timer(TICK_TIMER, freq=TICK_HZ, callback=_T.cb)
+
+
+def service_mode_requested() -> bool:
+    # SERVICE_MODE file on the filesystem, or the USER button held at reset.
+    try:
+        os.stat(FS_ROOT + "/" + SERVICE_MODE_FILE)
+        return True
+    except OSError:
+        pass
+    try:
+        return pyb.Switch().value()
+    except (AttributeError, ValueError, OSError):
+        return False

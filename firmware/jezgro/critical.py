@@ -7,6 +7,7 @@
 # the supervisor sees the fault flag from thread context and handles it like
 # any other crash, so one faulty control loop cannot stop the others.
 import array
+import micropython
 from micropython import const
 
 MASK30 = const(0x3FFFFFFF)
@@ -45,6 +46,8 @@ class Critical:
     def unregister(self, slot):
         self.fns[slot] = None
 
+    # Native code: this runs 10 000 times a second and native halves its cost (make bench).
+    @micropython.native
     def run_tick(self, late_us):
         # late_us: how far after its scheduled instant this tick started.
         t0 = self._us()

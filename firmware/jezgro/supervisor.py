@@ -4,7 +4,8 @@
 # audited and the safe-state owner (POWER_MGR) is told.
 from jezgro.const import (RESTART_TEMPORARY, RESTART_TRANSIENT, F_EXIT, ST_HELD,
                           ST_STOPPED, EV_CRASH, EV_WATCHDOG, EV_QUARANTINE, EV_EXIT,
-                          F_WATCHDOG, F_HANG, MSG_SERVICE_QUARANTINED)
+                          F_WATCHDOG, F_HANG, MSG_SERVICE_QUARANTINED,
+                          MSG_SERVICE_RESTARTED)
 
 LATENCY_KEEP = 64  # restart latencies kept per service for the summary
 
@@ -61,7 +62,9 @@ class Supervisor:
         svc.latency_us.append(lat)
 
     def release(self, svc):
-        # Operator action: take a held service out of quarantine.
+        # Operator action: take a held service out of quarantine; the safe-state
+        # owner hears of it as it heard of the quarantine.
         if svc.state == ST_HELD:
             svc.restart_times = []
             self.k.start_service(svc, True)
+            self.k.ipc.send_i32(0, self.safe_state_sid, MSG_SERVICE_RESTARTED, svc.sid, priority=True)

@@ -94,7 +94,7 @@ def main(argv):
         if t >= state["next_status"]:
             state["next_status"] += status_ms
             k.note_heap()
-            emit("STATUS", {"t_ms": t, "ticks": k.critical.ticks,
+            emit("STATUS", {"t_ms": t, "ticks": k.critical.ticks, "gateway": _gateway_state(k),
                             "services": [[s.name, s.state, s.restarts] for s in k.services[1:]]})
 
     kernel = None
@@ -127,6 +127,16 @@ def main(argv):
     summary["injections"] = state["applied"]
     emit("SUMMARY", summary)
     return summary
+
+
+def _gateway_state(k):
+    # POWER_MGR owns the gateway state (spec §8.3); absent until it runs.
+    for s in k.services:
+        pm = getattr(s, "power", None)
+        if pm is not None:
+            from power.gateway_fsm import STATE_NAMES
+            return STATE_NAMES[pm.state]
+    return ""
 
 
 def _sid(table, name):

@@ -52,7 +52,8 @@ class LiveStatus:
             self.stream.write(f"{tag} {rest}")
             return
         d = json.loads(rest)
-        lines = [f"t={d['t_ms'] / 1000:7.3f}s  CRITICAL ticks {d['ticks']}"]
+        gw = f"  gateway {d['gateway']}" if d.get("gateway") else ""
+        lines = [f"t={d['t_ms'] / 1000:7.3f}s  CRITICAL ticks {d['ticks']}{gw}"]
         for name, state, restarts in d["services"]:
             lines.append(f"  {name:<13} {STATE_NAMES[state]:<8} restarts {restarts}")
         self._clear()

@@ -113,6 +113,10 @@ def main(argv):
             reboots.append({"t_ms": state["elapsed"] + kernel.ticks_diff(kernel.ticks_ms(), started),
                             "reason": str(e)})
             board.configure(virtual, "watchdog")
+        except KeyboardInterrupt:
+            # Ctrl-C: stop here but still report what happened so far.
+            state["interrupted"] = True
+            total_ms = 0
         finally:
             board.stop_hang_watch()
         state["elapsed"] += kernel.ticks_diff(kernel.ticks_ms(), started)
@@ -125,6 +129,7 @@ def main(argv):
     summary["boots"] = state["boots"]
     summary["reboots"] = reboots
     summary["injections"] = state["applied"]
+    summary["interrupted"] = state.get("interrupted", False)
     emit("SUMMARY", summary)
     return summary
 

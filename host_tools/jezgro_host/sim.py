@@ -18,7 +18,15 @@ def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: 
                             stderr=subprocess.PIPE, text=True)
     summary = None
     assert proc.stdout is not None
-    for line in proc.stdout:
+    while True:
+        try:
+            # Ctrl-C reaches the MicroPython child too: it stops and still prints its
+            # summary, so keep reading until it is done.
+            line = proc.stdout.readline()
+        except KeyboardInterrupt:
+            continue
+        if not line:
+            break
         tag, _, rest = line.partition(" ")
         if tag == "SUMMARY":
             summary = json.loads(rest)

@@ -16,7 +16,7 @@ sim: $(STAMP)
 	$(BIN)/jezgro sim
 
 # Target gate (mpy-cross for armv7emdp + mypy against the stm32 stubs), then the host tests.
-test: $(STAMP)
+test: $(STAMP) .venv-iso15118/.installed
 	$(BIN)/jezgro check
 	$(BIN)/pytest -q tests_host tests_target
 
@@ -26,8 +26,27 @@ check: $(STAMP)
 build: $(STAMP)
 	$(BIN)/jezgro build
 
-bench: $(STAMP)
+bench: $(STAMP) .venv-iso15118/.installed
 	$(BIN)/jezgro bench
 
 clean:
 	rm -rf build sim_out
+
+# --- iso15118 peer -------------------------------------------------------------------------------
+# The iso15118 package in its own venv (it pins pydantic 1 and cryptography): its EXI codec
+# (EXICodec.jar, Java) is the independent peer of the EXI tests and benches, its XSDs feed
+# `jezgro exi generate`. Needs `java` (.ci/run installs a JRE when missing).
+ISO15118_VENV  := .venv-iso15118
+ISO15118_STAMP := $(ISO15118_VENV)/.installed
+
+$(ISO15118_STAMP): requirements-iso15118.txt
+	test -x $(ISO15118_VENV)/bin/python || $(PYTHON) -m venv $(ISO15118_VENV)
+	$(ISO15118_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-iso15118.txt
+	touch $(ISO15118_STAMP)
+
+.PHONY: iso15118-venv exi-generate
+iso15118-venv: $(ISO15118_STAMP)
+
+exi-generate: $(STAMP) $(ISO15118_STAMP)
+	$(BIN)/jezgro exi generate
+# --- end iso15118 peer ---------------------------------------------------------------------------

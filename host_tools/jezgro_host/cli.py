@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("bench", help="kernel benchmarks against same-run baselines")
     s.add_argument("--json", action="store_true")
 
+    # -- exi (host_tools/jezgro_host/exi_cmd.py) --
+    from . import exi_cmd
+    exi_cmd.add_parser(sub)
+
     a = p.parse_args(argv)
     if a.cmd == "services":
         from . import services_table
@@ -53,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "bench":
         from . import bench
         return bench.main(a)
+    if a.cmd == "exi":
+        return exi_cmd.main(a)
     return 2
 
 

@@ -1,0 +1,1 @@
+# Grid-side control: fixed-point libraries for PLL_SYNC, CURRENT_CTRL and DROOP_CTRL.

@@ -1,0 +1,277 @@
+# Positive-sequence PLL: DSOGI (k = sqrt 2) + positive-sequence calculator +
+# SRF-PLL with a normalised phase detector, frequency reported through a
+# 20 ms moving average. See docs/pll.md for the design and the measurements
+# that chose it over a plain SRF-PLL.
+#
+# The tick (step) is @micropython.viper fixed point and allocates nothing.
+# State lives in one array('i') (ST), addressed by the indices below.
+#
+# Q formats
+#   THETA, THETA_HAT  u32 phase accumulator, 2^32 = one turn (wraps for free)
+#   OMEGA, OMEGA_F, INTEG, OMEGA_REF   rad/s in Q16 (314.159 rad/s = 20588881)
+#   V1A, Q1A, V1B, Q1B (SOGI states), alpha/beta inputs   volts in Q16
+#   VD, VQ, VMAG   volts in Q8 (the shared.PLL format)
+#   WTS   SOGI centre frequency omega*Ts in Q20
+#   EN    normalised phase error vq/|v| in Q15 (~ radians)
+#   MAF ring   omega - omega_nom, Q16 rad/s
+#
+# Portability: on the 64-bit unix port viper ints are 64 bits and ptr32 loads
+# are zero-extended; on the Cortex-M7 they are 32 bits. Signed state is read
+# back with sx(): v - ((v >> 31) << 32), which is the identity on the board
+# (a 32-bit register shift by 32 gives 0) and sign-extends on unix. Every
+# product below is kept under 2^31 (bounds noted per line), so the results
+# are the same on both.
+import array
+import micropython
+from micropython import const
+from grid import trig
+from jezgro import shared
+
+THETA = const(0)  # estimate of the grid angle at this sample's instant (published)
+THETA_HAT = const(1)  # loop's internal angle (the positive-sequence phasor's, leads by the SOGI delay)
+OMEGA = const(2)  # PI output (unfiltered)
+INTEG = const(3)
+V1A = const(4)
+Q1A = const(5)
+V1B = const(6)
+Q1B = const(7)
+VD = const(8)
+VQ = const(9)
+VMAG = const(10)
+WTS = const(11)
+MAF_SUM = const(12)
+MAF_I = const(13)
+OMEGA_F = const(14)
+EN = const(15)
+LOCKED = const(16)
+LOCK_CNT = const(17)
+COAST_CNT = const(18)
+TICKS = const(19)
+DTHETA = const(20)
+VD_INST = const(21)  # instantaneous (SOGI-free) d/q of the measured voltage: feed-forward
+VQ_INST = const(22)
+OMEGA_L = const(23)
+NST = const(24)
+# ADC sample indices (grid.hw; repeated here because viper folds only this module's consts)
+ADC_VA = const(0)
+ADC_VB = const(1)
+ADC_VC = const(2)
+
+MAF_N = const(200)
+WLP_SH = const(7)  # 12.8 ms: fast enough to follow, slow enough not to ring with the PI (docs/pll.md)  # 20 ms at 10 kHz: nulls every multiple of 50 Hz in the frequency ripple
+OMEGA_NOM = const(20588742)  # 2*pi*50 in Q16
+OMEGA_MIN = const(16470993)  # 40 Hz
+OMEGA_MAX = const(24706490)  # 60 Hz
+WTS_NOM = const(32941)  # 2*pi*50*1e-4 in Q20
+K_SOGI_Q12 = const(5793)  # sqrt(2)
+# PI on the normalised error (rad): wn = 2*pi*25 rad/s, zeta = 1 (see docs/pll.md)
+KP_Q6 = const(40212)  # 2*zeta*wn = 314.2 rad/s per rad; x2 (Q15 rad -> Q16 rad/s) x 64
+KI_Q12 = const(20212)  # wn^2*Ts = 2.467 per rad per tick; x2 x 4096
+DTHETA_FRAC_Q20 = const(45128)  # dtheta = omega_Q16 * 2^16*Ts/(2*pi) = omega_Q16 * 1.0430378
+DELAY_COMP_Q3 = const(10)  # the DSOGI+PSC output leads the input by ~1.25 dtheta
+VMIN_Q8 = const(1665)  # below 2 % of nominal there is no phase to track: coast
+LOCK_TICKS = const(1000)  # 100 ms
+COAST_MAX_TICKS = const(5000)  # 500 ms without voltage: not locked any more
+
+
+@micropython.viper
+def step(st_, adc_, tab_, maf_, sh_):
+    st = ptr32(st_)
+    adc = ptr32(adc_)
+    tab = ptr16(tab_)
+    maf = ptr32(maf_)
+    sh = ptr32(sh_)
+    # --- Clarke (amplitude invariant) of the raw ADC counts -> Q16 volts -------
+    va = int(adc[ADC_VA]) - 2048
+    vb = int(adc[ADC_VB]) - 2048
+    vc = int(adc[ADC_VC]) - 2048
+    xa = ((2 * va - vb - vc) * 21845) >> 2  # 8190*21845 < 2^28; count*16384/3
+    xb = ((vb - vc) * 18919) >> 1  # count*16384/sqrt3
+    wts = int(st[WTS])
+    # --- SOGI on alpha ---
+    v1 = int(st[V1A])
+    v1 = v1 - ((v1 >> 31) << 32)
+    q1 = int(st[Q1A])
+    q1 = q1 - ((q1 >> 31) << 32)
+    e = ((K_SOGI_Q12 * ((xa - v1) >> 8)) >> 4) - q1  # Q8 V (<2.6e5) * 5793 < 2^31
+    v1 = v1 + ((wts * (e >> 12)) >> 8)  # Q4 V (<2.4e4) * Q20 (<4e4) < 2^30
+    q1 = q1 + ((wts * (v1 >> 12)) >> 8)
+    st[V1A] = v1
+    st[Q1A] = q1
+    v1a = v1
+    q1a = q1
+    # --- SOGI on beta ---
+    v1 = int(st[V1B])
+    v1 = v1 - ((v1 >> 31) << 32)
+    q1 = int(st[Q1B])
+    q1 = q1 - ((q1 >> 31) << 32)
+    e = ((K_SOGI_Q12 * ((xb - v1) >> 8)) >> 4) - q1
+    v1 = v1 + ((wts * (e >> 12)) >> 8)
+    q1 = q1 + ((wts * (v1 >> 12)) >> 8)
+    st[V1B] = v1
+    st[Q1B] = q1
+    # --- positive-sequence calculator, Q6 volts for the Park products ---
+    pa = (v1a - q1) >> 11  # (v1a - qv1b)/2 in Q6
+    pb = (q1a + v1) >> 11
+    # --- Park with the loop angle ---
+    th = int(st[THETA_HAT])
+    i = (th >> 24) & 255
+    fr = (th >> 8) & 0xFFFF
+    s0 = int(tab[i]) - 32768
+    s = s0 + (((int(tab[i + 1]) - 32768 - s0) * fr) >> 16)
+    i = (i + 64) & 255
+    s0 = int(tab[i]) - 32768
+    c = s0 + (((int(tab[i + 1]) - 32768 - s0) * fr) >> 16)
+    vd = (pa * c + pb * s) >> 13  # Q6 (<4e4) * Q15 -> Q21 -> Q8
+    vq = (pb * c - pa * s) >> 13
+    st[VD] = vd
+    st[VQ] = vq
+    # magnitude (alpha-max beta-min, within 4 %), only to normalise the detector
+    ad = vd if vd >= 0 else 0 - vd
+    aq = vq if vq >= 0 else 0 - vq
+    mag = (ad * 15 + aq * 6) >> 4 if ad >= aq else (aq * 15 + ad * 6) >> 4
+    st[VMAG] = mag
+    # --- loop filter ---
+    integ = int(st[INTEG])
+    integ = integ - ((integ >> 31) << 32)
+    locked = int(st[LOCKED])
+    cnt = int(st[LOCK_CNT])
+    if mag >= VMIN_Q8:
+        en = (vq << 12) // (mag >> 3)  # Q15; vq Q8 (<1.6e5) << 12 < 2^30
+        if en > 32767:
+            en = 32767
+        if en < -32767:
+            en = -32767
+        integ = integ + ((en * KI_Q12) >> 12)  # 32767*20212 < 2^30
+        st[COAST_CNT] = 0
+        # lock detector: |vq| < 5 % vd for 100 ms to lock, >= 5 % for 100 ms to unlock
+        if vd > 0 and aq * 20 < vd:
+            if locked:
+                cnt = 0
+            elif cnt < LOCK_TICKS:
+                cnt += 1
+                if cnt >= LOCK_TICKS:
+                    locked = 1
+                    cnt = 0
+        else:
+            if not locked:
+                cnt = 0
+            elif cnt < LOCK_TICKS:
+                cnt += 1
+                if cnt >= LOCK_TICKS:
+                    locked = 0
+                    cnt = 0
+    else:
+        # No voltage: hold the frequency, let the angle run on (flywheel).
+        en = 0
+        co = int(st[COAST_CNT]) + 1
+        st[COAST_CNT] = co
+        if co >= COAST_MAX_TICKS:
+            locked = 0
+            cnt = 0
+    st[EN] = en
+    st[LOCKED] = locked
+    st[LOCK_CNT] = cnt
+    lo = OMEGA_MIN - OMEGA_NOM
+    hi = OMEGA_MAX - OMEGA_NOM
+    if integ < lo:
+        integ = lo
+    if integ > hi:
+        integ = hi
+    st[INTEG] = integ
+    w = OMEGA_NOM + integ + ((en * KP_Q6) >> 6)  # 32767*40212 < 2^31
+    if w < OMEGA_MIN:
+        w = OMEGA_MIN
+    if w > OMEGA_MAX:
+        w = OMEGA_MAX
+    st[OMEGA] = w
+    # --- reported frequency: 20 ms moving average of omega ---
+    k = int(st[MAF_I])
+    old = int(maf[k])
+    old = old - ((old >> 31) << 32)
+    dw = w - OMEGA_NOM
+    maf[k] = dw
+    k += 1
+    if k >= MAF_N:
+        k = 0
+    st[MAF_I] = k
+    msum = int(st[MAF_SUM])
+    msum = msum - ((msum >> 31) << 32)
+    msum = msum + dw - old  # |dw| < 4.2e6, x200 < 2^30
+    st[MAF_SUM] = msum
+    wf = OMEGA_NOM + msum // MAF_N
+    st[OMEGA_F] = wf
+    # SOGI centre frequency: omega through a first-order low-pass (tau = 2^WLP_SH ticks)
+    wl = int(st[OMEGA_L])
+    wl = wl + ((w - wl) >> WLP_SH)
+    st[OMEGA_L] = wl
+    st[WTS] = ((wl >> 9) * 26844) >> 15  # omega*Ts in Q20: omega_Q16*0.0016
+    # --- angle: report this sample's grid angle, then advance ---
+    dth = w + (((w >> 10) * DTHETA_FRAC_Q20) >> 10)  # (w>>10 < 24200) * 45128 < 2^30
+    dthf = wf + (((wf >> 10) * DTHETA_FRAC_Q20) >> 10)
+    st[DTHETA] = dthf
+    theta = th - ((dthf * DELAY_COMP_Q3) >> 3)
+    st[THETA] = theta
+    st[THETA_HAT] = th + dth
+    # --- instantaneous d/q of the measured voltage at the reported angle (feed-forward) ---
+    th = theta
+    i = (th >> 24) & 255
+    fr = (th >> 8) & 0xFFFF
+    s0 = int(tab[i]) - 32768
+    s = s0 + (((int(tab[i + 1]) - 32768 - s0) * fr) >> 16)
+    i = (i + 64) & 255
+    s0 = int(tab[i]) - 32768
+    c = s0 + (((int(tab[i + 1]) - 32768 - s0) * fr) >> 16)
+    xa = xa >> 10
+    xb = xb >> 10
+    st[VD_INST] = (xa * c + xb * s) >> 13
+    st[VQ_INST] = (xb * c - xa * s) >> 13
+    st[TICKS] = int(st[TICKS]) + 1
+    # --- publish (shared.PLL seqlock: odd while writing) ---
+    seq = (int(sh[0]) + 1) & 0x3FFFFFFF
+    sh[0] = seq
+    sh[1] = theta
+    sh[2] = wf
+    sh[3] = vd
+    sh[4] = vq
+    sh[5] = locked
+    sh[0] = (seq + 1) & 0x3FFFFFFF
+
+
+ST = array.array("i", bytes(4 * NST))
+MAF = array.array("i", bytes(4 * MAF_N))
+
+
+def reset():
+    for i in range(NST):
+        ST[i] = 0
+    for i in range(MAF_N):
+        MAF[i] = 0
+    ST[WTS] = WTS_NOM
+    ST[OMEGA] = OMEGA_NOM
+    ST[OMEGA_F] = OMEGA_NOM
+    ST[OMEGA_L] = OMEGA_NOM
+    ST[DTHETA] = 21474836
+
+
+def make_tick(adc, sample):
+    # The zero-argument callable the CRITICAL domain runs; binds the arrays once.
+    # sample(adc) is the power stage's ADC read (a no-op where the plant fills adc).
+    st = ST
+    tab = trig.SIN
+    maf = MAF
+    sh = shared.PLL.a
+
+    def tick():
+        sample(adc)
+        step(st, adc, tab, maf, sh)
+
+    return tick
+
+
+def freq_mhz():
+    # Reported frequency in mHz (thread context, not the tick; a float is fine here).
+    return int(ST[OMEGA_F] * 0.0024285 + 0.5)  # 1000/(2*pi*65536)
+
+
+reset()

@@ -1,0 +1,94 @@
+# DROOP_CTRL (HIGH, 1 kHz): P(f) and Q(V) around the power POWER_MGR
+# schedules (MSG_POWER_SCHEDULE, grid/messages.py), turned into CURRENT_CTRL's
+# dq references; protection and anti-islanding (grid/droop.py); MSG_GRID_EMERGENCY
+# to POWER_MGR outside the profile's critical band or on a protection trip.
+#
+# Provisioning: <fs>/grid.json, e.g. {"grid_code": "VDE-AR-N-4110", "sms": true}.
+# A missing file means the defaults; a malformed one is reported (ctx.config_error,
+# counted in ctx.config_errors) and the defaults are used.
+import json
+from micropython import const
+from grid import pll, curctl, profiles
+from grid.droop import Droop
+from grid.messages import EMERG_FREQ, EMERG_ISLAND
+from jezgro.const import MSG_POWER_SCHEDULE, MSG_GRID_EMERGENCY, MSG_SAFE_STATE
+
+PERIOD_MS = const(1)
+EMERG_REPEAT_MS = const(1000)
+V_NOM_Q8 = 83269.0
+W_TO_HZ = 1.0 / (2 * 3.141592653589793 * 65536)
+CONFIG = "grid.json"
+
+
+def load_config(ctx):
+    cfg = {"grid_code": profiles.DEFAULT, "sms": True}
+    path = ctx.kernel.board.FS_ROOT + "/" + CONFIG
+    try:
+        with open(path) as f:
+            d = json.loads(f.read())
+        if not isinstance(d, dict):
+            raise ValueError("not a JSON object")
+        if "grid_code" in d:
+            profiles.get(d["grid_code"])
+            cfg["grid_code"] = d["grid_code"]
+        if "sms" in d:
+            cfg["sms"] = bool(d["sms"])
+    except OSError:
+        pass
+    except (ValueError, TypeError, KeyError) as e:
+        ctx.config_error = "%s: %s" % (CONFIG, e)
+        ctx.config_errors = getattr(ctx, "config_errors", 0) + 1
+    return cfg
+
+
+def _sid(ctx, name):
+    for s in ctx.kernel.services:
+        if s.name == name:
+            return s.sid
+    return -1
+
+
+async def main(ctx):
+    cfg = load_config(ctx)
+    d = Droop(cfg["grid_code"])
+    d.sms = cfg["sms"]
+    ctx.droop = d  # status for the simulation and tests
+    pm = _sid(ctx, "POWER_MGR")
+    st = pll.ST
+    cc = curctl.CC
+    safe = 0
+    last_emerg = None
+    while True:
+        ctx.feed()
+        msg = ctx.try_receive()
+        while msg is not None:
+            if msg.type == MSG_POWER_SCHEDULE:
+                d.schedule(msg.i32(0), msg.i32(1))
+            elif msg.type == MSG_SAFE_STATE:
+                safe = msg.i32(0)
+            msg = ctx.try_receive()
+        f = st[pll.OMEGA_F] * W_TO_HZ
+        v = st[pll.VMAG] / V_NOM_Q8
+        locked = st[pll.LOCKED]
+        d.update(f, v, locked)
+        if d.tripped:
+            cc[curctl.TRIP] = 1
+        run = locked and not d.tripped and not safe
+        if run and not d.running:
+            d.running = True
+        elif not run:
+            d.running = False
+        i_d, i_q = d.current_refs(st[pll.VD])
+        cc[curctl.ID_REF] = i_d
+        cc[curctl.IQ_REF] = i_q
+        cc[curctl.ENABLE] = 1 if run else 0
+        cause = EMERG_ISLAND if d.tripped else (EMERG_FREQ if d.emergency(f, v) else 0)
+        if cause and pm >= 0:
+            now = ctx.ticks_ms()
+            if last_emerg is None or ctx.kernel.ticks_diff(now, last_emerg) >= EMERG_REPEAT_MS:
+                ctx.send_i32(pm, MSG_GRID_EMERGENCY, int(f * 1000), int(v * 1000), cause,
+                             d.tripped, priority=True)
+                last_emerg = now
+        elif not cause:
+            last_emerg = None
+        await ctx.sleep_ms(PERIOD_MS)

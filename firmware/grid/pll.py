@@ -136,7 +136,24 @@ def step(st_, adc_, tab_, maf_, sh_):
     integ = integ - ((integ >> 31) << 32)
     locked = int(st[LOCKED])
     cnt = int(st[LOCK_CNT])
-    if mag >= VMIN_Q8:
+    # Input magnitude right now. After a sag onset or a recovery the SOGI
+    # outputs lag by several ms and ring at 0.7 omega meanwhile; when they
+    # disagree with the input by more than 3x, rescale the SOGI states to the
+    # input's magnitude (their phase is still right) and coast this sample.
+    # Unbalance and harmonics stay well inside the factor (single-phase loss:
+    # 1/3 .. 1 pu around the cycle against 2/3 pu positive sequence).
+    ax = xa if xa >= 0 else 0 - xa
+    bx = xb if xb >= 0 else 0 - xb
+    mx = (ax * 15 + bx * 6) >> 12 if ax >= bx else (bx * 15 + ax * 6) >> 12  # Q8 V
+    trust = 1
+    if mag >= VMIN_Q8 and (mx * 3 < mag or mag * 3 < mx):
+        trust = 0
+        k = (mx << 12) // mag  # Q12 (mx < 2^19 Q8 V: < 2^31)
+        st[V1A] = (v1a >> 12) * k
+        st[Q1A] = (q1a >> 12) * k
+        st[V1B] = (v1 >> 12) * k
+        st[Q1B] = (q1 >> 12) * k
+    if trust and mag >= VMIN_Q8 and mx >= VMIN_Q8:
         en = (vq << 12) // (mag >> 3)  # Q15; vq Q8 (<1.6e5) << 12 < 2^30
         if en > 32767:
             en = 32767
@@ -162,7 +179,7 @@ def step(st_, adc_, tab_, maf_, sh_):
                     locked = 0
                     cnt = 0
     else:
-        # No voltage: hold the frequency, let the angle run on (flywheel).
+        # No (trustworthy) voltage: hold the frequency, let the angle run on (flywheel).
         en = 0
         co = int(st[COAST_CNT]) + 1
         st[COAST_CNT] = co

@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     from . import exi_cmd
     exi_cmd.add_parser(sub)
 
+    # -- grid-test, pll-replay (host_tools/jezgro_host/grid.py, pll_replay.py) --
+    from . import grid as grid_cmd
+    grid_cmd.add_parser(sub)
+
     a = p.parse_args(argv)
     if a.cmd == "services":
         from . import services_table
@@ -59,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return bench.main(a)
     if a.cmd == "exi":
         return exi_cmd.main(a)
+    if a.cmd in ("grid-test", "pll-replay"):
+        return grid_cmd.main(a)
     return 2
 
 

@@ -1,0 +1,128 @@
+# Runs one grid scenario (a JSON data file, boards/unix/scenarios/) on the
+# unix port: the plant steps in board.S.tick_hook before every CRITICAL tick,
+# the real PLL_SYNC / CURRENT_CTRL / DROOP_CTRL services run in the kernel,
+# the SCENARIO service plays the power schedule. Writes <out>/<name>.csv and
+# prints `RESULT {json}` with run facts (the host computes the metrics).
+#
+# Scenario keys: duration_s, grid {initial plant settings}, events [[t, {...}]],
+# schedule [[t, P_W, Q_var]], rlc {p_w, qf} (parallel load tuned to 50 Hz),
+# grid_code, sms, record_every, table ("grid": grid services + SCENARIO,
+# "v2g": the full gateway table with the real POWER_MGR).
+import json
+import math
+import os
+import sys
+import time
+import board
+from jezgro.kernel import Kernel
+from jezgro.service import ServiceSpec
+from plant.model import Plant, V_NOM
+from plant.recorder import Recorder
+from plant import driver
+
+SCENARIO_DIR = os.getenv("JEZGRO_SCENARIOS") or "boards/unix/scenarios"
+
+
+def load(name):
+    path = name if name.endswith(".json") else SCENARIO_DIR + "/" + name + ".json"
+    with open(path) as f:
+        return json.loads(f.read())
+
+
+def rlc_for(p_w, qf, f=50.0, v_peak=V_NOM):
+    # parallel RLC per phase (star), resonant at f, consuming p_w at v_peak
+    w = 2 * math.pi * f
+    r = 1.5 * v_peak * v_peak / p_w
+    l = r / (w * qf)
+    c = qf / (w * r)
+    return r, l, c
+
+
+def table(kind):
+    import config.v2g as v2g
+    rows = [s for s in v2g.TABLE if s.name in ("KERNEL", "PLL_SYNC", "CURRENT_CTRL", "DROOP_CTRL")]
+    if kind == "v2g":
+        return v2g.TABLE, v2g
+    rows.append(ServiceSpec(len(rows), "SCENARIO", 1, 4, 16, 0, "plant.driver", "scenario power schedule"))
+    # sids must be dense: renumber the copied rows in order
+    out = []
+    for i, s in enumerate(rows):
+        out.append(ServiceSpec(i, s.name, s.priority, s.stack_kb, s.memory_kb, s.watchdog_us, s.module,
+                               s.purpose, s.policy, s.max_restarts, s.period_s, s.mailbox, s.tick_slot))
+    return tuple(out), None
+
+
+def run(name, out_dir="sim_out", fs=None):
+    sc = load(name)
+    base = name.split("/")[-1].replace(".json", "")
+    seconds = sc.get("duration_s", 1.0)
+    p = Plant()
+    for k, v in sc.get("grid", {}).items():
+        p._apply({k: v})
+    if "rlc" in sc:
+        r = sc["rlc"]
+        p.set_load(*rlc_for(r["p_w"], r.get("qf", 1.0)))
+    p.schedule([list(e) for e in sc.get("events", [])])
+    driver.SCHEDULE = [list(e) for e in sc.get("schedule", [])]
+    fs = fs or board.FS_ROOT
+    board.FS_ROOT = fs
+    try:
+        os.mkdir(fs)
+    except OSError:
+        pass
+    with open(fs + "/grid.json", "w") as f:
+        f.write(json.dumps({"grid_code": sc.get("grid_code", "ENTSO-E"), "sms": sc.get("sms", True)}))
+    board.configure(True)
+    tbl, cfg = table(sc.get("table", "grid"))
+    kernel = Kernel(tbl, board, audit_sid=-1, safe_state_sid=cfg.SAFE_STATE_OWNER if cfg else -1)
+    droop_svc = [s for s in kernel.services if s.name == "DROOP_CTRL"][0]
+
+    def targets():
+        d = getattr(droop_svc, "droop", None)
+        return (d.p_target, d.q_target) if d is not None else (0.0, 0.0)
+
+    rec = Recorder(p, seconds, sc.get("record_every", 2), targets)
+    step = p.step
+    record = rec.record
+
+    def hook():
+        step()
+        record()
+
+    board.S.tick_hook = hook
+    kernel.boot()
+    t0 = time.ticks_ms()
+    kernel.run(int(seconds * 1000))
+    wall = time.ticks_diff(time.ticks_ms(), t0) / 1000
+    board.S.tick_hook = None
+    board.stop_hang_watch()
+    try:
+        os.mkdir(out_dir)
+    except OSError:
+        pass
+    csv = out_dir + "/" + base + ".csv"
+    rec.write_csv(csv)
+    d = getattr(droop_svc, "droop", None)
+    res = {"scenario": base, "csv": csv, "sim_s": seconds, "wall_s": wall,
+           "speed": seconds / wall if wall > 0 else 0, "ticks": kernel.critical.ticks,
+           "max_tick_us": kernel.critical.max_cost_us, "trip_cause": d.trip_cause if d else 0,
+           "services": [[s.name, s.state, s.restarts, s.last_fault_text] for s in kernel.services[1:]],
+           "pll_events": getattr([s for s in kernel.services if s.name == "PLL_SYNC"][0], "pll_events", 0),
+           "spec": sc.get("spec", {})}
+    for s in kernel.services:
+        pm = getattr(s, "power", None)
+        if pm is not None:
+            from power.gateway_fsm import STATE_NAMES
+            res["gateway"] = STATE_NAMES[pm.state]
+    return res
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    out = "sim_out"
+    if "--out" in args:
+        i = args.index("--out")
+        out = args[i + 1]
+        del args[i:i + 2]
+    for n in args:
+        print("RESULT " + json.dumps(run(n, out)))

@@ -1,0 +1,261 @@
+"""`jezgro grid-test SCENARIO|--all`: grid scenarios on the unix port, metrics against the spec.
+
+Each scenario (boards/unix/scenarios/NAME.json) runs the real PLL_SYNC, CURRENT_CTRL and
+DROOP_CTRL services under unix MicroPython with the plant stepped before every 10 kHz tick
+(boards/unix/plant/scenario.py). The run writes OUT/NAME.csv; this module computes the
+metrics from it (numpy), plots OUT/NAME.png (matplotlib) and checks them against the
+numbers in the scenario's "spec" block (taken from the spec, §3.3, §4.3, §5, §9.3).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .mp import ROOT, micropython_cmd, micropython_env
+
+SCENARIOS = ROOT / "boards" / "unix" / "scenarios"
+# Scenarios `make test` runs (short); --all adds the rest (longer, sweeps).
+QUICK = ["clean_rated", "freq_step_clean", "freq_step_distorted", "phase_jumps", "lvrt_000",
+         "droop_vde", "island_100"]
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in SCENARIOS.glob("*.json"))
+
+
+def run(names_: list[str], out: Path, timeout: float = 900) -> list[dict]:
+    """Run scenarios under MicroPython; returns the RESULT dicts (one per scenario)."""
+    out.mkdir(parents=True, exist_ok=True)
+    env = micropython_env(fs_root=str(out / "fs"))
+    env["JEZGRO_SCENARIOS"] = str(SCENARIOS)
+    cmd = micropython_cmd([str(ROOT / "boards" / "unix" / "plant" / "scenario.py"), "--out", str(out)] + names_,
+                          "64M")
+    p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"scenario run failed (rc {p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
+    return [json.loads(line[7:]) for line in p.stdout.splitlines() if line.startswith("RESULT ")]
+
+
+def load_csv(path: str | Path) -> dict[str, np.ndarray]:
+    data = np.genfromtxt(path, delimiter=",", names=True)
+    return {k: np.asarray(data[k]) for k in data.dtype.names}
+
+
+def _win(d: dict, w) -> np.ndarray:
+    return (d["t"] >= w[0]) & (d["t"] < w[1])
+
+
+def settle_time(d: dict, t0: float, cond: np.ndarray) -> float:
+    """Seconds after t0 until cond (bad) is False for good; inf if never."""
+    after = d["t"] >= t0
+    bad = np.nonzero(after & cond)[0]
+    if len(bad) == 0:
+        return 0.0
+    if bad[-1] == len(d["t"]) - 1:
+        return float("inf")
+    return float(d["t"][bad[-1] + 1] - t0)
+
+
+def thd(t: np.ndarray, x: np.ndarray, f0: float = 50.0, nh: int = 40) -> float:
+    """THD (%) up to the nh-th harmonic over the whole cycles in x (uniform samples)."""
+    dt = float(np.median(np.diff(t)))
+    per = 1.0 / f0
+    n = int(round(int((t[-1] - t[0] + dt) / per) * per / dt))
+    x = x[-n:] - np.mean(x[-n:])
+    spec = np.abs(np.fft.rfft(x)) / n * 2
+    cycles = int(round(n * dt * f0))
+    h1 = spec[cycles]
+    hs = [spec[cycles * k] for k in range(2, nh + 1) if cycles * k < len(spec)]
+    return float(100 * np.sqrt(np.sum(np.square(hs))) / h1)
+
+
+def metrics(d: dict, spec: dict, res: dict | None = None) -> list[tuple[str, float, str, bool]]:
+    """Rows of (metric, measured, limit text, pass) for one scenario's CSV and spec block."""
+    rows: list[tuple[str, float, str, bool]] = []
+    t = d["t"]
+    locked = d["locked"] > 0.5
+    err = np.abs(d["theta_err_deg"])
+    ferr = np.abs(d["f_est"] - d["f_true"])
+    if "lock_ms_max" in spec:
+        i = np.argmax(locked)
+        v = float(t[i] * 1000) if locked.any() else float("inf")
+        rows.append(("lock time ms", v, f"< {spec['lock_ms_max']}", v < spec["lock_ms_max"]))
+    if "ss_window" in spec:
+        w = _win(d, spec["ss_window"])
+        v = float(err[w].max())
+        rows.append(("steady-state phase error deg", v, f"< {spec['phase_err_deg_max']}", v < spec["phase_err_deg_max"]))
+        v = float(ferr[w].max())
+        rows.append(("steady-state frequency error Hz", v, f"< {spec['freq_err_hz_max']}", v < spec["freq_err_hz_max"]))
+    if "step_t" in spec:
+        t0 = spec["step_t"]
+        band = abs(spec["step_hz"]) * 0.05
+        ts_ph = settle_time(d, t0, err >= 1.0)
+        ts_f = settle_time(d, t0, ferr >= band)
+        ts_f2 = settle_time(d, t0, ferr >= abs(spec["step_hz"]) * 0.02)
+        lim = spec["settle_ms_max"]
+        rows.append(("settling ms (phase < 1 deg)", ts_ph * 1000, f"< {lim}", ts_ph * 1000 < lim))
+        rows.append(("settling ms (f within 5 % of step)", ts_f * 1000, f"< {lim}", ts_f * 1000 < lim))
+        rows.append(("settling ms (f within 2 % of step)", ts_f2 * 1000, "reported", True))
+        after = t >= t0
+        rows.append(("peak phase error after step deg", float(err[after].max()), "reported", True))
+    if "jumps" in spec:
+        for tj, deg in spec["jumps"]:
+            ts = settle_time(d, tj, (err >= 1.0) & (t < tj + 0.25))
+            rows.append((f"{deg} deg jump: to < 1 deg ms", ts * 1000, "< 100 (lock kept)", ts < 0.1))
+    if "stay_locked_after" in spec:
+        w = t >= spec["stay_locked_after"]
+        ok = bool(locked[w].all())
+        rows.append(("lock held throughout", float(ok), "= 1", ok))
+    if "ramp_window" in spec:
+        w = _win(d, spec["ramp_window"])
+        v = float(err[w].max())
+        rows.append(("phase error during 2 Hz/s ramp deg", v, f"< {spec['phase_err_deg_max']}", v < spec["phase_err_deg_max"]))
+        v = float(ferr[w].max())
+        rows.append(("f error during ramp Hz", v, f"< {spec['ramp_freq_err_hz_max']}", v < spec["ramp_freq_err_hz_max"]))
+    if "sag" in spec:
+        a, b = spec["sag"]
+        if "sag_phase_err_deg_max" in spec:
+            v = float(err[_win(d, (a + 0.03, b))].max())
+            rows.append(("phase error during sag deg", v, f"< {spec['sag_phase_err_deg_max']}", v < spec["sag_phase_err_deg_max"]))
+        ts = settle_time(d, b, (err >= 1.0) & (t < b + 0.3))
+        lim = spec.get("recover_ms_max", 50)
+        rows.append(("recovery to < 1 deg after sag ms", ts * 1000, f"< {lim}", ts * 1000 < lim))
+    if spec.get("no_trip"):
+        ok = bool((d["trip"] < 0.5).all())
+        rows.append(("no protection trip", float(ok), "= 1", ok))
+        w = t >= 0.2
+        ok = bool((d["enable"][w] > 0.5).all())
+        rows.append(("inverter kept running", float(ok), "= 1", ok))
+    if "thd_window" in spec:
+        w = _win(d, spec["thd_window"])
+        v = thd(t[w], d["ia"][w])
+        lim = spec.get("thd_pct_max")
+        rows.append(("grid current THD %", v, f"< {lim}" if lim else "reported", v < lim if lim else True))
+    if "droop_step_t" in spec:
+        t0 = spec["droop_step_t"]
+        f = spec["droop_f"]
+        s = spec["droop_pct"] / 100
+        db = spec["db_hz"]
+        df = (f - 50 - db) if f > 50 + db else ((f - 50 + db) if f < 50 - db else 0.0)
+        dp = df / (50 * s) * 11000
+        p_exp = spec["p_sched"] + dp  # import positive
+        p_imp = -d["p"]
+        tr = spec["response_s"]
+        tol = abs(dp) * spec["tol_pct"] / 100
+        ts = settle_time(d, t0, np.abs(p_imp - p_exp) > tol)
+        rows.append(("P(f) expected change W", dp, "droop", True))
+        rows.append(("P(f) response s (within 10 %)", ts, f"< {tr}", ts < tr))
+        w = t > t0 + tr
+        v = float(np.mean(p_imp[w]))
+        rows.append(("P after response W", v, f"{p_exp:.0f} +- {tol:.0f}", abs(v - p_exp) <= tol))
+    if "island_t" in spec:
+        t0 = spec["island_t"]
+        tripped = (d["trip"] > 0.5) & (t >= t0)
+        v = float(t[np.argmax(tripped)] - t0) if tripped.any() else float("inf")
+        lim = spec["trip_s_max"]
+        rows.append(("islanding run-on s", v, f"< {lim}", v < lim))
+        w = _win(d, spec["balance_window"])
+        ig = float(np.mean(d["i_grid"][w]))
+        irated = 11000 / (1.5 * 325.27)
+        pct = 100 * ig / irated
+        rows.append(("grid current before islanding % rated", pct, f"<= {spec['grid_current_pct_max']} (load tuned)",
+                     pct <= spec["grid_current_pct_max"] * 3))
+    return rows
+
+
+def plot(d: dict, title: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    t = d["t"]
+    fig, ax = plt.subplots(4, 1, figsize=(10, 11), sharex=True)
+    ax[0].plot(t, d["theta_err_deg"], lw=0.7)
+    ax[0].axhspan(-1, 1, color="g", alpha=0.15, label="+-1 deg")
+    ax[0].set_ylabel("theta error (deg)")
+    ax[0].set_ylim(-10, 10)
+    ax[0].legend(loc="upper right")
+    ax[1].plot(t, d["f_true"], "k--", lw=0.8, label="grid")
+    ax[1].plot(t, d["f_est"], lw=0.8, label="PLL estimate")
+    ax[1].fill_between(t, d["f_true"] - 0.05, d["f_true"] + 0.05, color="g", alpha=0.15, label="+-0.05 Hz")
+    ax[1].set_ylabel("f (Hz)")
+    ax[1].legend(loc="upper right")
+    ax[2].plot(t, d["vd"], lw=0.8, label="Vd")
+    ax[2].plot(t, d["vq"], lw=0.8, label="Vq")
+    ax2 = ax[2].twinx()
+    ax2.plot(t, d["locked"], "r", lw=0.8, label="locked")
+    ax2.set_ylim(-0.1, 1.5)
+    ax[2].set_ylabel("V (V)")
+    ax[2].legend(loc="upper left")
+    ax2.legend(loc="upper right")
+    ax[3].plot(t, d["id_ref"], "--", lw=0.8, label="id ref")
+    ax[3].plot(t, d["id"], lw=0.8, label="id")
+    ax[3].plot(t, d["iq_ref"], "--", lw=0.8, label="iq ref")
+    ax[3].plot(t, d["iq"], lw=0.8, label="iq")
+    ax[3].set_ylabel("current (A)")
+    ax[3].legend(loc="upper right")
+    ax3 = ax[3].twinx()
+    ax3.plot(t, -d["p"] / 1000, "k", lw=0.6, label="P import (kW)")
+    ax3.plot(t, d["p_target"] / 1000, "k:", lw=0.8, label="P droop target (kW)")
+    ax3.plot(t, d["q"] / 1000, "m", lw=0.6, label="Q (kvar)")
+    ax3.plot(t, d["q_target"] / 1000, "m:", lw=0.8, label="Q target (kvar)")
+    ax3.legend(loc="lower right", fontsize=7)
+    ax[3].set_xlabel("t (s)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def evaluate(names_: list[str], out: Path, plots: bool = True) -> list[dict]:
+    results = run(names_, out)
+    for r in results:
+        d = load_csv(r["csv"])
+        r["rows"] = metrics(d, r["spec"], r)
+        r["passed"] = all(ok for _, _, _, ok in r["rows"])
+        if plots:
+            desc = json.loads((SCENARIOS / f"{r['scenario']}.json").read_text()).get("description", "")
+            plot(d, f"{r['scenario']}: {desc}"[:110], out / f"{r['scenario']}.png")
+    return results
+
+
+def print_table(results: list[dict]) -> None:
+    print(f"{'scenario':26} {'metric':42} {'measured':>12}  {'spec':22} result")
+    for r in results:
+        for name, v, lim, ok in r["rows"]:
+            print(f"{r['scenario']:26} {name:42} {v:12.4g}  {lim:22} {'PASS' if ok else 'FAIL'}")
+        print(f"{r['scenario']:26} {'(simulation speed, sim s / wall s)':42} {r['speed']:12.3g}")
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("grid-test", help="run grid scenarios (plant + PLL/current/droop) and check the spec numbers")
+    s.add_argument("scenario", nargs="?", help="scenario name (boards/unix/scenarios/NAME.json)")
+    s.add_argument("--all", action="store_true", help="run every scenario and print the pass/fail table")
+    s.add_argument("--out", default="sim_out/grid", help="output directory for CSV and PNG")
+    s.add_argument("--no-plots", action="store_true")
+    s.add_argument("--list", action="store_true", help="list the scenarios")
+    s = sub.add_parser("pll-replay", help="run the firmware PLL on a CSV of t,va,vb,vc (10 kHz, volts)")
+    s.add_argument("infile")
+    s.add_argument("outfile")
+
+
+def main(a) -> int:
+    if a.cmd == "pll-replay":
+        from . import pll_replay
+        return pll_replay.main(a.infile, a.outfile)
+    if a.list:
+        for n in names():
+            print(n)
+        return 0
+    sel = names() if a.all else ([a.scenario] if a.scenario else [])
+    if not sel:
+        print("jezgro grid-test: give a SCENARIO or --all (see --list)", file=sys.stderr)
+        return 2
+    out = Path(a.out)
+    results = evaluate(sel, out, plots=not a.no_plots)
+    print_table(results)
+    print(f"CSV and PNG in {out}/")
+    return 0 if all(r["passed"] for r in results) else 1

@@ -45,8 +45,9 @@ class Droop:
         self.ov_t = [0.0] * len(self.pr["trip"]["ov"])
         self.uf_t = 0.0
         self.of_t = 0.0
-        # first-order P(f) response: 5 time constants within the response time
-        self.alpha = TS / (self.pr["response_s"] / 5.0)
+        # first-order P(f) response: 10 time constants within the response time
+        # (within 10 % of the step after 23 % of it, leaving room for measurement)
+        self.alpha = TS / (self.pr["response_s"] / 10.0)
         self.alpha_q = TS / 0.2
 
     def schedule(self, p_w, q_var):

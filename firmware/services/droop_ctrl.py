@@ -7,6 +7,7 @@
 # A missing file means the defaults; a malformed one is reported (ctx.config_error,
 # counted in ctx.config_errors) and the defaults are used.
 import json
+import math
 from micropython import const
 from grid import pll, curctl, profiles
 from grid.droop import Droop
@@ -68,7 +69,9 @@ async def main(ctx):
                 safe = msg.i32(0)
             msg = ctx.try_receive()
         f = st[pll.OMEGA_F] * W_TO_HZ
-        v = st[pll.VMAG] / V_NOM_Q8
+        vd = st[pll.VD]
+        vq = st[pll.VQ]
+        v = math.sqrt(vd * vd + vq * vq) / V_NOM_Q8
         locked = st[pll.LOCKED]
         d.update(f, v, locked)
         if d.tripped:

@@ -196,11 +196,14 @@ class Plant:
             self.pa = ga
             self.pb = gb
             if self.load is not None:
+                # stiff sinusoidal PCC: the load's L and C currents in closed form
+                # (a numerical derivative would be off by half a sample, ~1.6 %)
                 r, l, c = self.load
-                self.la += ga * TS / l
-                self.lb += gb * TS / l
-                self.grid_ia = self.ia - (ga / r + self.la + c * (ga - pa0) / TS)
-                self.grid_ib = self.ib - (gb / r + self.lb + c * (gb - pb0) / TS)
+                w = TWO_PI * f
+                self.la = gb / (w * l)
+                self.lb = -ga / (w * l)
+                self.grid_ia = self.ia - (ga / r + self.la - c * w * gb)
+                self.grid_ib = self.ib - (gb / r + self.lb + c * w * ga)
             else:
                 self.grid_ia = self.ia
                 self.grid_ib = self.ib

@@ -8,6 +8,7 @@
 # schedule [[t, P_W, Q_var]], rlc {p_w, qf} (parallel load tuned to 50 Hz),
 # grid_code, sms, record_every, table ("grid": grid services + SCENARIO,
 # "v2g": the full gateway table with the real POWER_MGR).
+import gc
 import json
 import math
 import os
@@ -90,6 +91,9 @@ def run(name, out_dir="sim_out", fs=None):
         record()
 
     board.S.tick_hook = hook
+    # Collect now: the hang watchdog measures real time, and a long collection
+    # inside a service step would look like a hang to it.
+    gc.collect()
     kernel.boot()
     t0 = time.ticks_ms()
     kernel.run(int(seconds * 1000))

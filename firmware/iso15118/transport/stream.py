@@ -1,0 +1,256 @@
+# V2G connections over TCP or TLS on the IPv6 link-local address of one interface: a listener for the
+# SECC, connect() for the EVCC, and V2gStream moving whole V2GTP messages with non-blocking sockets
+# awaited through ctx.wait_io(). Waits are cut into slices that feed the service watchdog (1 s) so a
+# 2 s message timeout does not look like a stalled service.
+from micropython import const
+import select
+import socket
+from iso15118.transport import netif as nif, v2gtp
+
+SLICE_MS = const(200)
+EAGAIN = const(11)
+EINPROGRESS = const(115)
+EALREADY = const(114)
+EISCONN = const(106)
+
+SEC_TCP = const(0x10)  # same values as the SDP security byte
+SEC_TLS = const(0x00)
+
+
+class StreamClosed(OSError):
+    pass
+
+
+class StreamTimeout(OSError):
+    pass
+
+
+async def _wait(ctx, obj, event, deadline):
+    # -> True when ready, False at the deadline; feeds the watchdog every slice.
+    k = ctx.kernel
+    while True:
+        ctx.feed()
+        left = k.ticks_diff(deadline, k.ticks_ms())
+        if left <= 0:
+            return False
+        if await ctx.wait_io(obj, event, left if left < SLICE_MS else SLICE_MS):
+            return True
+
+
+class V2gStream:
+    # One V2G connection. sock: plain socket or TLS socket (both non-blocking; read/write give None
+    # when they would block, also while a TLS handshake is waiting for the peer).
+    def __init__(self, sock, security, local, remote, tap=None, max_payload=v2gtp.MAX_PAYLOAD):
+        self.sock = sock
+        self.security = security
+        self.local = local     # (addr16, port)
+        self.remote = remote   # (addr16, port)
+        self.tap = tap
+        self.dfr = v2gtp.Deframer(max_payload)
+        self.rx_frames = 0
+        self.tx_frames = 0
+        self.closed = False
+        self.up = False  # some data went through: a TLS handshake is complete
+        if tap is not None:
+            tap.tcp_open(local[0], local[1], remote[0], remote[1])
+
+    def cipher(self):
+        # (suite, version) of a TLS connection once data moved, else None. The handshake runs inside
+        # the first read/write (the tls module has no do_handshake(), and a zero-length write never
+        # reaches mbedtls); its cipher() crashes the unix port when called before the handshake.
+        if self.security != SEC_TLS or not self.up:
+            return None
+        return self.sock.cipher()
+
+    async def recv(self, ctx, timeout_ms):
+        # -> (payload_type, payload). StreamTimeout, StreamClosed, or V2GTPError (fatal header
+        # error: the caller closes). A timeout keeps the partial message for the next call.
+        k = ctx.kernel
+        deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
+        while True:
+            w = self.dfr.space()
+            try:
+                n = self.sock.readinto(w)
+            except OSError as e:
+                if e.errno == EAGAIN:
+                    n = None
+                else:
+                    raise StreamClosed("recv: %s" % e)
+            if n is None:
+                if not await _wait(ctx, self.sock, select.POLLIN, deadline):
+                    raise StreamTimeout("no V2GTP message within %d ms" % timeout_ms)
+                continue
+            if n == 0:
+                raise StreamClosed("peer closed")
+            self.up = True
+            if self.tap is not None:
+                self.tap.tcp_data(False, w[0:n])
+            m = self.dfr.commit(n)
+            if m is not None:
+                self.rx_frames += 1
+                return m
+
+    async def send(self, ctx, payload_type, payload, timeout_ms=2000):
+        data = v2gtp.frame(payload_type, payload)
+        await self.send_raw(ctx, data, timeout_ms)
+        self.tx_frames += 1
+
+    async def send_raw(self, ctx, data, timeout_ms=2000):
+        k = ctx.kernel
+        deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
+        mv = memoryview(data)
+        i = 0
+        while i < len(data):
+            try:
+                n = self.sock.write(mv[i:])
+            except OSError as e:
+                if e.errno != EAGAIN:
+                    raise StreamClosed("send: %s" % e)
+                n = None
+            if n is None:
+                if not await _wait(ctx, self.sock, select.POLLOUT | select.POLLIN, deadline):
+                    raise StreamTimeout("send blocked for %d ms" % timeout_ms)
+                continue
+            self.up = True
+            if self.tap is not None:
+                self.tap.tcp_data(True, mv[i:i + n])
+            i += n
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            if self.tap is not None:
+                self.tap.tcp_close()
+            self.sock.close()
+
+
+def der(data):
+    # PEM -> DER (first block): this firmware's mbedtls is built without PEM parsing.
+    if not data.startswith(b"-----BEGIN"):
+        return data
+    import binascii
+    lines = data.split(b"\n")
+    body: list = []
+    for ln in lines[1:]:
+        if ln.startswith(b"-----END"):
+            return binascii.a2b_base64(b"".join(body))
+        body.append(ln.strip())
+    raise ValueError("PEM block without END line")
+
+
+class TlsConfig:
+    # PEM or DER bytes. A server needs cert+key; a client verifies the server when ca is given and,
+    # for mutual authentication (-20 and -2 PnC), presents cert+key.
+    def __init__(self, cert=None, key=None, ca=None, server_hostname=None):
+        self.cert = cert
+        self.key = key
+        self.ca = ca
+        self.server_hostname = server_hostname
+
+    def context(self, server):
+        # The built-in tls module (ssl is a frozen Python wrapper around it, absent when
+        # MICROPYPATH replaces the frozen path). mbedtls negotiates TLS 1.2 (and 1.3 where built in)
+        # as the peer asks.
+        import tls as t  # type: ignore[import-not-found]  # built in (mbedtls); the stm32 stubs lack it
+        c = t.SSLContext(t.PROTOCOL_TLS_SERVER if server else t.PROTOCOL_TLS_CLIENT)
+        if self.cert is not None:
+            c.load_cert_chain(der(self.cert), der(self.key))
+        if self.ca is not None:
+            c.load_verify_locations(der(self.ca))
+            c.verify_mode = t.CERT_REQUIRED
+        else:
+            c.verify_mode = t.CERT_NONE
+        return c
+
+
+def _tcp_socket():
+    s = socket.socket(nif.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(nif.SOL_SOCKET, nif.SO_REUSEADDR, 1)
+    s.setsockopt(nif.IPPROTO_IPV6, nif.IPV6_V6ONLY, 1)
+    return s
+
+
+class Listener:
+    # TCP (tls=None) or TLS server socket on [link-local%iface]:port.
+    def __init__(self, netif, port=0, tls=None, tap_factory=None):
+        self.netif = netif
+        self.tls = tls
+        self.ctx = tls.context(True) if tls is not None else None
+        self.tap_factory = tap_factory
+        self.accepted = 0
+        self.sock = _tcp_socket()
+        try:
+            if port:
+                self.sock.bind(netif.sockaddr(port))
+                self.port = port
+            else:
+                self.port = nif.bind_ephemeral(self.sock, netif)
+            self.sock.listen(2)
+            self.sock.setblocking(False)
+        except BaseException:
+            self.sock.close()
+            raise
+        self.security = SEC_TLS if tls is not None else SEC_TCP
+
+    def try_accept(self):
+        # -> V2gStream or None; never blocks.
+        try:
+            s, sa = self.sock.accept()
+        except OSError as e:
+            if e.errno == EAGAIN:
+                return None
+            raise
+        s.setblocking(False)
+        peer = nif.parse_sockaddr(sa)
+        if self.ctx is not None:
+            s = self.ctx.wrap_socket(s, server_side=True, do_handshake_on_connect=False)
+        self.accepted += 1
+        tap = self.tap_factory() if self.tap_factory is not None else None
+        return V2gStream(s, self.security, (self.netif.ll, self.port), (peer[0], peer[1]), tap)
+
+    async def accept(self, ctx, timeout_ms):
+        k = ctx.kernel
+        deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
+        while True:
+            st = self.try_accept()
+            if st is not None:
+                return st
+            if not await _wait(ctx, self.sock, select.POLLIN, deadline):
+                raise StreamTimeout("no connection within %d ms" % timeout_ms)
+
+    def close(self):
+        self.sock.close()
+
+
+async def connect(ctx, netif, addr16, port, tls=None, tap=None, timeout_ms=2000):
+    # EVCC side: connects from our link-local address (bound, so the capture knows our port) to the
+    # SECC found by SDP. -> V2gStream; with tls the handshake runs with the first message.
+    s = _tcp_socket()
+    try:
+        lport = nif.bind_ephemeral(s, netif)
+        s.setblocking(False)
+        dest = netif.peer(addr16, port)
+        k = ctx.kernel
+        deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
+        try:
+            s.connect(dest)
+        except OSError as e:
+            if e.errno != EINPROGRESS:
+                raise StreamClosed("connect: %s" % e)
+            if not await _wait(ctx, s, select.POLLOUT, deadline):
+                raise StreamTimeout("connect not done in %d ms" % timeout_ms)
+            # No getsockopt(SO_ERROR) on this port: a second connect() reports the outcome.
+            try:
+                s.connect(dest)
+            except OSError as e:
+                if e.errno != EISCONN:
+                    raise StreamClosed("connect: %s" % e)
+        if tls is not None:
+            c = tls.context(False)
+            s = c.wrap_socket(s, server_side=False, do_handshake_on_connect=False,
+                              server_hostname=tls.server_hostname)
+        st = V2gStream(s, SEC_TLS if tls is not None else SEC_TCP, (netif.ll, lport), (addr16, port), tap)
+    except BaseException:
+        s.close()
+        raise
+    return st

@@ -200,12 +200,13 @@ def reset():
 
 
 def make_tick(adc, pwm, apply):
-    cc = CC
-    ps = _pll.ST
-    tab = trig.SIN
+    # One captured tuple: a closure with more than five free variables
+    # allocates when called (see grid/pll.py make_tick).
+    b = (CC, _pll.ST, adc, trig.SIN, pwm, apply)
 
     def tick():
-        step(cc, ps, adc, tab, pwm)
-        apply(pwm)
+        cc, ps, a, tab, w, app = b
+        step(cc, ps, a, tab, w)
+        app(w)
 
     return tick

@@ -274,14 +274,14 @@ def reset():
 def make_tick(adc, sample):
     # The zero-argument callable the CRITICAL domain runs; binds the arrays once.
     # sample(adc) is the power stage's ADC read (a no-op where the plant fills adc).
-    st = ST
-    tab = trig.SIN
-    maf = MAF
-    sh = shared.PLL.a
+    # One captured tuple: MicroPython heap-allocates the argument array when a
+    # closure with more than five free variables is called (heap_lock test).
+    b = (sample, adc, ST, trig.SIN, MAF, shared.PLL.a)
 
     def tick():
-        sample(adc)
-        step(st, adc, tab, maf, sh)
+        smp, a, st, tab, maf, sh = b
+        smp(a)
+        step(st, a, tab, maf, sh)
 
     return tick
 

@@ -155,7 +155,7 @@ def metrics(d: dict, spec: dict, res: dict | None = None) -> list[tuple[str, flo
         w = t > t0 + tr
         v = float(np.mean(p_imp[w]))
         rows.append(("P after response W", v, f"{p_exp:.0f} +- {tol:.0f}", abs(v - p_exp) <= tol))
-    if "island_t" in spec:
+    if "trip_s_max" in spec:
         t0 = spec["island_t"]
         tripped = (d["trip"] > 0.5) & (t >= t0)
         v = float(t[np.argmax(tripped)] - t0) if tripped.any() else float("inf")
@@ -167,6 +167,23 @@ def metrics(d: dict, spec: dict, res: dict | None = None) -> list[tuple[str, flo
         pct = 100 * ig / irated
         rows.append(("grid current before islanding % rated", pct, f"<= {spec['grid_current_pct_max']} (load tuned)",
                      pct <= spec["grid_current_pct_max"]))
+    if "unlock_after_s" in spec:
+        t0, lo, hi = spec["unlock_after_s"]
+        w = t >= t0
+        unl = w & ~locked
+        v = float(t[np.argmax(unl)] - t0) if unl.any() else float("inf")
+        rows.append(("unlock after loss of voltage s", v, f"{lo} .. {hi}", lo <= v <= hi))
+        tr, within = spec["relock_after"]
+        w = t >= tr
+        rel = w & locked
+        v = float(t[np.argmax(rel)] - tr) if rel.any() else float("inf")
+        rows.append(("relock after return s", v, f"< {within}", v < within))
+        n = res.get("pll_events", 0) if res else 0
+        rows.append(("lock messages to POWER_MGR", float(n), f">= {spec['pll_events_min']}", n >= spec["pll_events_min"]))
+        g = res.get("gateway", "") if res else ""
+        hist = res.get("gateway_history", []) if res else []
+        ok = "STANDBY" in hist and "GRID_SEARCH" in hist[hist.index("STANDBY"):] if "STANDBY" in hist else False
+        rows.append(("POWER_MGR: STANDBY -> GRID_SEARCH on unlock", float(ok), " -> ".join(hist)[:22], ok))
     if "run_on_s_min" in spec:
         t0 = spec["island_t"]
         tripped = (d["trip"] > 0.5) & (t >= t0)

@@ -7,7 +7,7 @@
 # Scenario keys: duration_s, grid {initial plant settings}, events [[t, {...}]],
 # schedule [[t, P_W, Q_var]], rlc {p_w, qf} (parallel load tuned to 50 Hz),
 # grid_code, sms, record_every, table ("grid": grid services + SCENARIO,
-# "v2g": the full gateway table with the real POWER_MGR).
+# "power": grid services + the real POWER_MGR).
 import gc
 import json
 import math
@@ -30,27 +30,32 @@ def load(name):
         return json.loads(f.read())
 
 
-def rlc_for(p_w, qf, f=50.0, v_peak=V_NOM):
-    # parallel RLC per phase (star), resonant at f, consuming p_w at v_peak
+def rlc_for(p_w, qf, dp_pct=0.0, dq_pct=0.0, f=50.0, v_peak=V_NOM):
+    # Parallel RLC per phase (star) for an inverter delivering p_w: Q_L = qf * p_w,
+    # resonant at f when balanced; IEC 62116 imbalance: load P = p_w (1 + dp),
+    # Q_L - Q_C = dq * p_w (positive: net inductive load).
     w = 2 * math.pi * f
-    r = 1.5 * v_peak * v_peak / p_w
-    l = r / (w * qf)
-    c = qf / (w * r)
-    return r, l, c
+    k = 1.5 * v_peak * v_peak
+    r = k / (p_w * (1 + dp_pct / 100))
+    ql = qf * p_w
+    qc = ql - dq_pct / 100 * p_w
+    return r, k / (w * ql), qc / (k * w)
 
 
 def table(kind):
     import config.v2g as v2g
-    rows = [s for s in v2g.TABLE if s.name in ("KERNEL", "PLL_SYNC", "CURRENT_CTRL", "DROOP_CTRL")]
-    if kind == "v2g":
-        return v2g.TABLE, v2g
-    rows.append(ServiceSpec(len(rows), "SCENARIO", 1, 4, 16, 0, "plant.driver", "scenario power schedule"))
+    names = ("KERNEL", "PLL_SYNC", "CURRENT_CTRL", "DROOP_CTRL")
+    if kind == "power":  # the power path with the real POWER_MGR
+        names = names + ("POWER_MGR",)
+    rows = [s for s in v2g.TABLE if s.name in names]
+    if kind == "grid":
+        rows.append(ServiceSpec(len(rows), "SCENARIO", 1, 4, 16, 0, "plant.driver", "scenario power schedule"))
     # sids must be dense: renumber the copied rows in order
     out = []
     for i, s in enumerate(rows):
         out.append(ServiceSpec(i, s.name, s.priority, s.stack_kb, s.memory_kb, s.watchdog_us, s.module,
                                s.purpose, s.policy, s.max_restarts, s.period_s, s.mailbox, s.tick_slot))
-    return tuple(out), None
+    return tuple(out), (v2g if kind == "power" else None)
 
 
 def run(name, out_dir="sim_out", fs=None):
@@ -62,7 +67,7 @@ def run(name, out_dir="sim_out", fs=None):
         p._apply({k: v})
     if "rlc" in sc:
         r = sc["rlc"]
-        p.set_load(*rlc_for(r["p_w"], r.get("qf", 1.0)))
+        p.set_load(*rlc_for(r["p_w"], r.get("qf", 1.0), r.get("dp_pct", 0.0), r.get("dq_pct", 0.0)))
     p.schedule([list(e) for e in sc.get("events", [])])
     driver.SCHEDULE = [list(e) for e in sc.get("schedule", [])]
     fs = fs or board.FS_ROOT
@@ -91,6 +96,17 @@ def run(name, out_dir="sim_out", fs=None):
         record()
 
     board.S.tick_hook = hook
+    history = []
+    pm_svc = [s for s in kernel.services if s.name == "POWER_MGR"]
+    if pm_svc:
+        from power.gateway_fsm import STATE_NAMES
+
+        def watch(k, now):
+            pm = getattr(pm_svc[0], "power", None)
+            if pm is not None and (not history or history[-1] != STATE_NAMES[pm.state]):
+                history.append(STATE_NAMES[pm.state])
+
+        kernel.on_housekeeping = watch
     # Collect now: the hang watchdog measures real time, and a long collection
     # inside a service step would look like a hang to it.
     gc.collect()
@@ -113,11 +129,7 @@ def run(name, out_dir="sim_out", fs=None):
            "services": [[s.name, s.state, s.restarts, s.last_fault_text] for s in kernel.services[1:]],
            "pll_events": getattr([s for s in kernel.services if s.name == "PLL_SYNC"][0], "pll_events", 0),
            "spec": sc.get("spec", {})}
-    for s in kernel.services:
-        pm = getattr(s, "power", None)
-        if pm is not None:
-            from power.gateway_fsm import STATE_NAMES
-            res["gateway"] = STATE_NAMES[pm.state]
+    res["gateway_history"] = history
     return res
 
 

@@ -72,10 +72,11 @@ def run(name, out_dir="sim_out", fs=None):
     driver.SCHEDULE = [list(e) for e in sc.get("schedule", [])]
     fs = fs or board.FS_ROOT
     board.FS_ROOT = fs
-    try:
-        os.mkdir(fs)
-    except OSError:
-        pass
+    for d in (out_dir, fs):
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
     with open(fs + "/grid.json", "w") as f:
         f.write(json.dumps({"grid_code": sc.get("grid_code", "ENTSO-E"), "sms": sc.get("sms", True)}))
     board.configure(True)

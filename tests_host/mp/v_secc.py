@@ -8,7 +8,7 @@ from iso15118.transport.stream import Listener, StreamClosed, StreamTimeout, Tls
 from iso15118.transport import v2gtp
 
 CFG = {"iface": "", "tcp": True, "tls": None, "sessions": 1, "timeout_ms": 10000, "capture": None,
-       "echo": True, "stop": True}
+       "echo": True, "stop": True, "max_frames": 0}
 OUT = {"frames": [], "errors": [], "ciphers": [], "sdp": None, "ready": False, "peers": []}
 
 
@@ -29,6 +29,7 @@ async def main(ctx):
     OUT["offers"] = offers
     OUT["ll"] = nif.ntop(ni.ll)
     OUT["ready"] = True
+    print("READY", offers)  # the test starts its peer on this line
     poller = select.poll()
     for lt in listeners:
         poller.register(lt.sock, select.POLLIN)
@@ -56,9 +57,11 @@ async def main(ctx):
                     OUT["frames"].append([pt, payload.hex()])
                     if CFG["echo"]:
                         await st.send(ctx, pt, bytes(reversed(payload)))
+                    if CFG["max_frames"] and len(OUT["frames"]) >= CFG["max_frames"]:
+                        break
             except (StreamClosed, StreamTimeout, v2gtp.V2GTPError) as e:
                 OUT["errors"].append([type(e).__name__, str(e)])
-                OUT["deframer_errors"] = st.dfr.errors
+            OUT["deframer_errors"] = st.dfr.errors
             st.close()
             done += 1
     finally:

@@ -40,7 +40,7 @@ async def _wait(ctx, obj, event, deadline):
 class V2gStream:
     # One V2G connection. sock: plain socket or TLS socket (both non-blocking; read/write give None
     # when they would block, also while a TLS handshake is waiting for the peer).
-    def __init__(self, sock, security, local, remote, tap=None, max_payload=v2gtp.MAX_PAYLOAD):
+    def __init__(self, sock, security, local, remote, client, tap=None, max_payload=v2gtp.MAX_PAYLOAD):
         self.sock = sock
         self.security = security
         self.local = local     # (addr16, port)
@@ -52,7 +52,7 @@ class V2gStream:
         self.closed = False
         self.up = False  # some data went through: a TLS handshake is complete
         if tap is not None:
-            tap.tcp_open(local[0], local[1], remote[0], remote[1])
+            tap.tcp_open(local[0], local[1], remote[0], remote[1], client)
 
     def cipher(self):
         # (suite, version) of a TLS connection once data moved, else None. The handshake runs inside
@@ -206,7 +206,8 @@ class Listener:
             s = self.ctx.wrap_socket(s, server_side=True, do_handshake_on_connect=False)
         self.accepted += 1
         tap = self.tap_factory() if self.tap_factory is not None else None
-        return V2gStream(s, self.security, (self.netif.ll, self.port), (peer[0], peer[1]), tap)
+        return V2gStream(s, self.security, (self.netif.ll, self.port), (peer[0], peer[1]), False,
+                         tap)
 
     async def accept(self, ctx, timeout_ms):
         k = ctx.kernel
@@ -249,7 +250,8 @@ async def connect(ctx, netif, addr16, port, tls=None, tap=None, timeout_ms=2000)
             c = tls.context(False)
             s = c.wrap_socket(s, server_side=False, do_handshake_on_connect=False,
                               server_hostname=tls.server_hostname)
-        st = V2gStream(s, SEC_TLS if tls is not None else SEC_TCP, (netif.ll, lport), (addr16, port), tap)
+        st = V2gStream(s, SEC_TLS if tls is not None else SEC_TCP, (netif.ll, lport), (addr16, port), True,
+                       tap)
     except BaseException:
         s.close()
         raise

@@ -1,0 +1,289 @@
+# OCPP 2.0.1 charging-station session over OCPP-J: connection with back-off,
+# registration (BootNotification), one outstanding CALL per direction with
+# MessageTimeout, heartbeat, the persistent transaction queue, and dispatch of
+# CSMS requests to one module per operation (ocpp.ops.*). Transport errors
+# end the session and start the back-off; a bad message from the CSMS gets its
+# CALLERROR and a counter, nothing more.
+import json
+from micropython import const
+from net.ws import WebSocket, WsError, WsClosed
+from net.stream import StreamError
+from net.backoff import BackOff
+from ocpp import rpc, clock
+from ocpp.rpc import RpcError, CALL, CALLRESULT, CALLERROR
+from ocpp.device_model import DeviceModel
+from ocpp.txqueue import TxQueue
+from ocpp.ops import INCOMING
+
+SLICE_MS = const(100)
+C = "OCPPCommCtrlr"
+
+
+class Client:
+    def __init__(self, ctx, cfg, fs_root, tls=None):
+        self.ctx = ctx
+        self.cfg = cfg
+        self.fs = fs_root
+        self.tls = tls
+        self.dm = DeviceModel(fs_root)
+        self.txq = TxQueue(fs_root)
+        self.ws = WebSocket(ctx, cfg.get("max_message", 16384))
+        self.connected = False
+        self.registered = ctx.store.get("ocpp_registered", False)
+        self.boot_status = None
+        self.boot_retry_ms = 0
+        self.pending = _nothing()  # [id, action, payload, sent_ms, on_result, from_queue]
+        self.outbox = []  # [action, payload, on_result]: not persisted (non-transaction CALLs)
+        self.next_id = 0
+        self.q_attempts = 0
+        self.q_retry_ms = 0
+        self.last_tx_ms = 0
+        self.offline_since_ms = ctx.kernel.ticks_ms()
+        self.ever_connected = False
+        self.handlers = {}  # action -> module, imported on first use
+        self.connectors = cfg.get("connectors", 1)
+        self.conn_status = {}
+        self.stats = {"connects": 0, "connect_failures": 0, "calls_sent": 0, "results": 0,
+                      "errors_in": 0, "errors_sent": 0, "timeouts": 0, "bad_messages": 0,
+                      "calls_in": 0, "queue_dropped": 0}
+        self.backoff_log = []  # the last waits before reconnecting, ms
+        self.last_error = ""
+        self.bo = BackOff(self.dm.int(C, "RetryBackOffWaitMinimum"), self.dm.int(C, "RetryBackOffRandomRange"),
+                          self.dm.int(C, "RetryBackOffRepeatTimes"))
+        self.ext = {}  # state owned by operation modules (transactions, profiles, reservations)
+
+    # --- time ---------------------------------------------------------------
+    def now(self):
+        return self.ctx.kernel.ticks_ms()
+
+    def since(self, t):
+        return self.ctx.kernel.ticks_diff(self.now(), t)
+
+    # --- outgoing -----------------------------------------------------------
+    def call(self, action, payload, on_result=None):
+        # Queue a CALL that need not survive a reboot (Heartbeat, StatusNotification, reports).
+        self.outbox.append([action, payload, on_result])
+
+    def call_persistent(self, action, payload):
+        # TransactionEvent / MeterValues of a transaction: on the filesystem first.
+        self.txq.push(action, payload)
+
+    async def _send_call(self, action, payload, on_result, from_queue):
+        self.next_id += 1
+        mid = "%x-%d" % (self.ctx.kernel.ticks_ms() & 0xFFFFFF, self.next_id)
+        self.pending = [mid, action, payload, self.now(), on_result, from_queue]
+        await self.ws.send_text(rpc.call(mid, action, payload))
+        self.stats["calls_sent"] += 1
+        self.last_tx_ms = self.now()
+
+    async def pump(self):
+        # Start the next CALL if none is outstanding; handle the outstanding one's timeout.
+        if self.pending is not None:
+            if self.since(self.pending[3]) < self.dm.int(C, "MessageTimeout") * 1000:
+                return
+            self.stats["timeouts"] += 1
+            self._finish(None, "timeout")
+        if not self.registered:
+            if self.boot_status is None or self.since(self.boot_retry_ms) >= 0:
+                from ocpp.ops import boot_notification
+                await self._send_call("BootNotification", boot_notification.request(self),
+                                      boot_notification.confirm, False)
+            return
+        if self.outbox:
+            a, p, cb = self.outbox.pop(0)
+            await self._send_call(a, p, cb, False)
+            return
+        head = self.txq.peek()
+        if head is not None and self.since(self.q_retry_ms) >= 0:
+            await self._send_call(head[0], head[1], None, True)
+            return
+        hb = self.dm.int(C, "HeartbeatInterval")
+        if hb > 0 and self.since(self.last_tx_ms) >= hb * 1000:
+            from ocpp.ops import heartbeat
+            await self._send_call("Heartbeat", {}, heartbeat.confirm, False)
+
+    def _finish(self, payload, err):
+        # The outstanding CALL ended: payload on CALLRESULT, err on CALLERROR/timeout.
+        mid, action, req, _, cb, from_queue = self.pending
+        self.pending = None
+        if from_queue:
+            if err is None:
+                self.txq.pop()
+                self.q_attempts = 0
+            else:
+                self.q_attempts += 1
+                if self.q_attempts >= self.dm.int(C, "MessageAttempts"):
+                    self.txq.pop()  # OCPP: discarded after MessageAttempts failures
+                    self.stats["queue_dropped"] += 1
+                    self.q_attempts = 0
+                else:
+                    self.q_retry_ms = self.ctx.kernel.ticks_add(
+                        self.now(), self.dm.int(C, "MessageAttemptInterval") * 1000 * self.q_attempts)
+        if cb is not None:
+            try:
+                cb(self, req, payload, err)
+            except (KeyError, TypeError, ValueError) as e:
+                self.stats["bad_messages"] += 1
+                self.last_error = "%s result: %s" % (action, e)
+
+    # --- incoming -----------------------------------------------------------
+    async def on_text(self, text):
+        try:
+            t, mid, name, payload, desc = rpc.parse(text)
+        except RpcError as e:
+            self.stats["bad_messages"] += 1
+            self.last_error = str(e)
+            # Only a CALL (or something unreadable) is answered; a broken answer is just counted.
+            await self._reply_error(e.msg_id, e.code, str(e))
+            return
+        if t == CALL:
+            self.stats["calls_in"] += 1
+            await self._dispatch(mid, name, payload)
+        elif self.pending is not None and self.pending[0] == mid:
+            if t == CALLRESULT:
+                self.stats["results"] += 1
+                self._finish(payload, None)
+            else:
+                self.stats["errors_in"] += 1
+                self.last_error = "%s: %s %s" % (self.pending[1], name, desc)
+                self._finish(None, name)
+        else:
+            self.stats["bad_messages"] += 1  # answer to nothing we asked: ignored
+
+    async def _dispatch(self, mid, action, payload):
+        modname = INCOMING.get(action)
+        if modname is None:
+            await self._reply_error(mid, "NotImplemented", "action " + action[:40])
+            return
+        if not self.registered and self.boot_status != "Pending" and action != "TriggerMessage":
+            await self._reply_error(mid, "SecurityError", "not registered")
+            return
+        mod = self.handlers.get(action)
+        if mod is None:
+            mod = __import__("ocpp.ops." + modname, None, None, [modname])
+            self.handlers[action] = mod
+        try:
+            res = mod.handle(self, payload, mid)
+        except RpcError as e:
+            self.stats["bad_messages"] += 1
+            await self._reply_error(mid, e.code, str(e))
+            return
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            self.stats["bad_messages"] += 1
+            await self._reply_error(mid, "FormatViolation", "%s: %s" % (action, e))
+            return
+        await self.ws.send_text(rpc.result(mid, res))
+        after = getattr(mod, "after", None)
+        if after is not None:
+            after(self, payload, res)
+
+    async def _reply_error(self, mid, code, text):
+        self.stats["errors_sent"] += 1
+        await self.ws.send_text(rpc.error(mid, code, text))
+
+    # --- connection -----------------------------------------------------------
+    def url(self):
+        u = self.cfg["url"]
+        return (u if u.endswith("/") else u + "/") + pct(self.cfg["station_id"])
+
+    async def connect(self):
+        await self.ws.connect(self.url(), "ocpp2.0.1", self.dm.int(C, "MessageTimeout") * 1000,
+                              self.tls, self.cfg.get("headers"))
+
+    async def idle(self, ms):
+        t0 = self.now()
+        while self.since(t0) < ms:
+            self.ctx.feed()
+            self.poll_ipc()
+            left = ms - self.since(t0)
+            await self.ctx.sleep_ms(left if left < 200 else 200)
+
+    def poll_ipc(self):
+        hook = self.ext.get("ipc")
+        msg = self.ctx.try_receive()
+        while msg is not None:
+            if hook is not None:
+                hook(self, msg)
+            msg = self.ctx.try_receive()
+
+    async def run(self):
+        while True:
+            self.ctx.feed()
+            try:
+                await self.connect()
+            except (WsError, StreamError, OSError, ValueError) as e:
+                self.stats["connect_failures"] += 1
+                self.last_error = "connect: %s" % (e,)
+                wait = self.bo.next_ms()
+                self._note_backoff(wait)
+                await self.idle(wait)
+                continue
+            self.bo.reset()
+            self.stats["connects"] += 1
+            self._on_connected()
+            try:
+                await self.session()
+            except (WsError, StreamError, OSError) as e:
+                self.last_error = "session: %s" % (e,)
+            self.connected = False
+            self.offline_since_ms = self.now()
+            if self.pending is not None:
+                # A CALL cut off by the outage: queued ones are resent from the queue head.
+                p = self.pending
+                self.pending = None
+                if not p[5] and p[1] != "BootNotification" and p[1] != "Heartbeat":
+                    self.outbox.insert(0, [p[1], p[2], p[4]])
+            self.ws.close()
+            wait = self.bo.next_ms()
+            self._note_backoff(wait)
+            await self.idle(wait)
+
+    def _note_backoff(self, wait):
+        b = self.backoff_log
+        b.append(wait)
+        if len(b) > 16:
+            b.pop(0)
+
+    def _on_connected(self):
+        offline_ms = self.since(self.offline_since_ms)
+        self.connected = True
+        self.q_attempts = 0
+        self.q_retry_ms = self.now()
+        if self.ever_connected and offline_ms > self.dm.int(C, "OfflineThreshold") * 1000:
+            from ocpp.ops import status_notification
+            status_notification.all_connectors(self)
+        self.ever_connected = True
+        self.last_tx_ms = self.now()
+
+    async def session(self):
+        while True:
+            self.ctx.feed()
+            self.poll_ipc()
+            tick = self.ext.get("tick")
+            if tick is not None:
+                tick(self)
+            await self.pump()
+            msg = await self.ws.recv(SLICE_MS)
+            if msg is not None:
+                if isinstance(msg, str):
+                    await self.on_text(msg)
+                else:
+                    self.stats["bad_messages"] += 1
+                    await self._reply_error("-1", "RpcFrameworkError", "binary frame")
+
+
+def _nothing():
+    # None typed as "anything" for mypy (an attribute that is None only while idle).
+    return None
+
+
+def pct(s):
+    # Percent-encode the identity for the URL path (unreserved characters kept).
+    out = ""
+    for b in s.encode():
+        c = chr(b)
+        if c.isalpha() and b < 128 or c.isdigit() or c in "-._~":
+            out += c
+        else:
+            out += "%%%02X" % b
+    return out

@@ -1,0 +1,109 @@
+# OCPP_CLIENT provisioning: <board.FS_ROOT>/ocpp.json, for example
+#   {"url": "wss://csms.example.com/ocpp", "station_id": "GW-0001",
+#    "security_profile": 2, "password": "0123456789abcdef", "ca": "csms_ca.pem"}
+# security_profile 0: ws:// without authentication (development CSMS only)
+#                  1: ws:// + HTTP Basic auth (station_id:password)
+#                  2: wss:// server certificate checked against `ca` + Basic auth
+#                  3: wss:// mutual TLS, client `cert` + `key`, server checked against `ca`
+# Certificate/key paths are relative to FS_ROOT. Every problem is reported as a
+# ConfigError naming the file and the field.
+import json
+
+FILE = "ocpp.json"
+KNOWN = ("url", "station_id", "security_profile", "password", "ca", "cert", "key", "vendor", "model",
+         "serial", "firmware", "connectors", "max_message")
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _need(d, k, typ):
+    if k not in d:
+        raise ConfigError("%s: missing \"%s\"" % (FILE, k))
+    if not isinstance(d[k], typ) or isinstance(d[k], bool):
+        raise ConfigError("%s: \"%s\" has the wrong type" % (FILE, k))
+    return d[k]
+
+
+def parse(text):
+    try:
+        d = json.loads(text)
+    except ValueError:
+        raise ConfigError("%s: not valid JSON" % FILE)
+    if not isinstance(d, dict):
+        raise ConfigError("%s: must be a JSON object" % FILE)
+    for k in d:
+        if k not in KNOWN:
+            raise ConfigError("%s: unknown field \"%s\"" % (FILE, k))
+    url = _need(d, "url", str)
+    sid = _need(d, "station_id", str)
+    if not 0 < len(sid) <= 48:
+        raise ConfigError("%s: station_id must be 1..48 characters" % FILE)
+    prof = d.get("security_profile", 1)
+    if not isinstance(prof, int) or isinstance(prof, bool) or not 0 <= prof <= 3:
+        raise ConfigError("%s: security_profile must be 0, 1, 2 or 3" % FILE)
+    d["security_profile"] = prof
+    if prof in (0, 1) and not url.startswith("ws://"):
+        raise ConfigError("%s: security_profile %d needs a ws:// url" % (FILE, prof))
+    if prof in (2, 3) and not url.startswith("wss://"):
+        raise ConfigError("%s: security_profile %d needs a wss:// url" % (FILE, prof))
+    if prof in (1, 2):
+        pw = _need(d, "password", str)
+        if not 16 <= len(pw) <= 40:
+            raise ConfigError("%s: password must be 16..40 characters (OCPP A00.FR.205)" % FILE)
+    if prof in (2, 3):
+        _need(d, "ca", str)
+    if prof == 3:
+        _need(d, "cert", str)
+        _need(d, "key", str)
+    n = d.get("connectors", 1)
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 8:
+        raise ConfigError("%s: connectors must be 1..8" % FILE)
+    d["connectors"] = n
+    m = d.get("max_message", 16384)
+    if not isinstance(m, int) or isinstance(m, bool) or not 1024 <= m <= 32768:
+        raise ConfigError("%s: max_message must be 1024..32768" % FILE)
+    d["max_message"] = m
+    return d
+
+
+def load(fs_root):
+    try:
+        with open(fs_root + "/" + FILE) as f:
+            text = f.read()
+    except OSError:
+        raise ConfigError("%s/%s: missing (OCPP_CLIENT needs it to connect)" % (fs_root, FILE))
+    return parse(text)
+
+
+def headers(cfg):
+    if cfg["security_profile"] in (1, 2):
+        import binascii
+        tok = binascii.b2a_base64(("%s:%s" % (cfg["station_id"], cfg["password"])).encode()).strip()
+        return [("Authorization", "Basic " + tok.decode())]
+    return None
+
+
+def tls_context(cfg, fs_root):
+    # ssl.SSLContext for profiles 2 and 3 (mbedTLS): server verified against the CA.
+    if cfg["security_profile"] < 2:
+        return None
+    import ssl
+
+    def read(name):
+        try:
+            with open(fs_root + "/" + cfg[name], "rb") as f:
+                return f.read()
+        except OSError:
+            raise ConfigError("%s: %s file %s not readable" % (FILE, name, cfg[name]))
+
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.verify_mode = ssl.CERT_REQUIRED
+    try:
+        c.load_verify_locations(cadata=read("ca"))
+        if cfg["security_profile"] == 3:
+            c.load_cert_chain(read("cert"), read("key"))
+    except ValueError as e:
+        raise ConfigError("%s: bad certificate or key: %s" % (FILE, e))
+    return c

@@ -1,0 +1,115 @@
+# Device model (OCPP 2.0.1 part 2, Appendix 3 "Standardized Components"): the
+# Core controllers plus SmartChargingCtrlr and ISO15118Ctrlr with the
+# variables this station implements. Values are stored as OCPP strings and
+# converted when read; writes of ReadWrite variables are persisted to the
+# filesystem (atomically) so they survive reboots.
+from ocpp.persist import save_json, load_json
+
+RW = "ReadWrite"
+RO = "ReadOnly"
+INT = "integer"
+BOOL = "boolean"
+STR = "string"
+LIST = "MemberList"
+
+# (component, variable): (dataType, mutability, default)
+VARS = {
+    ("OCPPCommCtrlr", "HeartbeatInterval"): (INT, RW, "300"),
+    ("OCPPCommCtrlr", "MessageTimeout"): (INT, RW, "30"),
+    ("OCPPCommCtrlr", "NetworkProfileConnectionAttempts"): (INT, RW, "3"),
+    ("OCPPCommCtrlr", "OfflineThreshold"): (INT, RW, "60"),
+    ("OCPPCommCtrlr", "MessageAttempts"): (INT, RW, "3"),
+    ("OCPPCommCtrlr", "MessageAttemptInterval"): (INT, RW, "10"),
+    ("OCPPCommCtrlr", "RetryBackOffRepeatTimes"): (INT, RW, "3"),
+    ("OCPPCommCtrlr", "RetryBackOffRandomRange"): (INT, RW, "5"),
+    ("OCPPCommCtrlr", "RetryBackOffWaitMinimum"): (INT, RW, "3"),
+    ("OCPPCommCtrlr", "WebSocketPingInterval"): (INT, RW, "0"),
+    ("OCPPCommCtrlr", "ResetRetries"): (INT, RW, "1"),
+    ("TxCtrlr", "EVConnectionTimeOut"): (INT, RW, "60"),
+    ("TxCtrlr", "StopTxOnEVSideDisconnect"): (BOOL, RW, "true"),
+    ("TxCtrlr", "StopTxOnInvalidId"): (BOOL, RW, "true"),
+    ("TxCtrlr", "TxStartPoint"): (LIST, RW, "PowerPathClosed"),
+    ("TxCtrlr", "TxStopPoint"): (LIST, RW, "EVConnected,Authorized"),
+    ("DeviceDataCtrlr", "ItemsPerMessage"): (INT, RO, "16"),
+    ("DeviceDataCtrlr", "BytesPerMessage"): (INT, RO, "8192"),
+    ("ClockCtrlr", "DateTime"): ("dateTime", RO, ""),
+    ("ClockCtrlr", "TimeSource"): (LIST, RW, "Heartbeat"),
+    ("SecurityCtrlr", "SecurityProfile"): (INT, RO, "0"),
+    ("SecurityCtrlr", "OrganizationName"): (STR, RW, "JEZGRO"),
+    ("SecurityCtrlr", "CertificateEntries"): (INT, RO, "0"),
+    ("SampledDataCtrlr", "TxUpdatedInterval"): (INT, RW, "60"),
+    ("SampledDataCtrlr", "TxUpdatedMeasurands"): (LIST, RW, "Energy.Active.Import.Register,Power.Active.Import"),
+    ("SampledDataCtrlr", "TxEndedMeasurands"): (LIST, RW, "Energy.Active.Import.Register"),
+    ("AlignedDataCtrlr", "Interval"): (INT, RW, "900"),
+    ("AlignedDataCtrlr", "Measurands"): (LIST, RW, "Energy.Active.Import.Register"),
+    ("AuthCtrlr", "AuthorizeRemoteStart"): (BOOL, RW, "false"),
+    ("AuthCtrlr", "LocalAuthorizeOffline"): (BOOL, RW, "true"),
+    ("AuthCtrlr", "LocalPreAuthorize"): (BOOL, RW, "false"),
+    ("SmartChargingCtrlr", "Enabled"): (BOOL, RW, "true"),
+    ("SmartChargingCtrlr", "RateUnit"): (LIST, RO, "W,A"),
+    ("SmartChargingCtrlr", "PeriodsPerSchedule"): (INT, RO, "24"),
+    ("SmartChargingCtrlr", "ProfileStackLevel"): (INT, RO, "8"),
+    ("SmartChargingCtrlr", "Entries"): (INT, RO, "0"),
+    ("ISO15118Ctrlr", "ContractValidationOffline"): (BOOL, RW, "true"),
+    ("ISO15118Ctrlr", "V2GCertificateInstallationEnabled"): (BOOL, RW, "true"),
+    ("ISO15118Ctrlr", "PnCEnabled"): (BOOL, RW, "false"),
+}
+FILE = "ocpp_dm.json"
+
+
+class DeviceModel:
+    def __init__(self, fs_root):
+        self.path = fs_root + "/" + FILE
+        self.values = {}
+        d = load_json(self.path, {})
+        if isinstance(d, dict):
+            for k, v in d.items():
+                c, _, n = k.partition(".")
+                if (c, n) in VARS and isinstance(v, str):
+                    self.values[(c, n)] = v
+
+    def get(self, comp, var):
+        # The string value, or None when the variable does not exist.
+        spec = VARS.get((comp, var))
+        if spec is None:
+            return None
+        return self.values.get((comp, var), spec[2])
+
+    def int(self, comp, var):
+        return int(self.get(comp, var))
+
+    def set(self, comp, var, value, force=False):
+        # SetVariableStatus string: Accepted / Rejected / UnknownComponent / UnknownVariable.
+        if not any(c == comp for (c, _) in VARS):
+            return "UnknownComponent"
+        spec = VARS.get((comp, var))
+        if spec is None:
+            return "UnknownVariable"
+        if spec[1] == RO and not force:
+            return "Rejected"
+        if not isinstance(value, str) or len(value) > 1000:
+            return "Rejected"
+        if spec[0] == INT:
+            try:
+                if int(value) < 0:
+                    return "Rejected"
+            except ValueError:
+                return "Rejected"
+        elif spec[0] == BOOL and value not in ("true", "false"):
+            return "Rejected"
+        self.values[(comp, var)] = value
+        if not force:
+            self.save()
+        return "Accepted"
+
+    def save(self):
+        save_json(self.path, {"%s.%s" % k: v for k, v in self.values.items()})
+
+    def report(self):
+        # NotifyReport reportData entries for GetBaseReport FullInventory.
+        out = []
+        for (c, n), (typ, mut, _) in VARS.items():
+            out.append({"component": {"name": c}, "variable": {"name": n},
+                        "variableAttribute": [{"type": "Actual", "value": self.get(c, n), "mutability": mut}],
+                        "variableCharacteristics": {"dataType": typ, "supportsMonitoring": False}})
+        return out

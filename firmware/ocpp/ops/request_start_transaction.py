@@ -1,0 +1,26 @@
+# RequestStartTransaction (F01/F02): accepted when the EVSE is free and
+# available; the transaction starts at once (the gateway closes the power
+# path when POWER_MGR sees the session).
+from ocpp import check
+
+
+def handle(cl, p, mid):
+    tok = check.field(p, "idToken", dict, mid=mid)
+    check.field(tok, "idToken", str, mid=mid)
+    check.field(tok, "type", str, mid=mid)
+    rid = check.field(p, "remoteStartId", int, mid=mid)
+    evse = check.field(p, "evseId", int, False, mid) or 1
+    txm = cl.ext["tx"]
+    if not 1 <= evse <= cl.connectors or txm.active(evse) or cl.conn_status.get(evse) in ("Unavailable", "Faulted"):
+        return {"status": "Rejected"}
+    res = cl.ext.get("reservation_check")
+    if res is not None and not res(cl, evse, tok):
+        return {"status": "Rejected"}
+    cl.ext["start_req"] = (evse, tok, rid)
+    return {"status": "Accepted"}
+
+
+def after(cl, p, res):
+    if res["status"] == "Accepted":
+        evse, tok, rid = cl.ext.pop("start_req")
+        cl.ext["tx"].start(evse, tok, "RemoteStart", rid)

@@ -1,0 +1,125 @@
+# Transactions (OCPP 2.0.1 E01-E15): TransactionEvent Started/Updated/Ended
+# with seqNo from 0 per transaction, persisted with the transaction so a
+# reboot continues the numbering. Every TransactionEvent goes through the
+# persistent queue (ocpp.txqueue), marked `offline: true` when it happened
+# while the CSMS was unreachable. Sampled meter values go into Updated
+# events every SampledDataCtrlr.TxUpdatedInterval; clock-aligned ones every
+# AlignedDataCtrlr.Interval (in a TransactionEvent during a transaction, a
+# MeterValues message otherwise).
+#
+# The energy register is integrated here from the power the gateway reports
+# (ext["power_w"], W, positive = charging) because the OCPP side has no meter
+# of its own; a station with a metering chip sets ext["meter_wh"] directly.
+import os
+from ocpp import clock
+from ocpp.persist import save_json, load_json
+
+FILE = "ocpp_tx.json"
+S = "SampledDataCtrlr"
+
+
+class Transactions:
+    def __init__(self, cl):
+        self.cl = cl
+        self.path = cl.fs + "/" + FILE
+        d = load_json(self.path, {})
+        self.tx = d.get("tx", {}) if isinstance(d, dict) else {}  # evse (str) -> state dict
+        self.wh = d.get("wh", 0.0) if isinstance(d, dict) else 0.0
+        self.last_s = clock.now()
+        self.aligned_slot = -1
+
+    def save(self):
+        save_json(self.path, {"tx": self.tx, "wh": self.wh})
+
+    def active(self, evse):
+        return self.tx.get(str(evse))
+
+    def find(self, tx_id):
+        for e, t in self.tx.items():
+            if t["id"] == tx_id:
+                return int(e), t
+        return None, None
+
+    def meter(self, ts=None, context=None):
+        sv = {"value": int(self.wh), "measurand": "Energy.Active.Import.Register",
+              "unitOfMeasure": {"unit": "Wh"}}
+        if context:
+            sv["context"] = context
+        return [{"timestamp": ts or clock.iso(), "sampledValue": [sv]}]
+
+    def _event(self, evse, kind, trigger, extra=None, context=None):
+        t = self.tx[str(evse)]
+        ts = clock.iso()
+        p = {"eventType": kind, "timestamp": ts, "triggerReason": trigger, "seqNo": t["seq"],
+             "transactionInfo": {"transactionId": t["id"], "chargingState": t.get("state", "Charging")}}
+        if kind == "Started":
+            p["evse"] = {"id": evse, "connectorId": 1}
+            if t.get("remote") is not None:
+                p["transactionInfo"]["remoteStartId"] = t["remote"]
+            if t.get("token"):
+                p["idToken"] = t["token"]
+        if context is not None:
+            p["meterValue"] = self.meter(ts, context)
+        if not self.cl.connected:
+            p["offline"] = True
+        if extra:
+            p["transactionInfo"].update(extra)
+        t["seq"] += 1
+        self.save()  # seqNo persisted before the event is queued: never reused after a reboot
+        self.cl.call_persistent("TransactionEvent", p)
+
+    def start(self, evse, token, trigger, remote_id=None):
+        if self.active(evse):
+            return None
+        tx_id = "%s-%s" % (self.cl.cfg["station_id"][:16], "".join("%02x" % b for b in os.urandom(8)))
+        self.tx[str(evse)] = {"id": tx_id, "seq": 0, "token": token, "remote": remote_id,
+                              "state": "Charging", "last_upd": clock.now()}
+        self._event(evse, "Started", trigger, context="Transaction.Begin")
+        from ocpp.ops import status_notification
+        status_notification.send(self.cl, evse, 1, "Occupied")
+        return tx_id
+
+    def stop(self, evse, trigger, reason):
+        t = self.active(evse)
+        if not t:
+            return False
+        t["state"] = "EVConnected"
+        self._event(evse, "Ended", trigger, {"stoppedReason": reason}, context="Transaction.End")
+        del self.tx[str(evse)]
+        self.save()
+        from ocpp.ops import status_notification
+        status_notification.send(self.cl, evse, 1, "Available")
+        return True
+
+    def tick(self, cl):
+        now = clock.now()
+        dt = now - self.last_s
+        if dt < 1:
+            return
+        self.last_s = now
+        if "meter_wh" in cl.ext:
+            self.wh = cl.ext["meter_wh"]
+        elif cl.ext.get("power_w") is not None and self.tx:
+            self.wh += cl.ext["power_w"] * dt / 3600
+        upd = cl.dm.int(S, "TxUpdatedInterval")
+        for e, t in list(self.tx.items()):
+            if upd > 0 and now - t.get("last_upd", now) >= upd:
+                t["last_upd"] = now
+                self._event(int(e), "Updated", "MeterValuePeriodic", context="Sample.Periodic")
+        iv = cl.dm.int("AlignedDataCtrlr", "Interval")
+        if iv > 0:
+            slot = int(now) // iv
+            if self.aligned_slot >= 0 and slot != self.aligned_slot and cl.registered:
+                if self.tx:
+                    for e in list(self.tx):
+                        self._event(int(e), "Updated", "MeterValueClock", context="Sample.Clock")
+                else:
+                    for e in range(1, cl.connectors + 1):
+                        cl.call("MeterValues", {"evseId": e, "meterValue": self.meter(None, "Sample.Clock")})
+            self.aligned_slot = slot
+
+
+def install(cl):
+    t = Transactions(cl)
+    cl.ext["tx"] = t
+    cl.ext["tick"] = t.tick

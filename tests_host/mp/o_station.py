@@ -1,0 +1,44 @@
+# Runs OCPP_CLIENT (services.ocpp_client, as sid 1 here) in a kernel on
+# wall-clock time until the host writes <fs>/stop, then reports the client's
+# counters and the service summary. Extra service rows (test peers sending
+# IPC) come from o_peers when asked.
+import os
+import json
+import board
+import harness
+from jezgro.service import ServiceSpec
+from jezgro.const import PRIO_LOW, PRIO_MEDIUM
+
+
+def _stopped():
+    try:
+        os.stat(board.FS_ROOT + "/stop")
+        return True
+    except OSError:
+        return False
+
+
+def run(max_ms=60000, peers=False, reset_cause="power_on"):
+    rows = [ServiceSpec(1, "OCPP_CLIENT", PRIO_LOW, 8, 64, 5000000, "services.ocpp_client",
+                        max_restarts=10, period_s=60)]
+    if peers:
+        rows.append(ServiceSpec(2, "ISO15118", PRIO_MEDIUM, 4, 16, 1000000, "o_iso_peer"))
+        rows.append(ServiceSpec(3, "POWER_MGR", PRIO_MEDIUM, 4, 16, 1000000, "o_power_peer"))
+    rows.sort(key=lambda s: s.sid)
+    k = harness.kernel(rows, virtual=False, reset_cause=reset_cause)
+    k.boot()
+    t0 = k.ticks_ms()
+    while k.ticks_diff(k.ticks_ms(), t0) < max_ms and not _stopped():
+        k.run(100)
+    svc = k.services[1]
+    cl = getattr(svc, "ocpp", None)
+    out = {"svc": k.summary()["services"][1], "config_error": getattr(svc, "config_error", None),
+           "config_errors": getattr(svc, "config_errors", 0)}
+    if cl is not None:
+        out["stats"] = cl.stats
+        out["backoff_ms"] = cl.backoff_log
+        out["registered"] = cl.registered
+        out["queue"] = len(cl.txq)
+        out["last_error"] = cl.last_error
+        out["ext"] = {k2: v for k2, v in cl.ext.items() if isinstance(v, (int, str, list, dict)) and k2 != "ipc"}
+    return k, out

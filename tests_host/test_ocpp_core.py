@@ -1,0 +1,98 @@
+"""OCPP_CLIENT (MicroPython, in the kernel on wall-clock time) against the `ocpp` package CSMS over real
+sockets, schema validation on in both directions: registration, heartbeat, status, device model,
+garbage from the CSMS, reconnect back-off."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from jezgro_host.csms import Csms, StationProcess
+
+SID = "GW/01 test"  # needs percent-encoding in the URL path
+
+
+@pytest.fixture
+def csms(tmp_path):
+    c = Csms(log_path=tmp_path / "csms.jsonl", heartbeat_s=1).start()
+    yield c
+    c.stop()
+
+
+def cfg(c: Csms, **kw):
+    d = {"url": c.url, "station_id": SID, "security_profile": 0}
+    d.update(kw)
+    return d
+
+
+def wait_for(pred, timeout=15.0):
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_boot_heartbeat_status_variables_garbage(csms, tmp_path):
+    st = StationProcess(tmp_path / "fs", cfg(csms)).start()
+    try:
+        wait_for(lambda: len(csms.calls("Heartbeat")) >= 2)
+        wait_for(lambda: csms.calls("StatusNotification"))
+        # device model round trip, values persisted
+        r = csms.send(SID, "SetVariables", {"setVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}, "attributeValue": "7"},
+            {"component": {"name": "DeviceDataCtrlr"}, "variable": {"name": "ItemsPerMessage"},
+             "attributeValue": "3"},
+            {"component": {"name": "Nope"}, "variable": {"name": "X"}, "attributeValue": "1"}]})
+        assert [x["attribute_status"] for x in r.set_variable_result] == ["Accepted", "Rejected",
+                                                                           "UnknownComponent"]
+        r = csms.send(SID, "GetVariables", {"getVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}},
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "Bogus"}}]})
+        assert r.get_variable_result[0]["attribute_value"] == "7"
+        assert r.get_variable_result[1]["attribute_status"] == "UnknownVariable"
+        r = csms.send(SID, "GetBaseReport", {"requestId": 5, "reportBase": "FullInventory"})
+        assert r.status == "Accepted"
+        reports = wait_for(lambda: [p for p in csms.calls("NotifyReport") if not p.get("tbc")] and
+                           csms.calls("NotifyReport"))
+        comps = {d["component"]["name"] for p in reports for d in p["reportData"]}
+        assert {"OCPPCommCtrlr", "TxCtrlr", "DeviceDataCtrlr", "ClockCtrlr", "SecurityCtrlr", "SampledDataCtrlr",
+                "AlignedDataCtrlr", "AuthCtrlr", "SmartChargingCtrlr", "ISO15118Ctrlr"} <= comps
+        assert [p["seqNo"] for p in reports] == list(range(len(reports)))
+        # garbage: each gets its CALLERROR (or is ignored when it is an answer), the service survives
+        for g in ["not json", "[2,\"g1\",\"Frobnicate\",{}]", "[9,\"g2\",\"x\",{}]", "{\"a\":1}",
+                  "[2,\"g3\",\"GetVariables\",{\"getVariableData\":\"x\"}]", "[3,\"nobody\",{}]",
+                  "[2,\"g4\",\"GetVariables\",[]]", "\u00ff" * 5, "[2,\"g5\",\"SetVariables\",{}]"]:
+            csms.send_raw(SID, g)
+        errs = wait_for(lambda: len(_errors_from_station(csms)) >= 7 and _errors_from_station(csms))
+        codes = {e[1]: e[2] for e in errs}
+        assert codes["g1"] == "NotImplemented"
+        assert codes["g2"] == "MessageTypeNotSupported"
+        assert codes["g3"] == "TypeConstraintViolation"
+        assert codes["g4"] == "FormatViolation"
+        assert codes["g5"] == "OccurrenceConstraintViolation"
+        assert codes["-1"] == "RpcFrameworkError"
+        # still alive and answering after the garbage
+        r = csms.send(SID, "GetVariables", {"getVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}}]})
+        assert r.get_variable_result[0]["attribute_value"] == "7"
+    finally:
+        out = st.stop()
+    assert out["svc"]["restarts"] == 0 and out["svc"]["faults"] == 0
+    assert out["stats"]["bad_messages"] >= 8
+    assert csms.errors_sent() == []  # every station message passed the CSMS's schema validation
+    boots = csms.calls("BootNotification")
+    assert len(boots) == 1 and boots[0]["reason"] == "PowerUp"
+    # URL path carried the percent-encoded identity
+    assert SID in {r["station"] for r in csms.records}
+    dm = json.loads((tmp_path / "fs" / "ocpp_dm.json").read_text())
+    assert dm["OCPPCommCtrlr.OfflineThreshold"] == "7"
+
+
+def _errors_from_station(c: Csms):
+    with c._lock:
+        return [r["msg"] for r in c.records if r["dir"] == "rx" and isinstance(r.get("msg"), list)
+                and r["msg"][0] == 4]

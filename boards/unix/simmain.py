@@ -5,6 +5,8 @@
 #
 #   simmain.py [--config v2g|bridge] [--seconds S] [--wall] [--fs DIR]
 #              [--inject SERVICE:KIND@SECONDS ...] [--status-ms MS]
+#              [--scenario NAME|none]   grid plant (boards/unix/scenarios/NAME.json)
+#                                       stepped before every tick; default: clean_grid
 import sys
 import os
 import json
@@ -14,7 +16,7 @@ from jezgro.kernel import Kernel
 from jezgro.faults import KINDS
 
 DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs",
-            "status-ms": "1000", "hwwdt-ms": "2000"}
+            "status-ms": "1000", "hwwdt-ms": "2000", "scenario": "clean_grid"}
 
 
 def parse(argv):
@@ -82,6 +84,9 @@ def main(argv):
     status_ms = int(opts["status-ms"])
     virtual = not opts["wall"]
     board.configure(virtual)
+    if opts["scenario"] != "none":
+        from plant import scenario  # the grid the power path runs against (issue 3)
+        scenario.install(opts["scenario"])
     state = {"elapsed": 0, "next_status": 0, "boots": 0, "applied": []}
 
     def housekeeping(k, now):

@@ -21,7 +21,13 @@ from plant.model import Plant, V_NOM
 from plant.recorder import Recorder
 from plant import driver
 
-SCENARIO_DIR = os.getenv("JEZGRO_SCENARIOS") or "boards/unix/scenarios"
+def _here():
+    f = __file__
+    i = f.rfind("/")
+    return f[:i] if i >= 0 else "."
+
+
+SCENARIO_DIR = os.getenv("JEZGRO_SCENARIOS") or _here() + "/../scenarios"
 
 
 def load(name):
@@ -40,6 +46,26 @@ def rlc_for(p_w, qf, dp_pct=0.0, dq_pct=0.0, f=50.0, v_peak=V_NOM):
     ql = qf * p_w
     qc = ql - dq_pct / 100 * p_w
     return r, k / (w * ql), qc / (k * w)
+
+
+def build_plant(sc):
+    # the plant a scenario describes: initial grid, RLC load, scripted events
+    p = Plant()
+    for k, v in sc.get("grid", {}).items():
+        p._apply({k: v})
+    if "rlc" in sc:
+        r = sc["rlc"]
+        p.set_load(*rlc_for(r["p_w"], r.get("qf", 1.0), r.get("dp_pct", 0.0), r.get("dq_pct", 0.0)))
+    p.schedule([list(e) for e in sc.get("events", [])])
+    return p
+
+
+def install(name):
+    # `simmain.py --scenario NAME`: the plant steps before every CRITICAL tick of
+    # whatever the simulation boots (the full gateway with the real POWER_MGR).
+    p = build_plant(load(name))
+    board.S.tick_hook = p.step
+    return p
 
 
 def table(kind):
@@ -62,13 +88,7 @@ def run(name, out_dir="sim_out", fs=None):
     sc = load(name)
     base = name.split("/")[-1].replace(".json", "")
     seconds = sc.get("duration_s", 1.0)
-    p = Plant()
-    for k, v in sc.get("grid", {}).items():
-        p._apply({k: v})
-    if "rlc" in sc:
-        r = sc["rlc"]
-        p.set_load(*rlc_for(r["p_w"], r.get("qf", 1.0), r.get("dp_pct", 0.0), r.get("dq_pct", 0.0)))
-    p.schedule([list(e) for e in sc.get("events", [])])
+    p = build_plant(sc)
     driver.SCHEDULE = [list(e) for e in sc.get("schedule", [])]
     fs = fs or board.FS_ROOT
     board.FS_ROOT = fs

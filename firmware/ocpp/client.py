@@ -194,9 +194,16 @@ class Client:
         t0 = self.now()
         while self.since(t0) < ms:
             self.ctx.feed()
-            self.poll_ipc()
+            self.housekeeping()
             left = ms - self.since(t0)
             await self.ctx.sleep_ms(left if left < 200 else 200)
+
+    def housekeeping(self):
+        # IPC and periodic work (meter values, schedules): also while offline.
+        self.poll_ipc()
+        tick = self.ext.get("tick")
+        if tick is not None:
+            tick(self)
 
     def poll_ipc(self):
         hook = self.ext.get("ipc")
@@ -258,10 +265,7 @@ class Client:
     async def session(self):
         while True:
             self.ctx.feed()
-            self.poll_ipc()
-            tick = self.ext.get("tick")
-            if tick is not None:
-                tick(self)
+            self.housekeeping()
             await self.pump()
             msg = await self.ws.recv(SLICE_MS)
             if msg is not None:

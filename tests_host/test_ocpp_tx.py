@@ -1,0 +1,127 @@
+"""Transactions through a CSMS outage and a power loss: zero lost or reordered TransactionEvents, `offline`
+flags, seqNo persisted, reconnect back-off per OCPP-J §5.3, no second BootNotification on reconnect."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from jezgro_host.csms import Csms, StationProcess
+
+SID = "GW-TX"
+FAST = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": "1", "OCPPCommCtrlr.RetryBackOffRandomRange": "0",
+        "OCPPCommCtrlr.RetryBackOffRepeatTimes": "1", "OCPPCommCtrlr.OfflineThreshold": "1",
+        "SampledDataCtrlr.TxUpdatedInterval": "1", "OCPPCommCtrlr.MessageTimeout": "5"}
+
+
+@pytest.fixture
+def csms(tmp_path):
+    c = Csms(log_path=tmp_path / "csms.jsonl", heartbeat_s=60).start()
+    yield c
+    c.stop()
+
+
+def wait_for(pred, timeout=20.0):
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def station(c, fs, **kw):
+    fs.mkdir(parents=True, exist_ok=True)
+    if not (fs / "ocpp_dm.json").exists():
+        (fs / "ocpp_dm.json").write_text(json.dumps(FAST))
+    return StationProcess(fs, {"url": c.url, "station_id": SID, "security_profile": 0}, **kw).start()
+
+
+def tx_events(c):
+    return c.calls("TransactionEvent")
+
+
+def check_sequence(evs, tx_id):
+    mine = [e for e in evs if e["transactionInfo"]["transactionId"] == tx_id]
+    seqs = [e["seqNo"] for e in mine]
+    # delivered in order, each exactly once, nothing missing
+    assert seqs == list(range(len(seqs))), seqs
+    assert mine[0]["eventType"] == "Started" and all(e["eventType"] == "Updated" for e in mine[1:-1])
+    return mine
+
+
+def test_outage_mid_transaction_zero_loss_and_backoff(csms, tmp_path):
+    fs = tmp_path / "fs"
+    st = station(csms, fs)
+    try:
+        wait_for(lambda: csms.calls("StatusNotification"))
+        r = csms.send(SID, "RequestStartTransaction", {"evseId": 1, "remoteStartId": 42,
+                                                       "idToken": {"idToken": "TAG1", "type": "Central"}})
+        assert r.status == "Accepted"
+        started = wait_for(lambda: tx_events(csms))
+        tx_id = started[0]["transactionInfo"]["transactionId"]
+        wait_for(lambda: len(tx_events(csms)) >= 2)
+        # outage: connection dropped, reconnects refused for ~6 s
+        csms.refuse = True
+        n_before = len(tx_events(csms))
+        csms.disconnect(SID)
+        time.sleep(6)
+        csms.refuse = False
+        wait_for(lambda: len(csms.stations) == 1)
+        wait_for(lambda: any(e.get("offline") for e in tx_events(csms)))
+        r = csms.send(SID, "GetTransactionStatus", {"transactionId": tx_id})
+        assert r.ongoing_indicator is True
+        r = csms.send(SID, "RequestStopTransaction", {"transactionId": tx_id})
+        assert r.status == "Accepted"
+        wait_for(lambda: any(e["eventType"] == "Ended" for e in tx_events(csms)))
+    finally:
+        out = st.stop()
+    mine = check_sequence(tx_events(csms), tx_id)
+    assert mine[-1]["eventType"] == "Ended" and mine[-1]["transactionInfo"]["stoppedReason"] == "Remote"
+    offline = [e for e in mine if e.get("offline")]
+    assert len(offline) >= 3  # ~1 per second of the 6 s outage were queued and replayed
+    assert len(mine) > n_before + len(offline)
+    assert mine[0]["transactionInfo"]["remoteStartId"] == 42
+    assert out["queue"] == 0 and out["stats"]["queue_dropped"] == 0
+    # back-off: 1 s, doubled once (RepeatTimes 1), then kept
+    b = out["backoff_ms"]
+    assert b[:3] == [1000, 2000, 2000], b
+    assert len(csms.calls("BootNotification")) == 1  # not resent on reconnect
+    # outage longer than OfflineThreshold: StatusNotification again after reconnecting
+    assert len(csms.calls("StatusNotification")) >= 3
+    assert csms.errors_sent() == []
+    assert out["svc"]["faults"] == 0
+
+
+def test_power_loss_with_queued_events_and_torn_write(csms, tmp_path):
+    fs = tmp_path / "fs"
+    st = station(csms, fs)
+    wait_for(lambda: csms.calls("StatusNotification"))
+    csms.send(SID, "RequestStartTransaction", {"evseId": 1, "remoteStartId": 7,
+                                               "idToken": {"idToken": "TAG2", "type": "Central"}})
+    tx_id = wait_for(lambda: tx_events(csms))[0]["transactionInfo"]["transactionId"]
+    csms.refuse = True
+    csms.disconnect(SID)
+    time.sleep(3)
+    st.kill()  # power loss while events sit in the queue
+    queued = (fs / "ocpp_txq.log").read_text().splitlines()
+    assert len(queued) >= 2
+    # and a power loss in the middle of the next append: a torn record at the end
+    with open(fs / "ocpp_txq.log", "a") as f:
+        f.write('0badc0de ["TransactionEvent", {"eventTy')
+    csms.refuse = False
+    st = station(csms, fs)
+    try:
+        wait_for(lambda: len(csms.calls("BootNotification")) == 2)  # after a reboot: registered again
+        wait_for(lambda: len(tx_events(csms)) >= 1 + len(queued))
+        csms.send(SID, "RequestStopTransaction", {"transactionId": tx_id})
+        wait_for(lambda: any(e["eventType"] == "Ended" for e in tx_events(csms)))
+    finally:
+        out = st.stop()
+    mine = check_sequence(tx_events(csms), tx_id)
+    assert sum(1 for e in mine if e.get("offline")) >= len(queued)
+    assert mine[-1]["eventType"] == "Ended"
+    assert out["queue"] == 0
+    assert csms.errors_sent() == []

@@ -107,7 +107,8 @@ def test_our_evcc_and_secc_over_tcp_and_tls_with_capture(v2g_link, certs, tmp_pa
     results = {}
     for name, sec in (("tls", 0x00), ("tcp", 0x10)):
         ev = mp_start("evcc", {"iface": link.peer, "security": sec, "frames": frames,
-                               "tls": [None, None, certs["ca"].hex(), "secc.test"]}, 15000, link.netns)
+                               "tls": [None, None, certs["ca"].hex(), "secc.test",
+                                       ["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"]]}, 15000, link.netns)
         results[name] = mp_result(ev)
     s = mp_result(secc)
     for name, sec in (("tls", 0), ("tcp", 0x10)):
@@ -117,7 +118,8 @@ def test_our_evcc_and_secc_over_tcp_and_tls_with_capture(v2g_link, certs, tmp_pa
         assert r["sdp"]["requests"] == 1 and r["sdp"]["bad"] == 0
         assert [[a[0], a[1]] for a in r["answers"]] == \
             [[pt, bytes(reversed(bytes.fromhex(h))).hex()] for pt, h in frames]
-    assert results["tls"]["cipher"][1] == "TLSv1.2"
+    # the ISO 15118-2 suite the EVCC asked for, TLS 1.2
+    assert results["tls"]["cipher"] == ["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256", "TLSv1.2"]
     assert s["ciphers"] == [results["tls"]["cipher"]]
     assert s["frames"] == frames * 2
     assert s["peers"] == [link.peer_ll()] * 2
@@ -330,3 +332,41 @@ def test_sdp_client_retries_every_250_ms_ignores_bad_responses_and_gives_up(v2g_
     assert r["errors"] == [["SdpTimeout", "no SDP response to 4 requests"]]
     assert out["reqs"] == ["01fe9000000000020000"] * 4
     print(f"retry gaps {out['gaps_ms']} ms")
+
+
+TLS_CLIENT = """
+import json, socket, ssl, struct, sys
+iface, ll, port, ca = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+idx = socket.if_nametoindex(iface)
+out = []
+for maxv in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.MAXIMUM_SUPPORTED):
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.load_verify_locations(ca)
+    c.maximum_version = maxv
+    s = c.wrap_socket(socket.create_connection((ll + "%" + iface, port)), server_hostname="secc.test")
+    s.sendall(struct.pack(">BBHI", 1, 0xFE, 0x8002, 3) + b"abc")
+    ans = s.recv(100)
+    out.append([s.version(), s.cipher()[0], ans.hex()])
+    s.close()
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_tls_server_negotiates_as_the_cpython_peer_asks(v2g_link, certs):
+    """A TLS-only SECC (SDP would answer TLS) against CPython's OpenSSL client: once capped at TLS
+    1.2, once allowed anything. Both sides must agree on the version, and -2's TLS 1.2 must work."""
+    link = v2g_link
+    secc = mp_start("secc", {"iface": link.local, "tcp": False, "sessions": 2, "timeout_ms": 10000,
+                             "tls": [certs["cert"].hex(), certs["key"].hex(), None]}, 12000)
+    ready = wait_line(secc, "READY")
+    port = int(ready.split("0:")[1].strip(" }\n"))
+    peer = subprocess.run(link.in_ns([sys.executable, "-c", TLS_CLIENT, link.peer, link.local_ll(), str(port),
+                                      str(certs["dir"] / "ca.pem")]), capture_output=True, text=True, timeout=30)
+    s = mp_result(secc)
+    line = [x for x in peer.stdout.splitlines() if x.startswith("RESULT ")]
+    assert line, peer.stderr
+    out = json.loads(line[0][7:])
+    assert out[0][0] == "TLSv1.2" and out[0][2] == "01fe800200000003636261"
+    assert [c[1] for c in s["ciphers"]] == [o[0] for o in out]  # both ends report the same version
+    assert out[1][2] == "01fe800200000003636261"
+    print(f"TLS negotiated: capped {out[0][:2]}, open {out[1][:2]}")

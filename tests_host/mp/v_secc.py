@@ -52,7 +52,7 @@ async def main(ctx):
             try:
                 while True:
                     pt, payload = await st.recv(ctx, CFG["timeout_ms"])
-                    if st.cipher() is not None and not OUT["ciphers"]:
+                    if st.cipher() is not None and len(OUT["ciphers"]) <= done:
                         OUT["ciphers"].append(list(st.cipher()))
                     OUT["frames"].append([pt, payload.hex()])
                     if CFG["echo"]:

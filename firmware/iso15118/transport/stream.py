@@ -138,14 +138,22 @@ def der(data):
     raise ValueError("PEM block without END line")
 
 
+# ISO 15118-2 [V2G2-600]: TLS 1.2 with TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256 or
+# TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256. MicroPython's mbedtls build has only the ECDHE one.
+ISO15118_2_SUITES = ("TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256",)
+
+
 class TlsConfig:
     # PEM or DER bytes. A server needs cert+key; a client verifies the server when ca is given and,
-    # for mutual authentication (-20 and -2 PnC), presents cert+key.
-    def __init__(self, cert=None, key=None, ca=None, server_hostname=None):
+    # for mutual authentication (-20 and -2 PnC), presents cert+key. mbedtls insists on a host name
+    # to verify against (the SECC certificate's CN); ISO 15118 itself checks the chain only.
+    # ciphers: suite names to allow (None: mbedtls' defaults), e.g. ISO15118_2_SUITES.
+    def __init__(self, cert=None, key=None, ca=None, server_hostname=None, ciphers=None):
         self.cert = cert
         self.key = key
         self.ca = ca
         self.server_hostname = server_hostname
+        self.ciphers = ciphers
 
     def context(self, server):
         # The built-in tls module (ssl is a frozen Python wrapper around it, absent when
@@ -160,6 +168,8 @@ class TlsConfig:
             c.verify_mode = t.CERT_REQUIRED
         else:
             c.verify_mode = t.CERT_NONE
+        if self.ciphers is not None:
+            c.set_ciphers(list(self.ciphers))
         return c
 
 

@@ -64,27 +64,12 @@ class Stream:
                 self.close()
                 raise StreamError("connect timeout")
         if tls is not None:
-            # The handshake runs inside the first reads/writes of the non-blocking
-            # SSL socket; do it here explicitly by driving a zero-length exchange.
+            # Non-blocking TLS: the handshake runs inside the first writes/reads
+            # (they return None until it is done; the SSL socket's poll asks the
+            # underlying socket for what mbedTLS waits on). Certificate errors
+            # surface there as OSError -> StreamError.
             self.sock = tls.wrap_socket(s, server_side=False, do_handshake_on_connect=False,
                                         server_hostname=server_hostname or host)
-            await self._handshake(deadline)
-
-    async def _handshake(self, deadline):
-        k = self.ctx.kernel
-        while True:
-            try:
-                self.sock.write(b"")
-                return
-            except OSError as e:
-                n = _errno(e)
-                if n not in (EAGAIN, EINPROGRESS, -0x6900, -0x6880) and n != 2:
-                    self.close()
-                    raise StreamError("tls handshake: %s" % (e,))
-            await self._wait(select.POLLIN, deadline)
-            if k.ticks_diff(deadline, k.ticks_ms()) <= 0:
-                self.close()
-                raise StreamError("tls handshake timeout")
 
     async def write(self, data, timeout_ms):
         k = self.ctx.kernel

@@ -85,18 +85,37 @@ def headers(cfg):
     return None
 
 
+def der(data):
+    # mbedTLS as built for MicroPython wants DER: PEM input is unwrapped here
+    # (the first block only: one certificate or key per file).
+    if not data.startswith(b"-----BEGIN"):
+        return data
+    body = []
+    for ln in data.split(b"\n")[1:]:
+        if ln.startswith(b"-----END"):
+            break
+        body.append(ln.strip())
+    import binascii
+    return binascii.a2b_base64(b"".join(body))
+
+
 def tls_context(cfg, fs_root):
     # ssl.SSLContext for profiles 2 and 3 (mbedTLS): server verified against the CA.
     if cfg["security_profile"] < 2:
         return None
-    import ssl
+    try:
+        import ssl
+    except ImportError:
+        raise ConfigError("%s: security_profile %d needs TLS, which this firmware lacks" % (FILE, cfg["security_profile"]))
 
     def read(name):
         try:
             with open(fs_root + "/" + cfg[name], "rb") as f:
-                return f.read()
+                return der(f.read())
         except OSError:
             raise ConfigError("%s: %s file %s not readable" % (FILE, name, cfg[name]))
+        except ValueError:
+            raise ConfigError("%s: %s file %s is not PEM or DER" % (FILE, name, cfg[name]))
 
     c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.verify_mode = ssl.CERT_REQUIRED

@@ -329,7 +329,8 @@ class StationProcess:
         self.fs.mkdir(parents=True, exist_ok=True)
         (self.fs / "ocpp.json").write_text(json.dumps(config))
         self.code = code or f"import o_station, harness\nk, out = o_station.run({max_ms})\nharness.result(out)\n"
-        self.env = {"MICROPYPATH": f"{root / 'firmware'}:{root / 'boards' / 'unix'}:{root / 'tests_host' / 'mp'}",
+        # ".frozen" keeps the port's frozen modules (ssl) importable alongside ours.
+        self.env = {"MICROPYPATH": f".frozen:{root / 'firmware'}:{root / 'boards' / 'unix'}:{root / 'tests_host' / 'mp'}",
                     "JEZGRO_FS": str(self.fs), "PATH": "/usr/bin:/bin"}
         self.heap = heap
         self.mp = str(Path(sys.executable).parent / "micropython")

@@ -32,7 +32,7 @@ def run(max_ms=60000, peers=False, reset_cause="power_on"):
         k.run(100)
     svc = k.services[1]
     cl = getattr(svc, "ocpp", None)
-    out = {"svc": k.summary()["services"][1], "config_error": getattr(svc, "config_error", None),
+    out = {"svc": k.summary()["services"][1], "fault_text": svc.last_fault_text, "config_error": getattr(svc, "config_error", None),
            "config_errors": getattr(svc, "config_errors", 0)}
     if cl is not None:
         out["stats"] = cl.stats

@@ -151,6 +151,8 @@ def run(name, out_dir="sim_out", fs=None):
            "pll_events": getattr([s for s in kernel.services if s.name == "PLL_SYNC"][0], "pll_events", 0),
            "spec": sc.get("spec", {})}
     res["gateway_history"] = history
+    if pm_svc and getattr(pm_svc[0], "power", None) is not None:
+        res["emergencies"] = pm_svc[0].power.emergencies
     return res
 
 

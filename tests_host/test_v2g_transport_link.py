@@ -105,10 +105,9 @@ def test_our_evcc_and_secc_over_tcp_and_tls_with_capture(v2g_link, certs, tmp_pa
     frames = [[pt, bytes((pt + i) & 255 for i in range(n)).hex()]
               for pt, n in ((0x8001, 40), (0x8002, 1), (0x8003, 300), (0x8004, 5000), (0x8005, 0), (0x8006, 7))]
     results = {}
-    for name, sec in (("tls", 0x00), ("tcp", 0x10)):
-        ev = mp_start("evcc", {"iface": link.peer, "security": sec, "frames": frames,
-                               "tls": [None, None, certs["ca"].hex(), "secc.test",
-                                       ["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"]]}, 15000, link.netns)
+    tls = [None, None, certs["ca"].hex(), "secc.test", ["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"]]
+    for name, cfg in (("tls", tls), ("tcp", None)):
+        ev = mp_start("evcc", {"iface": link.peer, "tls": cfg, "frames": frames}, 15000, link.netns)
         results[name] = mp_result(ev)
     s = mp_result(secc)
     for name, sec in (("tls", 0), ("tcp", 0x10)):
@@ -188,8 +187,7 @@ def test_our_evcc_finds_iso15118_secc_and_gets_its_sap_response(v2g_link):
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # No readiness signal needed: our client repeats its request for up to 50 x 250 ms.
-        ev = mp_start("evcc", {"iface": link.local, "security": 0x10,
-                               "frames": [[0x8001, SAP_REQ_2]]}, 20000)
+        ev = mp_start("evcc", {"iface": link.local, "frames": [[0x8001, SAP_REQ_2]]}, 20000)
         r = mp_result(ev, 40)
     finally:
         log = stop(sc)
@@ -312,7 +310,7 @@ def test_sdp_client_retries_every_250_ms_ignores_bad_responses_and_gives_up(v2g_
     srv = subprocess.Popen(link.in_ns([sys.executable, "-c", RAW_SDP_SERVER, link.peer, link.peer_ll(), "5000", "4"]),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_line(srv, "READY")
-    ev = mp_start("evcc", {"iface": link.local, "security": 0x10, "frames": [[0x8001, "80aa"]]}, 10000)
+    ev = mp_start("evcc", {"iface": link.local, "frames": [[0x8001, "80aa"]]}, 10000)
     r = mp_result(ev)
     out = json.loads(wait_line(srv, "RESULT")[7:])
     srv.communicate(timeout=10)
@@ -325,7 +323,7 @@ def test_sdp_client_retries_every_250_ms_ignores_bad_responses_and_gives_up(v2g_
     srv = subprocess.Popen(link.in_ns([sys.executable, "-c", RAW_SDP_SERVER, link.peer, link.peer_ll(), "1500", "99"]),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_line(srv, "READY")
-    ev = mp_start("evcc", {"iface": link.local, "security": 0x00, "max_requests": 4}, 5000)
+    ev = mp_start("evcc", {"iface": link.local, "tls": [None, None, None, None], "max_requests": 4}, 5000)
     r = mp_result(ev)
     out = json.loads(wait_line(srv, "RESULT")[7:])
     srv.communicate(timeout=10)
@@ -370,3 +368,19 @@ def test_tls_server_negotiates_as_the_cpython_peer_asks(v2g_link, certs):
     assert [c[1] for c in s["ciphers"]] == [o[0] for o in out]  # both ends report the same version
     assert out[1][2] == "01fe800200000003636261"
     print(f"TLS negotiated: capped {out[0][:2]}, open {out[1][:2]}")
+
+
+def test_evcc_security_decision_against_what_the_secc_grants(v2g_link, certs):
+    """TLS enforced but the SECC offers TCP only, and TLS-only SECC for an EVCC without TLS: both
+    end with SecurityRefused after discovery, before any connection."""
+    link = v2g_link
+    tls_srv = [certs["cert"].hex(), certs["key"].hex(), None]
+    for secc_cfg, evcc_cfg, text in (
+            ({"tcp": True}, {"tls": [None, None, None, None], "enforce_tls": True}, "TLS is enforced"),
+            ({"tcp": False, "tls": tls_srv}, {"tls": None}, "no TLS is configured")):
+        secc = mp_start("secc", {"iface": link.local, "sessions": 1, "timeout_ms": 1500, **secc_cfg}, 3000)
+        wait_line(secc, "READY")
+        r = mp_result(mp_start("evcc", {"iface": link.peer, **evcc_cfg}, 3000, link.netns))
+        s = mp_result(secc)
+        assert r["errors"][0][0] == "SecurityRefused" and text in r["errors"][0][1], r
+        assert s["sdp"]["answered"] == 1 and s["peers"] == []

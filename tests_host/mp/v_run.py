@@ -17,7 +17,7 @@ def run(role, cfg_json, run_ms=20000):
     if cfg.get("pcapng"):
         from iso15118.capture import Capture
         cap = Capture(cfg.pop("pcapng"), cfg["iface"])
-        cfg["capture"] = cap.tap
+        cfg["capture"] = cap
     if cfg.get("tls") is not None:
         cfg["tls"] = tuple(_b(x) if i < 3 else x for i, x in enumerate(cfg["tls"]))
     if role == "secc":
@@ -25,7 +25,6 @@ def run(role, cfg_json, run_ms=20000):
     else:
         import v_evcc as m
         cfg["frames"] = [(pt, _b(h)) for pt, h in cfg.get("frames", [])]
-        cfg["raw"] = _b(cfg.get("raw"))
     m.CFG.update(cfg)
     k = harness.kernel([ServiceSpec(1, role.upper(), PRIO_MEDIUM, 16, 128, 1000000, "v_" + role)],
                        virtual=False)

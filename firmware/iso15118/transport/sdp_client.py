@@ -14,13 +14,14 @@ class SdpTimeout(OSError):
 
 
 class SdpResult:
-    def __init__(self, addr16, port, security, transport, requests, elapsed_ms):
+    def __init__(self, addr16, port, security, transport, requests, elapsed_ms, ignored):
         self.addr = addr16
         self.port = port
         self.security = security
         self.transport = transport
         self.requests = requests      # requests sent until this response
         self.elapsed_ms = elapsed_ms  # first request -> response
+        self.ignored = ignored        # malformed datagrams ignored on the way
 
     def __repr__(self):
         return "SDP([%s]:%d sec=0x%02x after %d req, %d ms)" % (
@@ -85,7 +86,8 @@ class SdpClient:
             while True:
                 r = self._receive()
                 if r is not None:
-                    return SdpResult(r[0], r[1], r[2], r[3], n, k.ticks_diff(k.ticks_ms(), t0))
+                    return SdpResult(r[0], r[1], r[2], r[3], n, k.ticks_diff(k.ticks_ms(), t0),
+                                     self.bad)
                 left = k.ticks_diff(due, k.ticks_ms())
                 if left <= 0:
                     break

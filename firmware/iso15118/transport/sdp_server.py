@@ -28,6 +28,7 @@ class SdpServer:
         self.counts = [0] * len(COUNTER_NAMES)
         self.last_error = ""
         self.last_peer = None
+        self.last_granted = -1  # security of the last answer: the connection to expect next
         self.sock = nif.udp_socket(netif, port, multicast=True)
 
     def close(self):
@@ -56,6 +57,7 @@ class SdpServer:
             self.counts[C_UNOFFERED] += 1
             sec = sdp.SEC_NONE if sec == sdp.SEC_TLS else sdp.SEC_TLS
             port = self.offers[sec]
+        self.last_granted = sec
         return sdp.encode_res(self.netif.ll, port, sec, sdp.TRANSPORT_TCP)
 
     def poll(self):

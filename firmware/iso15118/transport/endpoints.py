@@ -1,0 +1,86 @@
+# The two ends of ISO 15118 connection setup, each one call for the session layer:
+#   SeccEndpoint.accept(): answer SDP and accept the EVCC's TCP/TLS connection;
+#   evcc_connect(): SDP discovery, the security decision, TCP/TLS connect.
+# The kernel lets a service wait on one object at a time, so the SECC waits on the socket it expects
+# traffic on next (SDP until it answered, then the listener it pointed the EVCC to) and checks the
+# others without blocking after every wake-up or POLL_MS.
+from micropython import const
+import select
+from iso15118.transport import sdp
+from iso15118.transport.sdp_server import SdpServer
+from iso15118.transport.sdp_client import SdpClient
+from iso15118.transport.stream import Listener, StreamTimeout, connect
+
+POLL_MS = const(20)
+
+
+class SecurityRefused(OSError):
+    pass
+
+
+class SeccEndpoint:
+    # tcp: offer plain TCP; tls: TlsConfig to offer TLS (one or both). Ports 0: random dynamic ones.
+    def __init__(self, netif, tcp=True, tls=None, capture=None, tcp_port=0, tls_port=0):
+        self.netif = netif
+        self.listeners = {}
+        tapf = capture.tap if capture is not None else None
+        try:
+            if tcp:
+                self.listeners[sdp.SEC_NONE] = Listener(netif, tcp_port, None, tapf)
+            if tls is not None:
+                self.listeners[sdp.SEC_TLS] = Listener(netif, tls_port, tls, tapf)
+            offers = {}
+            for sec, lt in self.listeners.items():
+                offers[sec] = lt.port
+            self.offers = offers
+            self.sdp = SdpServer(netif, offers, tap=tapf() if tapf is not None else None)
+        except BaseException:
+            self.close()
+            raise
+
+    async def accept(self, ctx, timeout_ms):
+        # -> V2gStream of the next EVCC; StreamTimeout when none connected within timeout_ms.
+        k = ctx.kernel
+        deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
+        srv = self.sdp
+        while True:
+            ctx.feed()
+            srv.poll()
+            for lt in self.listeners.values():
+                st = lt.try_accept()
+                if st is not None:
+                    return st
+            left = k.ticks_diff(deadline, k.ticks_ms())
+            if left <= 0:
+                raise StreamTimeout("no EVCC connected within %d ms" % timeout_ms)
+            expect = self.listeners.get(srv.last_granted)
+            obj = expect.sock if expect is not None else srv.sock
+            await ctx.wait_io(obj, select.POLLIN, left if left < POLL_MS else POLL_MS)
+
+    def close(self):
+        for lt in self.listeners.values():
+            lt.close()
+        s = getattr(self, "sdp", None)
+        if s is not None:
+            s.close()
+
+
+async def evcc_connect(ctx, netif, tls=None, enforce_tls=False, capture=None,
+                       max_requests=sdp.MAX_REQUESTS):
+    # Asks for TLS when tls (TlsConfig) is given. The SECC may grant the other security: no TLS is
+    # accepted unless enforce_tls; TLS granted without a TlsConfig cannot be followed.
+    # -> (V2gStream, SdpResult). SdpTimeout, SecurityRefused, StreamClosed/StreamTimeout.
+    want = sdp.SEC_TLS if tls is not None else sdp.SEC_NONE
+    tapf = capture.tap if capture is not None else None
+    cl = SdpClient(netif, want, tap=tapf() if tapf is not None else None)
+    try:
+        r = await cl.discover(ctx, max_requests=max_requests)
+    finally:
+        cl.close()
+    if r.security == sdp.SEC_TLS and tls is None:
+        raise SecurityRefused("SECC grants TLS only and no TLS is configured")
+    if r.security == sdp.SEC_NONE and enforce_tls:
+        raise SecurityRefused("SECC offers no TLS and TLS is enforced")
+    st = await connect(ctx, netif, r.addr, r.port, tls if r.security == sdp.SEC_TLS else None,
+                       tapf() if tapf is not None else None)
+    return st, r

@@ -14,7 +14,7 @@
 static int32_t fdiv(int32_t a, int32_t b) { int32_t q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q--; return q; }
 
 enum { THETA, THETA_HAT, OMEGA, INTEG, V1A, Q1A, V1B, Q1B, VD, VQ, VMAG, WTS, MAF_SUM, MAF_I, OMEGA_F, EN,
-       LOCKED, LOCK_CNT, COAST_CNT, TICKS, DTHETA, VD_INST, VQ_INST, OMEGA_L, NST = 24 };
+       LOCKED, LOCK_CNT, COAST_CNT, TICKS, DTHETA, VD_INST, VQ_INST, OMEGA_L, XPA, XPB, NST = 26 };
 enum { ID_REF, IQ_REF, ID, IQ, INT_D, INT_Q, VD_REF, VQ_REF, VLIM, ENABLE, TRIP, SAT, VDC, CTICKS, SAFE, NCC = 16 };
 #define MAF_N 200
 #define WLP_SH 7
@@ -107,8 +107,12 @@ static void pll_step(const int32_t *adc) {
     uint32_t theta = th - (uint32_t)((dthf * DELAY_COMP_Q3) >> 3);
     st[THETA] = (int32_t)theta; st[THETA_HAT] = (int32_t)(th + (uint32_t)dth);
     s = sinq(theta, 0); c = sinq(theta, 1);
-    xa >>= 10; xb >>= 10;
-    st[VD_INST] = (xa * c + xb * s) >> 13; st[VQ_INST] = (xb * c - xa * s) >> 13;
+    int32_t pxa = st[XPA], pxb = st[XPB];
+    st[XPA] = xa; st[XPB] = xb;
+    int32_t fa = (xa + (((xa - pxa) * 3) >> 1)) >> 10, fb = (xb + (((xb - pxb) * 3) >> 1)) >> 10;
+    uint32_t tha = theta + (uint32_t)dthf + (uint32_t)(dthf >> 1);
+    s = sinq(tha, 0); c = sinq(tha, 1);
+    st[VD_INST] = (fa * c + fb * s) >> 13; st[VQ_INST] = (fb * c - fa * s) >> 13;
     st[TICKS]++;
     int32_t seq = (sh[0] + 1) & 0x3FFFFFFF; sh[0] = seq;
     sh[1] = (int32_t)theta; sh[2] = wf; sh[3] = vd; sh[4] = vq; sh[5] = locked; sh[0] = (seq + 1) & 0x3FFFFFFF;

@@ -48,10 +48,12 @@ LOCK_CNT = const(17)
 COAST_CNT = const(18)
 TICKS = const(19)
 DTHETA = const(20)
-VD_INST = const(21)  # instantaneous (SOGI-free) d/q of the measured voltage: feed-forward
+VD_INST = const(21)  # grid voltage predicted for the PWM period it is applied in, in that frame
 VQ_INST = const(22)
 OMEGA_L = const(23)
-NST = const(24)
+XPA = const(24)  # previous alpha/beta input (Q16 V), for the feed-forward prediction
+XPB = const(25)
+NST = const(26)
 # ADC sample indices (grid.hw; repeated here because viper folds only this module's consts)
 ADC_VA = const(0)
 ADC_VB = const(1)
@@ -230,8 +232,23 @@ def step(st_, adc_, tab_, maf_, sh_):
     theta = th - ((dthf * DELAY_COMP_Q3) >> 3)
     st[THETA] = theta
     st[THETA_HAT] = th + dth
-    # --- instantaneous d/q of the measured voltage at the reported angle (feed-forward) ---
-    th = theta
+    # --- feed-forward for the current loop ---
+    # The voltage the current loop computes now is applied 1.5 samples later, at
+    # theta + 1.5 dtheta (curctl's inverse Park). The grid voltage it must match
+    # is the one of that instant: predict it by linear extrapolation of the
+    # measured alpha/beta (exact for the positive sequence's frame, and 1.5 samples
+    # ahead for the negative sequence and the harmonics, which a frame rotation
+    # alone would leave 5 deg (neg. seq.) to 16 deg (5th/7th) late), then Park it
+    # at the application angle.
+    pxa = int(st[XPA])
+    pxa = pxa - ((pxa >> 31) << 32)
+    pxb = int(st[XPB])
+    pxb = pxb - ((pxb >> 31) << 32)
+    st[XPA] = xa
+    st[XPB] = xb
+    fa = (xa + (((xa - pxa) * 3) >> 1)) >> 10  # Q6 V; |xa - pxa| < 2^26
+    fb = (xb + (((xb - pxb) * 3) >> 1)) >> 10
+    th = theta + dthf + (dthf >> 1)
     i = (th >> 24) & 255
     fr = (th >> 8) & 0xFFFF
     s0 = int(tab[i]) - 32768
@@ -239,10 +256,8 @@ def step(st_, adc_, tab_, maf_, sh_):
     i = (i + 64) & 255
     s0 = int(tab[i]) - 32768
     c = s0 + (((int(tab[i + 1]) - 32768 - s0) * fr) >> 16)
-    xa = xa >> 10
-    xb = xb >> 10
-    st[VD_INST] = (xa * c + xb * s) >> 13
-    st[VQ_INST] = (xb * c - xa * s) >> 13
+    st[VD_INST] = (fa * c + fb * s) >> 13
+    st[VQ_INST] = (fb * c - fa * s) >> 13
     st[TICKS] = int(st[TICKS]) + 1
     # --- publish (shared.PLL seqlock: odd while writing) ---
     seq = (int(sh[0]) + 1) & 0x3FFFFFFF

@@ -165,6 +165,17 @@ def metrics(d: dict, spec: dict, res: dict | None = None) -> list[tuple[str, flo
         v = thd(t[w], d["ia"][w])
         lim = spec.get("thd_pct_max")
         rows.append(("grid current THD %", v, f"< {lim}" if lim else "reported", v < lim if lim else True))
+    if "neg_seq_window" in spec:
+        w = _win(d, spec["neg_seq_window"])
+        z = d["id"][w] + 1j * d["iq"][w]
+        tt = t[w]
+        # a negative-sequence current appears in dq as a vector turning at -2 omega
+        neg = abs(np.mean(z * np.exp(2j * 2 * np.pi * 50 * tt)))
+        irated = 11000 / (1.5 * 325.27)
+        v = 100 * neg / irated
+        lim = spec.get("neg_seq_pct_max")
+        rows.append(("negative-sequence current % rated", v, f"< {lim} (design)" if lim else "reported",
+                     v < lim if lim else True))
     if "droop_step_t" in spec:
         t0 = spec["droop_step_t"]
         f = spec["droop_f"]

@@ -83,11 +83,18 @@ class V2gStream:
             if n == 0:
                 raise StreamClosed("peer closed")
             self.up = True
-            if self.tap is not None:
-                self.tap.tcp_data(False, w[0:n])
-            m = self.dfr.commit(n)
+            try:
+                m = self.dfr.commit(n)
+            except v2gtp.V2GTPError:
+                if self.tap is not None:  # the offending header, for the post-mortem
+                    self.tap.tcp_data(False, self.dfr.mv[0:v2gtp.HEADER_LEN])
+                raise
             if m is not None:
                 self.rx_frames += 1
+                if self.tap is not None:
+                    # One capture packet per received message, not per read: the header and
+                    # payload are still contiguous in the deframer's buffer.
+                    self.tap.tcp_data(False, self.dfr.mv[0:v2gtp.HEADER_LEN + len(m[1])])
                 return m
 
     async def send(self, ctx, payload_type, payload, timeout_ms=2000):

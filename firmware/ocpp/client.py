@@ -50,6 +50,7 @@ class Client:
         self.last_error = ""
         self.bo = BackOff(self.dm.int(C, "RetryBackOffWaitMinimum"), self.dm.int(C, "RetryBackOffRandomRange"),
                           self.dm.int(C, "RetryBackOffRepeatTimes"))
+        self.ticks = []  # periodic functions of the operation modules, fn(client)
         self.ext = {}  # state owned by operation modules (transactions, profiles, reservations)
 
     # --- time ---------------------------------------------------------------
@@ -201,8 +202,7 @@ class Client:
     def housekeeping(self):
         # IPC and periodic work (meter values, schedules): also while offline.
         self.poll_ipc()
-        tick = self.ext.get("tick")
-        if tick is not None:
+        for tick in self.ticks:
             tick(self)
 
     def poll_ipc(self):

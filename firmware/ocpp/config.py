@@ -5,13 +5,14 @@
 #                  1: ws:// + HTTP Basic auth (station_id:password)
 #                  2: wss:// server certificate checked against `ca` + Basic auth
 #                  3: wss:// mutual TLS, client `cert` + `key`, server checked against `ca`
+# "max_power_w": the station's rated power (default 22000), "connectors": EVSE count (default 1).
 # Certificate/key paths are relative to FS_ROOT. Every problem is reported as a
 # ConfigError naming the file and the field.
 import json
 
 FILE = "ocpp.json"
 KNOWN = ("url", "station_id", "security_profile", "password", "ca", "cert", "key", "vendor", "model",
-         "serial", "firmware", "connectors", "max_message")
+         "serial", "firmware", "connectors", "max_message", "max_power_w")
 
 
 class ConfigError(Exception):
@@ -65,6 +66,10 @@ def parse(text):
     if not isinstance(m, int) or isinstance(m, bool) or not 1024 <= m <= 32768:
         raise ConfigError("%s: max_message must be 1024..32768" % FILE)
     d["max_message"] = m
+    w = d.get("max_power_w", 22000)  # the station's rated power: composite schedules where nothing limits
+    if not isinstance(w, int) or isinstance(w, bool) or not 0 < w <= 1000000:
+        raise ConfigError("%s: max_power_w must be 1..1000000 W" % FILE)
+    d["max_power_w"] = w
     return d
 
 

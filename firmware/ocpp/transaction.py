@@ -73,7 +73,7 @@ class Transactions:
             return None
         tx_id = "%s-%s" % (self.cl.cfg["station_id"][:16], "".join("%02x" % b for b in os.urandom(8)))
         self.tx[str(evse)] = {"id": tx_id, "seq": 0, "token": token, "remote": remote_id,
-                              "state": "Charging", "last_upd": clock.now()}
+                              "state": "Charging", "last_upd": clock.now(), "t0": int(clock.now())}
         self._event(evse, "Started", trigger, context="Transaction.Begin")
         from ocpp.ops import status_notification
         status_notification.send(self.cl, evse, 1, "Occupied")
@@ -87,6 +87,9 @@ class Transactions:
         self._event(evse, "Ended", trigger, {"stoppedReason": reason}, context="Transaction.End")
         del self.tx[str(evse)]
         self.save()
+        sc = self.cl.ext.get("sc")
+        if sc is not None:
+            sc.drop_tx(t["id"])
         from ocpp.ops import status_notification
         status_notification.send(self.cl, evse, 1, "Available")
         return True
@@ -122,4 +125,4 @@ class Transactions:
 def install(cl):
     t = Transactions(cl)
     cl.ext["tx"] = t
-    cl.ext["tick"] = t.tick
+    cl.ticks.append(t.tick)

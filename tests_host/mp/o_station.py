@@ -41,4 +41,9 @@ def run(max_ms=60000, peers=False, reset_cause="power_on"):
         out["queue"] = len(cl.txq)
         out["last_error"] = cl.last_error
         out["ext"] = {k2: v for k2, v in cl.ext.items() if isinstance(v, (int, str, list, dict)) and k2 != "ipc"}
+    if peers:
+        import o_iso_peer
+        import o_power_peer
+        out["iso_peer"] = o_iso_peer.log
+        out["power_peer"] = o_power_peer.log
     return k, out

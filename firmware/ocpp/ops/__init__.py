@@ -15,4 +15,10 @@ INCOMING = {
     "TriggerMessage": "trigger_message",
     "UnlockConnector": "unlock_connector",
     "DataTransfer": "data_transfer",
+    "SetChargingProfile": "set_charging_profile",
+    "GetChargingProfiles": "get_charging_profiles",
+    "ClearChargingProfile": "clear_charging_profile",
+    "GetCompositeSchedule": "get_composite_schedule",
+    "ReserveNow": "reserve_now",
+    "CancelReservation": "cancel_reservation",
 }

@@ -1,0 +1,61 @@
+# Stands in for the ISO15118 service: once OCPP_CLIENT is registered, sends the
+# EV's charging needs, a V2G charging schedule (7 periods, some negative = discharge,
+# in two chunks) and a certificate installation request, in the IPC formats of
+# ocpp/iso15118_bridge.py; records the certificate response.
+import struct
+import board
+from jezgro.const import MSG_EV_CHARGING_NEEDS, MSG_EV_CHARGING_SCHEDULE
+from ocpp.iso15118_bridge import MSG_ISO_CERT_REQUEST, MSG_ISO_CERT_RESPONSE, REQ_FILE
+
+log = []
+OCPP = 1
+
+
+def needs():
+    b = bytearray(54)
+    b[0] = 1
+    b[1] = 1  # AC three phase
+    flags = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4)
+    b[2] = flags & 0xFF
+    b[3] = flags >> 8
+    for i, v in ((0, 1893456000), (1, 30000), (2, 6), (3, 32), (4, 400)):
+        struct.pack_into("<i", b, 4 + 4 * i, v)
+    return b
+
+
+SCHED = [(0, 11000), (900, 7000), (1800, -5000), (2700, -10000), (3600, 0), (4500, 11000), (5400, 3000)]
+
+
+def chunk(first):
+    b = bytearray(48)
+    b[0] = 1
+    b[1] = first
+    b[2] = len(SCHED)
+    b[3] = 0
+    struct.pack_into("<i", b, 4, 1893456000)
+    for k in range(5):
+        if first + k < len(SCHED):
+            struct.pack_into("<ii", b, 8 + 8 * k, *SCHED[first + k])
+    return b
+
+
+async def main(ctx):
+    ocpp = ctx.kernel.services[OCPP]
+    while getattr(ocpp, "ocpp", None) is None or not ocpp.ocpp.registered:
+        ctx.feed()
+        await ctx.sleep_ms(100)
+    await ctx.sleep_ms(300)
+    log.append(["needs", ctx.send(OCPP, MSG_EV_CHARGING_NEEDS, needs())])
+    bad = needs()
+    bad[1] = 9
+    log.append(["bad", ctx.send(OCPP, MSG_EV_CHARGING_NEEDS, bad)])
+    log.append(["sched", ctx.send(OCPP, MSG_EV_CHARGING_SCHEDULE, chunk(0)),
+                ctx.send(OCPP, MSG_EV_CHARGING_SCHEDULE, chunk(5))])
+    with open(board.FS_ROOT + "/" + REQ_FILE, "w") as f:
+        f.write("gAEiAzRVZneImaq7zN3u")
+    log.append(["cert", ctx.send(OCPP, MSG_ISO_CERT_REQUEST, b"\x00urn:iso:15118:2:2013:MsgDef")])
+    while True:
+        ctx.feed()
+        msg = await ctx.receive(200)
+        if msg is not None and msg.type == MSG_ISO_CERT_RESPONSE:
+            log.append(["cert_response", msg.i32(0)])

@@ -1,0 +1,152 @@
+"""Smart charging and V2G against the `ocpp` package CSMS: K01 validation, composite schedules with
+negative (discharge) periods checked against an independent per-second reference, the active limit sent
+to POWER_MGR, profile reports/clearing, reservations, and the ISO 15118 messages fed over IPC."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from jezgro_host.csms import Csms, StationProcess
+
+SID = "GW-SC"
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(int(t), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def wait_for(pred, timeout=15.0):
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def prof(pid, purpose, level, periods, start=None, kind="Absolute", **kw):
+    s = {"id": pid, "chargingRateUnit": "W",
+         "chargingSchedulePeriod": [{"startPeriod": a, "limit": b} for a, b in periods]}
+    if start is not None:
+        s["startSchedule"] = iso(start)
+    if "duration" in kw:
+        s["duration"] = kw.pop("duration")
+    p = {"id": pid, "stackLevel": level, "chargingProfilePurpose": purpose, "chargingProfileKind": kind,
+         "chargingSchedule": [s]}
+    p.update(kw)
+    return p
+
+
+def reference_limit(profiles, t):
+    """Independent per-instant composite: highest stack per purpose, Tx over TxDefault, min with Max."""
+    best = {}
+    for evse, p in profiles:
+        s = p["chargingSchedule"][0]
+        st = datetime.strptime(s["startSchedule"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+        off = t - st
+        if off < 0 or ("duration" in s and off >= s["duration"]):
+            continue
+        lim = [q["limit"] for q in s["chargingSchedulePeriod"] if q["startPeriod"] <= off][-1]
+        pur = p["chargingProfilePurpose"]
+        if pur not in best or p["stackLevel"] > best[pur][0]:
+            best[pur] = (p["stackLevel"], lim)
+    tx = best.get("TxProfile", best.get("TxDefaultProfile"))
+    mx = best.get("ChargingStationMaxProfile")
+    vals = [v[1] for v in (tx, mx) if v is not None]
+    return min(vals) if vals else None
+
+
+@pytest.fixture
+def csms(tmp_path):
+    c = Csms(log_path=tmp_path / "csms.jsonl", heartbeat_s=60).start()
+    yield c
+    c.stop()
+
+
+def test_profiles_composite_v2g_power_mgr_reservations_iso15118(csms, tmp_path):
+    code = "import o_station, harness\nk, out = o_station.run(60000, peers=True)\nharness.result(out)\n"
+    st = StationProcess(tmp_path / "fs", {"url": csms.url, "station_id": SID, "security_profile": 0,
+                                          "max_power_w": 22000}, code=code).start()
+    try:
+        wait_for(lambda: csms.calls("StatusNotification"))
+        now = time.time()
+        t0 = int(now)
+        good = [(0, prof(1, "ChargingStationMaxProfile", 0, [(0, 20000), (6, 5000)], t0)),
+                (0, prof(2, "TxDefaultProfile", 0, [(0, 11000), (3, -8000), (9, 6000)], t0)),
+                (0, prof(3, "TxDefaultProfile", 1, [(0, 3000)], t0 + 12, duration=3))]
+        for evse, p in good:
+            r = csms.send(SID, "SetChargingProfile", {"evseId": evse, "chargingProfile": p})
+            assert r.status == "Accepted", (p, r)
+        bad = [
+            (0, prof(9, "TxDefaultProfile", 2, [(5, 1000)], t0)),  # first period not at 0
+            (0, prof(9, "TxDefaultProfile", 2, [(0, 1000), (10, 2), (10, 3)], t0)),  # not increasing
+            (1, prof(9, "TxProfile", 0, [(0, 1000)], t0, transactionId="nope")),  # no such transaction
+            (1, prof(9, "ChargingStationMaxProfile", 3, [(0, 1000)], t0)),  # max profile on an EVSE
+            (0, prof(9, "TxDefaultProfile", 0, [(0, 1000)], t0)),  # same purpose/stack, other id
+            (0, prof(9, "TxDefaultProfile", 2, [(0, 1000)], t0, validFrom=iso(t0 + 100), validTo=iso(t0))),
+            (0, prof(9, "TxDefaultProfile", 2, [(0, 1000)], None)),  # Absolute without startSchedule
+        ]
+        for evse, p in bad:
+            r = csms.send(SID, "SetChargingProfile", {"evseId": evse, "chargingProfile": p})
+            assert r.status == "Rejected", p
+            assert r.status_info["reason_code"] == "InvalidProfile"
+        r = csms.send(SID, "GetCompositeSchedule", {"duration": 20, "evseId": 1, "chargingRateUnit": "W"})
+        assert r.status == "Accepted"
+        sch = r.schedule
+        start = datetime.strptime(sch["schedule_start"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=timezone.utc).timestamp()
+        per = sch["charging_schedule_period"]
+        assert per[0]["start_period"] == 0
+        for sec in range(20):
+            mine = [q["limit"] for q in per if q["start_period"] <= sec][-1]
+            ref = reference_limit(good, start + sec)
+            assert mine == (ref if ref is not None else 22000), (sec, per)
+        assert any(q["limit"] < 0 for q in per)  # the V2G period survives the min with the max profile
+        # profiles report and clearing
+        r = csms.send(SID, "GetChargingProfiles", {"requestId": 3, "chargingProfile": {
+            "chargingProfilePurpose": "TxDefaultProfile"}})
+        assert r.status == "Accepted"
+        rep = wait_for(lambda: csms.calls("ReportChargingProfiles"))
+        assert sorted(p["id"] for p in rep[0]["chargingProfile"]) == [2, 3]
+        # reservations
+        r = csms.send(SID, "ReserveNow", {"id": 77, "expiryDateTime": iso(time.time() + 3),
+                                          "idToken": {"idToken": "OWNER", "type": "ISO14443"}, "evseId": 1})
+        assert r.status == "Accepted"
+        r = csms.send(SID, "RequestStartTransaction", {"evseId": 1, "remoteStartId": 1,
+                                                       "idToken": {"idToken": "OTHER", "type": "Central"}})
+        assert r.status == "Rejected"
+        assert csms.send(SID, "CancelReservation", {"reservationId": 5}).status == "Rejected"
+        wait_for(lambda: csms.calls("ReservationStatusUpdate"), 10)
+        # the limit timeline reaches POWER_MGR: wait past the 12..15 s override
+        wait_for(lambda: time.time() > t0 + 16, 20)
+        wait_for(lambda: csms.calls("NotifyEVChargingSchedule") and csms.calls("Get15118EVCertificate"))
+        r = csms.send(SID, "ClearChargingProfile", {"chargingProfileId": 3})
+        assert r.status == "Accepted"
+        assert csms.send(SID, "ClearChargingProfile", {"chargingProfileId": 3}).status == "Unknown"
+        time.sleep(1.5)
+    finally:
+        out = st.stop()
+    assert out["svc"]["faults"] == 0
+    assert csms.errors_sent() == []
+    pm = out["power_peer"]
+    limits = [m[0] for m in pm]
+    assert all(m[2] == 1 for m in pm)  # SRC_OCPP
+    # 11000 (charge) -> -8000 (discharge) -> 5000 (max profile caps 6000) -> 3000 (stack 1) -> 5000
+    want = [11000, -8000, 5000, 3000, 5000]
+    it = iter(limits)
+    assert all(any(x == w for x in it) for w in want), limits
+    stat = [p["connectorStatus"] for p in csms.calls("StatusNotification")]
+    assert "Reserved" in stat and stat[-1] == "Available"
+    assert csms.calls("ReservationStatusUpdate")[0] == {"reservationId": 77, "reservationUpdateStatus": "Expired"}
+    needs = csms.calls("NotifyEVChargingNeeds")
+    assert len(needs) == 1 and needs[0]["chargingNeeds"]["acChargingParameters"] == {
+        "energyAmount": 30000, "evMinCurrent": 6, "evMaxCurrent": 32, "evMaxVoltage": 400}
+    assert out["ext"]["iso_bad"] == 1  # the malformed needs payload was counted, not sent
+    sched = csms.calls("NotifyEVChargingSchedule")[0]
+    assert [(q["startPeriod"], q["limit"]) for q in sched["chargingSchedule"]["chargingSchedulePeriod"]] == [
+        (0, 11000), (900, 7000), (1800, -5000), (2700, -10000), (3600, 0), (4500, 11000), (5400, 3000)]
+    assert csms.calls("Get15118EVCertificate")[0]["exiRequest"] == "gAEiAzRVZneImaq7zN3u"
+    assert ["cert_response", 1] in out["iso_peer"]

@@ -384,3 +384,12 @@ def test_evcc_security_decision_against_what_the_secc_grants(v2g_link, certs):
         s = mp_result(secc)
         assert r["errors"][0][0] == "SecurityRefused" and text in r["errors"][0][1], r
         assert s["sdp"]["answered"] == 1 and s["peers"] == []
+
+
+def test_link_fixture_explains_why_it_skips(monkeypatch):
+    import netns
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    assert "need root" in (netns.skip_reason() or "")
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(netns.shutil, "which", lambda name: None)
+    assert "iproute2" in (netns.skip_reason() or "")

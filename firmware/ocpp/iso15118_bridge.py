@@ -42,7 +42,7 @@ def needs_payload(b):
     for i in range(10):
         if flags & (1 << i):
             v[i] = struct.unpack_from("<i", b, 4 + 4 * i)[0]
-    need = {"requestedEnergyTransfer": MODES[mode]}
+    need = {"requestedEnergyTransfer": MODES[mode]}  # type: dict
     if 0 in v:
         need["departureTime"] = clock.iso(v[0])
     if mode < 2:

@@ -189,6 +189,8 @@ class SmartCharging:
                     c = st + q["startPeriod"]
                     nxt = c if nxt is None or c < nxt else nxt
                     break
+            if cur is None:
+                continue
             if dur is not None:
                 c = st + dur
                 nxt = c if nxt is None or c < nxt else nxt
@@ -233,7 +235,7 @@ class SmartCharging:
         rated = self.cl.cfg.get("max_power_w", 22000)
         if unit == "A":
             rated = rated / (V_PHASE * 3)
-        periods = []
+        periods = []  # type: list
         t = t0
         while t < t0 + duration:
             lim, nxt = self.limit_at(evse, t, unit)

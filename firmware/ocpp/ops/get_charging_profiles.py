@@ -28,7 +28,7 @@ def handle(cl, p, mid):
 def after(cl, p, res):
     if res["status"] != "Accepted":
         return
-    by_evse = {}
+    by_evse = {}  # type: dict
     for o in _found(cl, p):
         by_evse.setdefault(o["evse"], []).append(o["p"])
     evses = sorted(by_evse)

@@ -145,36 +145,45 @@ def _need_peer() -> None:
         pytest.skip("no Java runtime for the iso15118 package's EXI codec (.ci/run installs one)")
 
 
-def test_iso15118_evcc_finds_our_secc_and_sends_its_sap_request(v2g_link, tmp_path):
-    """The iso15118 package's EVCC (SDP, then TCP, then its supportedAppProtocolReq) against our
-    SDP server and V2G listener: we hand it our address/port, it connects from its link-local
-    address, and the V2GTP frame it sends arrives whole with payload type 0x8001."""
+@pytest.mark.parametrize("use_tls", [False, True], ids=["tcp", "tls"])
+def test_iso15118_evcc_finds_our_secc_and_sends_its_sap_request(v2g_link, tmp_path, certs, use_tls):
+    """The iso15118 package's EVCC (SDP, then TCP or TLS 1.2, then its supportedAppProtocolReq)
+    against our SDP server and V2G listener: we hand it our address/port, it connects from its
+    link-local address, and the V2GTP frame it sends arrives whole with payload type 0x8001. With
+    TLS it verifies our certificate against its V2G root (our test CA) with the -2 cipher suite."""
     _need_peer()
     link = v2g_link
-    secc = mp_start("secc", {"iface": link.local, "sessions": 1, "timeout_ms": 25000, "echo": False,
-                             "max_frames": 1}, 30000)
+    cfg_secc = {"iface": link.local, "sessions": 1, "timeout_ms": 25000, "echo": False, "max_frames": 1}
+    if use_tls:
+        cfg_secc.update(tcp=False, tls=[certs["cert"].hex(), certs["key"].hex(), None])
+    secc = mp_start("secc", cfg_secc, 30000)
     wait_line(secc, "READY")
     cfg = tmp_path / "evcc.json"
     cfg.write_text(json.dumps({"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["AC"],
-                               "isCertInstallNeeded": False, "useTls": False}))
-    env = dict(os.environ, NETWORK_INTERFACE=link.peer)
+                               "isCertInstallNeeded": False, "useTls": use_tls}))
+    pki = tmp_path / "pki"
+    (pki / "iso15118_2" / "certs").mkdir(parents=True)
+    (pki / "iso15118_2" / "certs" / "v2gRootCACert.pem").write_bytes(certs["ca"])
+    env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(pki) + "/")
     ev = subprocess.Popen(link.in_ns([str(PEER_VENV / "bin" / "python"), "-m", "iso15118.evcc.main", str(cfg)]),
                           cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         s = mp_result(secc, 40)
     finally:
         log = stop(ev)
-    assert s["errors"] == [], s
+    assert s["errors"] == [], (s, log[-3000:])
     assert s["sdp"] == {"requests": 1, "answered": 1, "bad_frame": 0, "bad_content": 0,
                         "other_security": 0, "send_fail": 0}, log
-    port = s["offers"]["16"]
-    assert f"SDPResponse received: [ IP address: {link.local_ll()}, Port: {port} , Security: NO_TLS" in log
+    port = s["offers"]["0" if use_tls else "16"]
+    sec = "TLS" if use_tls else "NO_TLS"
+    assert f"SDPResponse received: [ IP address: {link.local_ll()}, Port: {port} , Security: {sec} " in log
     assert "TCP client connected" in log
     assert s["peers"] == [link.peer_ll()]
     (pt, payload), = s["frames"]
-    assert pt == 0x8001 and payload.startswith("80")  # V2GTP EXI/SAP type; EXI header byte 0x80
-    assert payload == SAP_REQ_2  # the whole frame, byte for byte (its encoder is deterministic)
+    assert pt == 0x8001 and payload == SAP_REQ_2  # the whole frame, byte for byte
     assert s["deframer_errors"] == [0, 0, 0, 0, 0]
+    if use_tls:
+        assert s["ciphers"] == [["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256", "TLSv1.2"]]
 
 
 def test_our_evcc_finds_iso15118_secc_and_gets_its_sap_response(v2g_link):

@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     from . import grid as grid_cmd
     grid_cmd.add_parser(sub)
 
+    # -- csms (host_tools/jezgro_host/csms.py) --
+    from . import csms as csms_cmd
+    csms_cmd.add_parser(sub)
+
     a = p.parse_args(argv)
     if a.cmd == "services":
         from . import services_table
@@ -65,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return exi_cmd.main(a)
     if a.cmd in ("grid-test", "pll-replay"):
         return grid_cmd.main(a)
+    if a.cmd == "csms":
+        return csms_cmd.run(a)
     return 2
 
 

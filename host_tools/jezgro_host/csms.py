@@ -288,8 +288,7 @@ def _console(c: Csms) -> None:
             print(f"error: {type(e).__name__}: {e}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="jezgro csms", description=__doc__)
+def _args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=9000)
     ap.add_argument("--log", default="csms.jsonl", help="JSON Lines message log")
@@ -300,7 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--client-ca", help="require client certificates signed by this CA (profile 3)")
     ap.add_argument("--heartbeat", type=int, default=300, help="interval in the BootNotification response")
     ap.add_argument("--no-console", action="store_true", help="serve only (no stdin commands)")
-    a = ap.parse_args(argv)
+
+
+def add_parser(sub: Any) -> None:
+    _args(sub.add_parser("csms", help="local OCPP 2.0.1 CSMS (ocpp package, schema validation, JSONL log)",
+                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+
+
+def run(a: argparse.Namespace) -> int:
     pw = dict(p.split("=", 1) for p in a.password) if a.password else None
     c = Csms(a.host, a.port, a.log, pw, a.cert, a.key, a.client_ca, a.heartbeat).start()
     print(f"CSMS listening on {c.url}/<station-id>, log {a.log}", flush=True)
@@ -313,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         pass
     c.stop()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="jezgro csms", description=__doc__)
+    _args(ap)
+    return run(ap.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -186,26 +186,38 @@ def test_iso15118_evcc_finds_our_secc_and_sends_its_sap_request(v2g_link, tmp_pa
         assert s["ciphers"] == [["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256", "TLSv1.2"]]
 
 
-def test_our_evcc_finds_iso15118_secc_and_gets_its_sap_response(v2g_link):
-    """Our SDP client and TCP connector against the iso15118 package's SECC: discovery, connect to
-    the address/port it announces, its supportedAppProtocolRes framed as V2GTP 0x8001."""
+@pytest.mark.parametrize("use_tls", [False, True], ids=["tcp", "tls"])
+def test_our_evcc_finds_iso15118_secc_and_gets_its_sap_response(v2g_link, tmp_path, certs, use_tls):
+    """Our SDP client and TCP/TLS connector against the iso15118 package's SECC: discovery, connect
+    to the address/port it announces, its supportedAppProtocolRes framed as V2GTP 0x8001. With TLS
+    we verify its certificate (chain from our test CA) and ask for the -2 cipher suite."""
     _need_peer()
     link = v2g_link
-    env = dict(os.environ, NETWORK_INTERFACE=link.peer)
+    pki = tmp_path / "pki" / "iso15118_2"
+    (pki / "certs").mkdir(parents=True)
+    (pki / "private_keys").mkdir()
+    (pki / "certs" / "cpoCertChain.pem").write_bytes(certs["cert"] + certs["ca"])
+    (pki / "private_keys" / "seccLeaf.key").write_bytes(certs["key"])
+    (pki / "private_keys" / "seccLeafPassword.txt").write_text("unused: the test key is not encrypted")
+    env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(tmp_path / "pki") + "/")
     sc = subprocess.Popen(link.in_ns([str(PEER_VENV / "bin" / "python"), "-m", "iso15118.secc.main"]),
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tls = [None, None, certs["ca"].hex(), "secc.test", ["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"]]
     try:
         # No readiness signal needed: our client repeats its request for up to 50 x 250 ms.
-        ev = mp_start("evcc", {"iface": link.local, "frames": [[0x8001, SAP_REQ_2]]}, 20000)
+        ev = mp_start("evcc", {"iface": link.local, "tls": tls if use_tls else None, "enforce_tls": use_tls,
+                               "frames": [[0x8001, SAP_REQ_2]]}, 20000)
         r = mp_result(ev, 40)
     finally:
         log = stop(sc)
     assert r["errors"] == [], (r, log[-3000:])
-    assert r["sdp"]["addr"] == link.peer_ll() and r["sdp"]["security"] == 0x10
-    (pt, payload, _ms), = r["answers"]
+    assert r["sdp"]["addr"] == link.peer_ll() and r["sdp"]["security"] == (0 if use_tls else 0x10)
+    (pt, payload, ms), = r["answers"]
     assert pt == 0x8001 and payload.startswith("80")
     assert "supportedAppProtocolReq received" in log and "Sent supportedAppProtocolRes" in log
-    print(f"SDP: {r['sdp']['requests']} request(s), {r['sdp']['elapsed_ms']} ms; SAP answer {_ms} ms")
+    if use_tls:
+        assert r["cipher"] == ["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256", "TLSv1.2"]
+    print(f"SDP: {r['sdp']['requests']} request(s), {r['sdp']['elapsed_ms']} ms; SAP answer {ms} ms")
 
 
 RAW_SDP_PEER = """

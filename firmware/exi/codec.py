@@ -229,6 +229,7 @@ class _Grammar:
         self.pr = mod.PR
         self.loops = mod.LOOPS
         self.dt = mod.DT
+        self.limits = mod.LIMITS
 
 
 def _grammar(mod) -> _Grammar:
@@ -253,7 +254,7 @@ def _decode_complex(g: _Grammar, r: _Reader, state: int, depth: int, where: str)
         code = r.bits(st[o + 3])
         if code >= n:
             raise EXIError("undeclared content (second-level event) in " + where)
-        q = ((st[o] | st[o + 1] << 8) + code) * 7
+        q = ((st[o] | st[o + 1] << 8) + code) * 8
         kind = pr[q]
         k = kind & 0x0F
         if k == _EE:
@@ -283,6 +284,9 @@ def _decode_complex(g: _Grammar, r: _Reader, state: int, depth: int, where: str)
                     r.charge(_OBJ_COST)
                     obj[key] = [val]
                 else:
+                    lim = pr[q + 7]
+                    if lim and len(lst) >= g.limits[lim]:
+                        raise EXIError("more than %d %s (maxOccurs)" % (g.limits[lim], key))
                     lst.append(val)
             else:
                 obj[key] = val
@@ -315,7 +319,7 @@ def decode(mod, data, budget: int = DEFAULT_BUDGET) -> dict:
     code = r.bits(st[3])
     if code >= n:
         raise EXIError("undeclared root element")
-    q = ((st[0] | st[1] << 8) + code) * 7
+    q = ((st[0] | st[1] << 8) + code) * 8
     key = g.names[g.pr[q + 1] | g.pr[q + 2] << 8]
     child = g.pr[q + 5] | g.pr[q + 6] << 8
     if child & 0x8000:
@@ -342,7 +346,7 @@ def _encode_complex(g: _Grammar, w: _Writer, state: int, obj, depth: int, where:
         key = ""
         val: object = None
         for i in range(n):
-            q = (p0 + i) * 7
+            q = (p0 + i) * 8
             kind = pr[q]
             k = kind & 0x0F
             if k == _EE:
@@ -356,7 +360,8 @@ def _encode_complex(g: _Grammar, w: _Writer, state: int, obj, depth: int, where:
             v = obj[key]
             done = used.get(key, 0)
             if kind & _F_LIST and isinstance(v, list):
-                if done < len(v):
+                lim = pr[q + 7]
+                if done < len(v) and not (lim and done >= g.limits[lim]):
                     code = i
                     val = v[done]
                     break
@@ -376,7 +381,7 @@ def _encode_complex(g: _Grammar, w: _Writer, state: int, obj, depth: int, where:
                     raise EXIError("%s: too many %s (maxOccurs)" % (where, k2))
             return
         w.bits(code, st[o + 3])
-        q = (p0 + code) * 7
+        q = (p0 + code) * 8
         k = pr[q] & 0x0F
         child = pr[q + 5] | pr[q + 6] << 8
         used[key] = used.get(key, 0) + 1
@@ -411,7 +416,7 @@ def _encode_complex(g: _Grammar, w: _Writer, state: int, obj, depth: int, where:
 def _expected(g: _Grammar, p0: int, n: int) -> str:
     out = []
     for i in range(n):
-        q = (p0 + i) * 7
+        q = (p0 + i) * 8
         if g.pr[q] & 0x0F <= _CH:
             out.append(g.names[g.pr[q + 1] | g.pr[q + 2] << 8])
     return " or ".join(out) or "content"
@@ -427,7 +432,7 @@ def encode(mod, doc) -> bytes:
     st = g.st
     p0 = st[0] | st[1] << 8
     for i in range(st[2]):
-        q = (p0 + i) * 7
+        q = (p0 + i) * 8
         if g.names[g.pr[q + 1] | g.pr[q + 2] << 8] == root:
             w.bits(i, st[3])
             child = g.pr[q + 5] | g.pr[q + 6] << 8

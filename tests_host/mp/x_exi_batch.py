@@ -1,7 +1,7 @@
 """JSON Lines driver of the firmware EXI codec for the host tests (one request per stdin line).
 
 {"op": "enc", "schema": S, "doc": {...}} -> {"hex": ...} | {"error": ...}
-{"op": "dec", "schema": S, "hex": ...}   -> {"doc": {...}} | {"error": ...}
+{"op": "dec", "schema": S, "hex": ..., "budget": N (optional)} -> {"doc": {...}} | {"error": ...}
 """
 import json
 import sys
@@ -20,7 +20,7 @@ def main():
             if req["op"] == "enc":
                 ans = {"hex": codec.encode(g, req["doc"]).hex()}
             else:
-                ans = {"doc": codec.decode(g, bytes.fromhex(req["hex"]))}
+                ans = {"doc": codec.decode(g, bytes.fromhex(req["hex"]), req.get("budget", codec.DEFAULT_BUDGET))}
         except codec.EXIError as e:
             ans = {"error": str(e)}
         print(json.dumps(ans))

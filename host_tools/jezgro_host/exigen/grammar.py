@@ -85,9 +85,12 @@ class NFA:
 class Builder:
     """Builds every type grammar reachable from the global elements of a schema set."""
 
-    def __init__(self, schemas: SchemaSet):
+    def __init__(self, schemas: SchemaSet, unbounded_from: int | None = None):
         self.s = schemas
         self.order = 0
+        # EXIficient compatibility: element particles with maxOccurs >= this get the grammar of an
+        # unbounded repetition (no "exhausted" state); the firmware still enforces maxOccurs by count
+        self.unbounded_from = unbounded_from
 
     def members(self, el: ElementDecl) -> list[ElementDecl]:
         """The element and its substitution group (transitively), sorted by local name then URI.
@@ -103,6 +106,11 @@ class Builder:
     def particle(self, nfa: NFA, p: Particle, start: int, repeated: bool) -> int:
         """Adds p between start and a new end state, returns the end state."""
         rep = repeated or p.max == UNBOUNDED or p.max > 1
+        limit = 0
+        if (self.unbounded_from is not None and p.kind == "element" and p.max != UNBOUNDED
+                and p.max >= self.unbounded_from):
+            limit = p.max
+            p = Particle(p.kind, p.min, UNBOUNDED, p.children, p.elem, p.ns_constraint)
 
         def once(s: int) -> int:
             e = nfa.new()
@@ -110,7 +118,7 @@ class Builder:
                 for m in self.members(p.elem):
                     lab = Label(K_SE, m.name, self.order)
                     self.order += 1
-                    nfa.edges[s].append((lab, e, (m, rep)))
+                    nfa.edges[s].append((lab, e, (m, rep, limit)))
             elif p.kind == "any":
                 nfa.edges[s].append((Label(K_SE_ANY, (), self.order), e, None))
                 self.order += 1

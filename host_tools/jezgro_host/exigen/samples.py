@@ -35,17 +35,17 @@ def prods(g, state: int) -> tuple[int, list[tuple[int, str, int, int]]]:
     p0 = g.ST[o] | g.ST[o + 1] << 8
     out = []
     for i in range(g.ST[o + 2]):
-        q = (p0 + i) * 7
+        q = (p0 + i) * 8
         pr = g.PR
         out.append((pr[q], g.NAMES[pr[q + 1] | pr[q + 2] << 8], pr[q + 3] | pr[q + 4] << 8,
-                    pr[q + 5] | pr[q + 6] << 8))
+                    pr[q + 5] | pr[q + 6] << 8, pr[q + 7]))
     return g.ST[o + 3], out
 
 
 def roots(g) -> list[tuple[str, int]]:
     """(name, start state) of every global element with a complex type."""
     _bits, ps = prods(g, 0)
-    return [(nm, ch) for _k, nm, _t, ch in ps if not ch & 0x8000]
+    return [(nm, ch) for _k, nm, _t, ch, _l in ps if not ch & 0x8000]
 
 
 TEXT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.*"
@@ -106,14 +106,15 @@ def walk(g, state: int, rng: random.Random, depth: int, p_stop: float, skip: fro
         _bits, ps = prods(g, state)
         usable = [(i, p) for i, p in enumerate(ps)
                   if p[0] & 0x0F in (K_SE, K_AT, K_CH, K_EE) and p[1] not in skip
-                  and not (p[0] & 0x0F == K_SE and p[3] & 0x8000 and g.DT[p[3] & 0x7FFF][0] == D_B64)]
+                  and not (p[0] & 0x0F == K_SE and p[3] & 0x8000 and g.DT[p[3] & 0x7FFF][0] == D_B64)
+                  and not (p[4] and len(obj.get(p[1], ())) >= g.LIMITS[p[4]])]
         ee = [x for x in usable if x[1][0] & 0x0F == K_EE]
         others = [x for x in usable if x[1][0] & 0x0F != K_EE]
         if ee and (not others or depth > 6 or rng.random() < p_stop):
             return obj
         if not others:
             raise Unsupported("required content the peer codec cannot handle")
-        i, (kind, name, target, child) = rng.choice(others)
+        i, (kind, name, target, child, _lim) = rng.choice(others)
         k = kind & 0x0F
         if k == K_SE:
             v = value(g.DT[child & 0x7FFF], rng) if child & 0x8000 else walk(g, child, rng, depth + 1, p_stop, skip)

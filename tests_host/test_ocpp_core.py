@@ -96,3 +96,24 @@ def _errors_from_station(c: Csms):
     with c._lock:
         return [r["msg"] for r in c.records if r["dir"] == "rx" and isinstance(r.get("msg"), list)
                 and r["msg"][0] == 4]
+
+
+def test_gateway_simulation_connects_to_the_csms(csms, tmp_path):
+    """boards/unix/simmain.py --csms URL --station-id ID: the whole v2g table, OCPP_CLIENT registered."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    env = {"MICROPYPATH": f"{root / 'firmware'}:{root / 'boards' / 'unix'}", "PATH": "/usr/bin:/bin"}
+    p = subprocess.run([str(Path(sys.executable).parent / "micropython"), "-X", "heapsize=2M",
+                        str(root / "boards" / "unix" / "simmain.py"), "--fs", str(tmp_path / "simfs"),
+                        "--seconds", "3", "--csms", csms.url, "--station-id", "SIM-1", "--scenario", "none"],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert len(csms.calls("BootNotification", "SIM-1")) == 1
+    assert csms.calls("StatusNotification", "SIM-1")
+    bad = subprocess.run([str(Path(sys.executable).parent / "micropython"),
+                          str(root / "boards" / "unix" / "simmain.py"), "--fs", str(tmp_path / "simfs2"),
+                          "--seconds", "1", "--csms", "http://x", "--station-id", "SIM-2"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "ws://" in (bad.stderr + bad.stdout)

@@ -7,6 +7,8 @@
 #              [--inject SERVICE:KIND@SECONDS ...] [--status-ms MS]
 #              [--scenario NAME|none]   grid plant (boards/unix/scenarios/NAME.json)
 #                                       stepped before every tick; default: clean_grid
+#              [--csms URL --station-id ID [--security-profile N] [--password P]
+#               [--ca FILE] [--cert FILE] [--key FILE]]   OCPP_CLIENT's CSMS (implies --wall)
 import sys
 import os
 import json
@@ -16,7 +18,9 @@ from jezgro.kernel import Kernel
 from jezgro.faults import KINDS
 
 DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs",
-            "status-ms": "1000", "hwwdt-ms": "2000", "scenario": "clean_grid"}
+            "status-ms": "1000", "hwwdt-ms": "2000", "scenario": "clean_grid",
+            "csms": "", "station-id": "JEZGRO-SIM", "security-profile": "", "password": "", "ca": "",
+            "cert": "", "key": ""}
 
 
 def parse(argv):
@@ -80,6 +84,13 @@ def main(argv):
     injections = sorted(parse_injection(s, table) for s in opts["inject"])
     board.FS_ROOT = opts["fs"]
     mkdirs(opts["fs"])
+    if opts["csms"]:  # OCPP_CLIENT talks to a real CSMS: real sockets need wall-clock time
+        from ocpp import config as ocpp_config
+        try:
+            ocpp_config.provision(opts["fs"], opts)
+        except ocpp_config.ConfigError as e:
+            raise SystemExit("--csms: %s" % e)
+        opts["wall"] = True
     total_ms = int(float(opts["seconds"]) * 1000)
     status_ms = int(opts["status-ms"])
     virtual = not opts["wall"]

@@ -131,3 +131,18 @@ def tls_context(cfg, fs_root):
     except ValueError as e:
         raise ConfigError("%s: bad certificate or key: %s" % (FILE, e))
     return c
+
+
+def provision(fs_root, opts):
+    # Writes <fs_root>/ocpp.json from the simulation's --csms/--station-id/... options
+    # (boards/unix/simmain.py), validated like the board would read it.
+    d = {"url": opts["csms"], "station_id": opts["station-id"]}
+    prof = opts.get("security-profile") or ""
+    d["security_profile"] = int(prof) if prof else (2 if opts["csms"].startswith("wss://") else 0)
+    for k in ("password", "ca", "cert", "key"):
+        if opts.get(k):
+            d[k] = opts[k]
+    text = json.dumps(d)
+    parse(text)
+    with open(fs_root + "/" + FILE, "w") as f:
+        f.write(text)

@@ -107,6 +107,7 @@ import harness
 out = {}
 out["req"] = [sdp.encode_req(sdp.SEC_TLS).hex(), sdp.encode_req(sdp.SEC_NONE).hex()]
 out["req_dec"] = list(sdp.decode_req(sdp.encode_req(sdp.SEC_NONE)))
+out["consts"] = [sdp.SDP_PORT, sdp.MULTICAST.hex(), sdp.RETRY_MS, sdp.MAX_REQUESTS]
 addr = bytes(range(0xf0, 0x100))
 res = sdp.encode_res(addr, 61234, sdp.SEC_TLS)
 out["res"] = res.hex()
@@ -138,6 +139,7 @@ harness.result(out)
     d = r.data
     assert d["req"] == ["01fe9000000000020000", "01fe9000000000021000"]
     assert d["req_dec"] == [0x10, 0]
+    assert d["consts"] == [15118, "ff020000000000000000000000000001", 250, 50]
     assert d["res"] == "01fe900100000014" + bytes(range(0xF0, 0x100)).hex() + "ef320000"
     assert d["res_dec"] == [bytes(range(0xF0, 0x100)).hex(), 61234, 0, 0]
     for name, e in d["errors"].items():

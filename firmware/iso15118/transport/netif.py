@@ -83,6 +83,7 @@ class Netif:
         self.name = name
         self.index = _ifindex(name)
         self.ll = _link_local(name)
+        self.bound_device = False  # set when SO_BINDTODEVICE succeeded on the SDP socket
 
     def sockaddr(self, port):
         return sockaddr(self.ll, port, self.index)
@@ -97,6 +98,7 @@ class Netif:
         # scope id of the bound link-local address already selects the interface for TCP.
         try:
             sock.setsockopt(SOL_SOCKET, SO_BINDTODEVICE, self.name.encode() + b"\x00")
+            self.bound_device = True
             return True
         except OSError:
             return False

@@ -13,7 +13,9 @@ C_BAD_FRAME = const(2)
 C_BAD_CONTENT = const(3)
 C_UNOFFERED = const(4)   # the asked security is not offered: answered with the one we have
 C_SEND_FAIL = const(5)
-COUNTER_NAMES = ("requests", "answered", "bad_frame", "bad_content", "other_security", "send_fail")
+C_OTHER_IFACE = const(6)  # arrived on another interface: every interface is in ff02::1
+COUNTER_NAMES = ("requests", "answered", "bad_frame", "bad_content", "other_security", "send_fail",
+                 "other_interface")
 
 
 class SdpServer:
@@ -30,6 +32,7 @@ class SdpServer:
         self.last_peer = None
         self.last_granted = -1  # security of the last answer: the connection to expect next
         self.sock = nif.udp_socket(netif, port, multicast=True)
+        self.bound = netif.bound_device
 
     def close(self):
         self.sock.close()
@@ -71,6 +74,11 @@ class SdpServer:
                     return sent
                 raise
             peer = nif.parse_sockaddr(sa)
+            if peer[2] != self.netif.index and not self.bound:
+                # SO_BINDTODEVICE needs CAP_NET_RAW; without it the source's scope id tells where
+                # the request came from, and a charger answers only on its own link.
+                self.counts[C_OTHER_IFACE] += 1
+                continue
             self.last_peer = peer
             if self.tap is not None:
                 self.tap.udp(peer[0], peer[1], sdp.MULTICAST, self.port, data)

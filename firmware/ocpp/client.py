@@ -48,6 +48,7 @@ class Client:
                       "calls_in": 0, "queue_dropped": 0}
         self.backoff_log = []  # the last waits before reconnecting, ms
         self.last_error = ""
+        self.last_callerror = ""  # error code of the last CALLERROR received (normalized spelling)
         self.bo = BackOff(self.dm.int(C, "RetryBackOffWaitMinimum"), self.dm.int(C, "RetryBackOffRandomRange"),
                           self.dm.int(C, "RetryBackOffRepeatTimes"))
         self.ticks = []  # periodic functions of the operation modules, fn(client)
@@ -146,6 +147,7 @@ class Client:
                 self._finish(payload, None)
             else:
                 self.stats["errors_in"] += 1
+                self.last_callerror = name
                 self.last_error = "%s: %s %s" % (self.pending[1], name, desc)
                 self._finish(None, name)
         else:

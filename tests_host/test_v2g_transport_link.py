@@ -49,7 +49,12 @@ def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 10) -> 
 
 
 def mp_result(proc: subprocess.Popen[str], timeout: float = 40) -> dict:
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # never leave a MicroPython process holding the link behind
+        out, err = proc.communicate()
+        raise AssertionError(f"MicroPython run did not end in {timeout} s: {out[-2000:]} {err[-2000:]}")
     assert proc.returncode == 0, out + err
     for line in out.splitlines():
         if line.startswith("RESULT "):

@@ -1,0 +1,157 @@
+# OCPP_CLIENT benchmarks, run under MicroPython (`jezgro bench` / `make bench`):
+# heap held by the client at idle and allocated while handling the largest
+# requests, against its 64 KB budget; processing time per CALL from the CSMS
+# (parse, validate, act, encode, mask and write the CALLRESULT frame to a real
+# loopback TCP socket) against the bare json.loads + json.dumps of the same
+# text, measured in the same process.
+import sys
+import os
+import gc
+import time
+import json
+import socket
+import board
+from jezgro.kernel import Kernel
+from jezgro.service import ServiceSpec as S
+from jezgro.const import PRIO_LOW
+
+BUDGET = 64 * 1024
+
+
+def now_iso(off=0):
+    g = time.gmtime(int(time.time()) + off)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % g[:6]
+
+
+def run(coro):
+    # The handlers never wait while the socket buffer has room: one step finishes them.
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    raise RuntimeError("handler waited")
+
+
+def drain(srv):
+    try:
+        while srv.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
+def setup():
+    board.configure(False)
+    for f in os.listdir(board.FS_ROOT):
+        if f.startswith("ocpp_"):
+            os.remove(board.FS_ROOT + "/" + f)
+    table = (S(0, "KERNEL", -1, 4, 16, 0, None), S(1, "OCPP_CLIENT", PRIO_LOW, 8, 64, 5000000, "services.ocpp_client"))
+    k = Kernel(table, board)
+    ctx = k.services[1]
+    lst = socket.socket()
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    port = 47000 + (os.urandom(1)[0] * 8)
+    lst.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+    lst.listen(1)
+    c = socket.socket()
+    c.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+    srv, _ = lst.accept()
+    srv.setblocking(False)
+    c.setblocking(False)
+    return k, ctx, c, srv, port
+
+
+def main():
+    from ocpp import config
+    from ocpp.client import Client
+    from ocpp.features import install
+    k, ctx, c, srv, port = setup()
+    cfg = config.parse(json.dumps({"url": "ws://127.0.0.1:%d/ocpp" % port, "station_id": "BENCH",
+                                   "security_profile": 0}))
+    gc.collect()
+    m0 = gc.mem_alloc()
+    cl = Client(ctx, cfg, board.FS_ROOT, None)
+    install(cl)
+    cl.ws.st.sock = c  # an open WebSocket on a real loopback TCP connection (handshake not timed)
+    cl.ws.open = True
+    cl.registered = True
+    cl.connected = True
+    gc.collect()
+    idle = gc.mem_alloc() - m0
+    t0 = int(time.time())
+    prof = {"id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
+            "chargingSchedule": [{"id": 1, "chargingRateUnit": "W", "startSchedule": now_iso(),
+                                  "chargingSchedulePeriod": [{"startPeriod": i * 900, "limit": 11000 - i * 1500}
+                                                             for i in range(12)]}]}
+    maxp = {"id": 2, "stackLevel": 0, "chargingProfilePurpose": "ChargingStationMaxProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": [{"id": 2, "chargingRateUnit": "W", "startSchedule": now_iso(),
+                                  "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 20000},
+                                                             {"startPeriod": 3600, "limit": 4000}]}]}
+    run(cl.on_text(json.dumps([2, "m", "SetChargingProfile", {"evseId": 0, "chargingProfile": maxp}])))
+    calls = [
+        ("Heartbeat-sized GetVariables (1 item)", [2, "x", "GetVariables", {"getVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]}]),
+        ("GetVariables (8 items)", [2, "x", "GetVariables", {"getVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": n}} for n in
+            ("HeartbeatInterval", "MessageTimeout", "OfflineThreshold", "MessageAttempts", "MessageAttemptInterval",
+             "RetryBackOffRepeatTimes", "RetryBackOffRandomRange", "RetryBackOffWaitMinimum")]}]),
+        ("SetChargingProfile (12 periods, V2G)", [2, "x", "SetChargingProfile", {"evseId": 0, "chargingProfile": prof}]),
+        ("GetCompositeSchedule (3 h)", [2, "x", "GetCompositeSchedule", {"duration": 10800, "evseId": 1}]),
+        ("unknown action -> CALLERROR", [2, "x", "Frobnicate", {}]),
+    ]
+    rows = []
+    peak = 0
+    for name, m in calls:
+        text = json.dumps(m)
+        n = 60 if "Set" in name else 200
+        gc.collect()
+        before = gc.mem_alloc()
+        run(cl.on_text(text))
+        peak = max(peak, gc.mem_alloc() - before)
+        drain(srv)
+        ta = time.ticks_us()
+        for i in range(n):
+            run(cl.on_text(text))
+            if i % 16 == 15:
+                drain(srv)
+        a = time.ticks_diff(time.ticks_us(), ta)
+        drain(srv)
+        tb = time.ticks_us()
+        for i in range(n):
+            json.dumps(json.loads(text))
+        b = time.ticks_diff(time.ticks_us(), tb)
+        rows.append(["CALL " + name, a // n, "us/call", "json.loads+dumps of the same text", b // n, "us",
+                     a / max(1, b)])
+    # The largest job: GetBaseReport -> NotifyReport messages queued.
+    gc.collect()
+    before = gc.mem_alloc()
+    run(cl.on_text(json.dumps([2, "r", "GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"}])))
+    report = gc.mem_alloc() - before
+    peak = max(peak, report)
+    cl.outbox = []
+    gc.collect()
+    held = gc.mem_alloc() - m0
+    rows.insert(0, ["OCPP_CLIENT heap held at idle (connected)", idle, "bytes", "budget (spec 7.1)", BUDGET, "bytes",
+                    idle / BUDGET])
+    rows.insert(1, ["  allocated by one CALL, worst (GetBaseReport)", peak, "bytes", "budget", BUDGET, "bytes",
+                    peak / BUDGET])
+    rows.insert(2, ["  idle + worst CALL (peak bound)", idle + peak, "bytes", "budget", BUDGET, "bytes",
+                    (idle + peak) / BUDGET])
+    rows.insert(3, ["  held after the CALLs (profiles, state)", held, "bytes", "budget", BUDGET, "bytes",
+                    held / BUDGET])
+    rows.insert(4, ["  of which WebSocket receive buffer", len(cl.ws.buf), "bytes", "budget", BUDGET, "bytes",
+                    len(cl.ws.buf) / BUDGET])
+    c.close()
+    srv.close()
+    if "--json" in sys.argv:
+        print(json.dumps(rows))
+        return
+    print("%-46s %9s %-8s | %-34s %9s %-6s | %7s" % ("measure", "value", "unit", "baseline (same run)", "value",
+                                                    "unit", "ratio"))
+    print("-" * 130)
+    for r in rows:
+        print("%-46s %9d %-8s | %-34s %9d %-6s | %7.2f" % tuple(r))
+
+
+main()

@@ -139,6 +139,10 @@ def test_our_evcc_and_secc_over_tcp_and_tls_with_capture(v2g_link, certs, tmp_pa
         assert [[pt, p.hex()] for pt, p in v2gtp_messages(st)] == frames
     if shutil.which("tshark"):
         check_with_tshark(pcap, (["0x9000", "0x9001"] + ["0x%04x" % f[0] for f in frames for _ in (0, 1)]) * 2)
+    # One connection's live MicroPython heap (stream, 8.5 KB deframer buffer, TLS socket object) must
+    # leave the ISO15118 service's 128 KB to the EXI codec and the session.
+    assert all(0 < h < 64 * 1024 for h in s["heap"]), s["heap"]
+    print(f"heap per connection (tls, tcp): {s['heap']} B")
     print(f"DAD {link.dad_s:.2f} s; answer times tls {[a[2] for a in results['tls']['answers']]} ms, "  # type: ignore[attr-defined]
           f"tcp {[a[2] for a in results['tcp']['answers']]} ms")
 

@@ -99,6 +99,9 @@ class Unsupported(Exception):
     """The message needs content the peer codec cannot handle (base64Binary, xmldsig)."""
 
 
+MAX_LIST = 5   # items per list in random samples (lists at maxOccurs are tested on purpose elsewhere)
+
+
 def walk(g, state: int, rng: random.Random, depth: int, p_stop: float, skip: frozenset = SKIP) -> dict:
     obj: dict = {}
     count = 0
@@ -110,6 +113,9 @@ def walk(g, state: int, rng: random.Random, depth: int, p_stop: float, skip: fro
                   and not (p[4] and len(obj.get(p[1], ())) >= g.LIMITS[p[4]])]
         ee = [x for x in usable if x[1][0] & 0x0F == K_EE]
         others = [x for x in usable if x[1][0] & 0x0F != K_EE]
+        short = [x for x in others if not (x[1][0] & F_LIST and len(obj.get(x[1][1], ())) >= MAX_LIST)]
+        if short or ee:
+            others = short
         if ee and (not others or depth > 6 or rng.random() < p_stop):
             return obj
         if not others:

@@ -139,7 +139,7 @@ def test_profiles_composite_v2g_power_mgr_reservations_iso15118(csms, tmp_path):
     it = iter(limits)
     assert all(any(x == w for x in it) for w in want), limits
     stat = [p["connectorStatus"] for p in csms.calls("StatusNotification")]
-    assert "Reserved" in stat and stat[-1] == "Available"
+    assert stat[stat.index("Reserved") + 1] == "Available" and stat[-1] == "Occupied"  # expiry, then P&C
     assert csms.calls("ReservationStatusUpdate")[0] == {"reservationId": 77, "reservationUpdateStatus": "Expired"}
     needs = csms.calls("NotifyEVChargingNeeds")
     assert len(needs) == 1 and needs[0]["chargingNeeds"]["acChargingParameters"] == {
@@ -150,3 +150,8 @@ def test_profiles_composite_v2g_power_mgr_reservations_iso15118(csms, tmp_path):
         (0, 11000), (900, 7000), (1800, -5000), (2700, -10000), (3600, 0), (4500, 11000), (5400, 3000)]
     assert csms.calls("Get15118EVCertificate")[0]["exiRequest"] == "gAEiAzRVZneImaq7zN3u"
     assert ["cert_response", 1] in out["iso_peer"]
+    # Plug & Charge: the contract id authorised, then the transaction started for it
+    assert csms.calls("Authorize")[0]["idToken"] == {"idToken": "DEJEZC12345678", "type": "eMAID"}
+    started = [e for e in csms.calls("TransactionEvent") if e["eventType"] == "Started"]
+    assert started[0]["triggerReason"] == "Authorized" and started[0]["idToken"]["type"] == "eMAID"
+    assert csms.calls("SecurityEventNotification")[0]["type"] == "StartupOfTheDevice"

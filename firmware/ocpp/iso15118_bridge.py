@@ -16,6 +16,8 @@
 #   <fs>/iso15118_cert.req (base64 text, too large for IPC);
 #   u8[0] 0 = Get15118EVCertificate Install, 1 = Update, 2 = GetCertificateStatus (the file
 #   then holds the OCSPRequestData JSON)   bytes [1..] iso15118SchemaVersion (ASCII)
+# MSG_ISO_AUTHORIZE (0x0307, ISO15118 -> OCPP_CLIENT): u8[0] evseId, bytes [1..] the EV's
+#   contract id (eMAID, ASCII): Authorize, and on Accepted the transaction starts.
 # MSG_ISO_CERT_RESPONSE (0x0306, OCPP_CLIENT -> ISO15118): i32[0] 1 = Accepted, 0 = Failed,
 #   -1 = no answer from the CSMS; the response body (exiResponse / ocspResult) in
 #   <fs>/iso15118_cert.res.
@@ -27,6 +29,7 @@ from ocpp import clock
 
 MSG_ISO_CERT_REQUEST = const(0x0305)  # proposed for jezgro/const.py
 MSG_ISO_CERT_RESPONSE = const(0x0306)
+MSG_ISO_AUTHORIZE = const(0x0307)
 MODES = ("AC_single_phase", "AC_three_phase", "DC")
 REQ_FILE = "iso15118_cert.req"
 RES_FILE = "iso15118_cert.res"
@@ -78,6 +81,12 @@ class Bridge:
                 self._schedule_chunk(msg.buf)
             elif msg.type == MSG_ISO_CERT_REQUEST:
                 self._cert(msg)
+            elif msg.type == MSG_ISO_AUTHORIZE:
+                emaid = bytes(msg.buf[1:msg.len]).decode()
+                if not 0 < len(emaid) <= 36 or not 1 <= msg.buf[0] <= cl.connectors:
+                    raise ValueError("bad authorize request")
+                from ocpp.ops import authorize
+                authorize.request(cl, msg.buf[0], {"idToken": emaid, "type": "eMAID"})
         except (ValueError, IndexError, OSError) as e:
             self.bad += 1
             cl.ext["iso_bad"] = self.bad

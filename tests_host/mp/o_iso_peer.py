@@ -1,11 +1,12 @@
 # Stands in for the ISO15118 service: once OCPP_CLIENT is registered, sends the
 # EV's charging needs, a V2G charging schedule (7 periods, some negative = discharge,
-# in two chunks) and a certificate installation request, in the IPC formats of
+# in two chunks), a certificate installation request and (8 s later) a Plug & Charge
+# contract id to authorise, in the IPC formats of
 # ocpp/iso15118_bridge.py; records the certificate response.
 import struct
 import board
 from jezgro.const import MSG_EV_CHARGING_NEEDS, MSG_EV_CHARGING_SCHEDULE
-from ocpp.iso15118_bridge import MSG_ISO_CERT_REQUEST, MSG_ISO_CERT_RESPONSE, REQ_FILE
+from ocpp.iso15118_bridge import MSG_ISO_CERT_REQUEST, MSG_ISO_CERT_RESPONSE, MSG_ISO_AUTHORIZE, REQ_FILE
 
 log = []
 OCPP = 1
@@ -54,6 +55,10 @@ async def main(ctx):
     with open(board.FS_ROOT + "/" + REQ_FILE, "w") as f:
         f.write("gAEiAzRVZneImaq7zN3u")
     log.append(["cert", ctx.send(OCPP, MSG_ISO_CERT_REQUEST, b"\x00urn:iso:15118:2:2013:MsgDef")])
+    for i in range(40):  # Plug & Charge later, once the test's reservation on EVSE 1 has expired
+        ctx.feed()
+        await ctx.sleep_ms(200)
+    log.append(["auth", ctx.send(OCPP, MSG_ISO_AUTHORIZE, b"\x01DEJEZC12345678")])
     while True:
         ctx.feed()
         msg = await ctx.receive(200)

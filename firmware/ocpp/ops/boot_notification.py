@@ -28,7 +28,10 @@ def confirm(cl, req, res, err):
         cl.ctx.store.set("ocpp_registered", True)
         if interval > 0:
             cl.dm.set("OCPPCommCtrlr", "HeartbeatInterval", str(interval), force=True)
-        from ocpp.ops import status_notification
+        from ocpp.ops import status_notification, security_event_notification
         status_notification.all_connectors(cl)
+        reason = req.get("reason")
+        security_event_notification.send(cl, "ResetOrReboot" if reason == "RemoteReset" else "StartupOfTheDevice")
+        cl.ctx.store.set("ocpp_boot_reason", "PowerUp")
     else:
         cl.boot_retry_ms = cl.ctx.kernel.ticks_add(cl.now(), (interval if interval > 0 else 10) * 1000)

@@ -64,12 +64,13 @@ def module_text(name: str, entry: str, src: Path) -> str:
     return "\n".join(out)
 
 
-def main() -> int:
+def main(out: Path = OUT, quiet: bool = False) -> int:
     src = schema_dir()
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "__init__.py").write_text('"""Generated EXI grammar tables, one module per schema set."""\n')
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "__init__.py").write_text('"""Generated EXI grammar tables, one module per schema set."""\n')
     for name, (mod, entry) in SCHEMAS.items():
         text = module_text(name, entry, src)
-        (OUT / f"{mod}.py").write_text(text)
-        print(f"{mod}.py: {len(text)} bytes")
+        (out / f"{mod}.py").write_text(text)
+        if not quiet:
+            print(f"{out / mod}.py: {len(text)} bytes")
     return 0

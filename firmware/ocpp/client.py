@@ -16,6 +16,8 @@ from ocpp.txqueue import TxQueue
 from ocpp.ops import INCOMING
 
 SLICE_MS = const(100)
+# What the CSMS may ask while our BootNotification is Pending (B02): configuration, not operation.
+WHILE_PENDING = ("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage")
 C = "OCPPCommCtrlr"
 
 
@@ -158,7 +160,7 @@ class Client:
         if modname is None:
             await self._reply_error(mid, "NotImplemented", "action " + action[:40])
             return
-        if not self.registered and self.boot_status != "Pending" and action != "TriggerMessage":
+        if not self.registered and not (self.boot_status == "Pending" and action in WHILE_PENDING):
             await self._reply_error(mid, "SecurityError", "not registered")
             return
         mod = self.handlers.get(action)

@@ -1,0 +1,73 @@
+"""The remaining Core operations against the `ocpp` package CSMS (its schema validation checks every
+request and response): BootNotification Pending -> Accepted, TriggerMessage, ChangeAvailability,
+UnlockConnector, DataTransfer, GetTransactionStatus, Reset, MeterValues."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from ocpp.exceptions import SecurityError
+
+from jezgro_host.csms import Csms, StationProcess
+
+SID = "GW-OPS"
+
+
+def wait_for(pred, timeout=15.0):
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_core_operations(tmp_path):
+    c = Csms(log_path=tmp_path / "csms.jsonl", heartbeat_s=2, boot_status="Pending").start()
+    st = StationProcess(tmp_path / "fs", {"url": c.url, "station_id": SID, "security_profile": 0}).start()
+    try:
+        # Pending: the CSMS may query the device model; other requests are refused until Accepted
+        wait_for(lambda: c.calls("BootNotification"))
+        c.boot_status = "Accepted"
+        r = c.send(SID, "GetVariables", {"getVariableData": [
+            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "SecurityProfile"}}]})
+        assert r.get_variable_result[0]["attribute_value"] == "0"
+        with pytest.raises(SecurityError):
+            c.send(SID, "UnlockConnector", {"evseId": 1, "connectorId": 1})
+        wait_for(lambda: c.calls("StatusNotification"), 20)  # retried after `interval`, then Accepted
+        assert len(c.calls("BootNotification")) >= 2
+        assert c.send(SID, "TriggerMessage", {"requestedMessage": "BootNotification"}).status == "Rejected"
+        assert c.send(SID, "TriggerMessage", {"requestedMessage": "MeterValues",
+                                              "evse": {"id": 1}}).status == "Accepted"
+        mv = wait_for(lambda: c.calls("MeterValues"))
+        assert mv[0]["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+        assert c.send(SID, "TriggerMessage", {"requestedMessage": "LogStatusNotification"}).status == \
+            "NotImplemented"
+        assert c.send(SID, "ChangeAvailability", {"operationalStatus": "Inoperative",
+                                                  "evse": {"id": 1}}).status == "Accepted"
+        wait_for(lambda: c.calls("StatusNotification")[-1]["connectorStatus"] == "Unavailable")
+        r = c.send(SID, "RequestStartTransaction", {"evseId": 1, "remoteStartId": 3,
+                                                    "idToken": {"idToken": "A", "type": "Central"}})
+        assert r.status == "Rejected"  # unavailable
+        c.send(SID, "ChangeAvailability", {"operationalStatus": "Operative"})
+        wait_for(lambda: c.calls("StatusNotification")[-1]["connectorStatus"] == "Available")
+        assert c.send(SID, "UnlockConnector", {"evseId": 1, "connectorId": 1}).status == "UnlockFailed"
+        assert c.send(SID, "DataTransfer", {"vendorId": "com.example"}).status == "UnknownVendorId"
+        assert c.send(SID, "GetTransactionStatus", {}).messages_in_queue is False
+        r = c.send(SID, "RequestStartTransaction", {"evseId": 1, "remoteStartId": 4,
+                                                    "idToken": {"idToken": "B", "type": "Central"}})
+        assert r.status == "Accepted"
+        assert c.send(SID, "ChangeAvailability", {"operationalStatus": "Inoperative",
+                                                  "evse": {"id": 1}}).status == "Scheduled"
+        assert c.send(SID, "Reset", {"type": "OnIdle"}).status == "Scheduled"
+        assert c.send(SID, "Reset", {"type": "Immediate"}).status == "Accepted"
+        wait_for(lambda: any(b["reason"] == "RemoteReset" for b in c.calls("BootNotification")))
+        wait_for(lambda: any(e["type"] == "ResetOrReboot" for e in c.calls("SecurityEventNotification")))
+    finally:
+        out = st.stop()
+        c.stop()
+    ended = [e for e in c.calls("TransactionEvent") if e["eventType"] == "Ended"]
+    assert ended and ended[0]["transactionInfo"]["stoppedReason"] == "ImmediateReset"
+    assert c.errors_sent() == []
+    assert out["svc"]["faults"] == 0

@@ -61,13 +61,22 @@ def test_core_operations(tmp_path):
         assert c.send(SID, "ChangeAvailability", {"operationalStatus": "Inoperative",
                                                   "evse": {"id": 1}}).status == "Scheduled"
         assert c.send(SID, "Reset", {"type": "OnIdle"}).status == "Scheduled"
-        assert c.send(SID, "Reset", {"type": "Immediate"}).status == "Accepted"
+        tx_id = wait_for(lambda: c.calls("TransactionEvent"))[0]["transactionInfo"]["transactionId"]
+        assert c.send(SID, "RequestStopTransaction", {"transactionId": tx_id}).status == "Accepted"
+        # both Scheduled requests are carried out once the transaction is over
+        wait_for(lambda: c.calls("StatusNotification")[-1]["connectorStatus"] == "Unavailable")
         wait_for(lambda: any(b["reason"] == "RemoteReset" for b in c.calls("BootNotification")))
+        c.send(SID, "ChangeAvailability", {"operationalStatus": "Operative"})
+        r = c.send(SID, "RequestStartTransaction", {"evseId": 1, "remoteStartId": 5,
+                                                    "idToken": {"idToken": "C", "type": "Central"}})
+        assert r.status == "Accepted"
+        assert c.send(SID, "Reset", {"type": "Immediate"}).status == "Accepted"
+        wait_for(lambda: sum(b["reason"] == "RemoteReset" for b in c.calls("BootNotification")) == 2)
         wait_for(lambda: any(e["type"] == "ResetOrReboot" for e in c.calls("SecurityEventNotification")))
     finally:
         out = st.stop()
         c.stop()
     ended = [e for e in c.calls("TransactionEvent") if e["eventType"] == "Ended"]
-    assert ended and ended[0]["transactionInfo"]["stoppedReason"] == "ImmediateReset"
+    assert [e["transactionInfo"]["stoppedReason"] for e in ended] == ["Remote", "ImmediateReset"]
     assert c.errors_sent() == []
     assert out["svc"]["faults"] == 0

@@ -91,7 +91,21 @@ class Transactions:
         if sc is not None:
             sc.drop_tx(t["id"])
         from ocpp.ops import status_notification
-        status_notification.send(self.cl, evse, 1, "Available")
+        cl = self.cl
+        pend = cl.ext.get("availability_pending")
+        if pend is not None and evse in pend[0]:
+            # ChangeAvailability answered Scheduled: applied now the transaction is over (G03.FR.05)
+            del cl.ext["availability_pending"]
+            for e in pend[0]:
+                status_notification.send(cl, e, 1, "Available" if pend[1] == "Operative" else "Unavailable")
+        else:
+            status_notification.send(cl, evse, 1, cl.conn_status.get(evse) if cl.conn_status.get(evse) in (
+                "Unavailable", "Faulted") else "Available")
+        if cl.ext.get("reset_pending") and not self.tx:
+            # Reset OnIdle answered Scheduled: the station is idle now (B12.FR.04)
+            del cl.ext["reset_pending"]
+            from ocpp.ops import reset
+            reset.after(cl, {"type": "OnIdle"}, {"status": "Accepted"})
         return True
 
     def tick(self, cl):

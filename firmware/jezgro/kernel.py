@@ -163,8 +163,7 @@ class Kernel:
         slot = svc.spec.tick_slot
         if slot >= 0:
             self.critical.unregister(slot)
-        if svc.io_obj is not None:
-            self.io_unregister(svc.io_obj)
+        self.io_release(svc)
         coro = svc.coro
         svc.coro = None
         if coro is not None:
@@ -193,18 +192,33 @@ class Kernel:
 
     # --- I/O ---------------------------------------------------------------
     def io_register(self, svc, obj, event):
+        if not svc.io_objs:
+            svc.io_ready_obj = None  # first object of a new wait
         self.poller.register(obj, event)
         self.io_waiters[id(obj)] = (obj, svc)
-        svc.io_ready = False
+        svc.io_objs.append(obj)
+
+    def io_release(self, svc):
+        # Drop every registration of svc's wait (the ready one and the others).
+        for obj in svc.io_objs:
+            if self.io_waiters.pop(id(obj), None) is not None:
+                try:
+                    self.poller.unregister(obj)
+                except (OSError, ValueError, KeyError):
+                    pass
+        svc.io_objs.clear()
 
     def io_unregister(self, obj):
+        # A service is closing obj: forget it, whether or not a wait is on it.
         w = self.io_waiters.pop(id(obj), None)
         if w is not None:
             try:
                 self.poller.unregister(obj)
             except (OSError, ValueError, KeyError):
                 pass
-            w[1].io_obj = None
+            objs = w[1].io_objs
+            if obj in objs:
+                objs.remove(obj)
 
     def _poll_io(self, timeout_ms):
         if not self.io_waiters:
@@ -213,8 +227,9 @@ class Kernel:
         for ent in self.poller.poll(timeout_ms):
             w = self.io_waiters.get(id(ent[0]))
             if w is not None:
-                w[1].io_ready = True
-                self.io_unregister(w[0])
+                svc = w[1]
+                svc.io_ready_obj = w[0]
+                self.io_release(svc)
                 got = True
         return got
 
@@ -255,7 +270,7 @@ class Kernel:
         w = svc.wait
         if w == W_RECV and self.ipc.count[svc.sid]:
             return True
-        if w == W_IO and svc.io_ready:
+        if w == W_IO and svc.io_ready_obj is not None:
             return True
         if w == W_FOREVER:
             return False
@@ -287,9 +302,14 @@ class Kernel:
         elif w == W_RECV:
             aw.result = aw.stop_msg if self.ipc.take(svc.sid, svc.msg) else aw.stop_none
         elif w == W_IO:
-            if not svc.io_ready and svc.io_obj is not None:
-                self.io_unregister(svc.io_obj)
-            aw.result = aw.stop_true if svc.io_ready else aw.stop_false
+            self.io_release(svc)  # timed out: the registrations are still there
+            ready = svc.io_ready_obj
+            svc.io_ready_obj = None
+            if svc.io_any:
+                # Protocol-domain path: one StopIteration per wake is acceptable here.
+                aw.result = StopIteration(ready) if ready is not None else aw.stop_none
+            else:
+                aw.result = aw.stop_true if ready is not None else aw.stop_false
         svc.wait = W_NONE
         svc.state = ST_READY
         self.cur = svc

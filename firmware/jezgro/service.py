@@ -99,9 +99,10 @@ class Service:
         self.wait = W_NONE
         self.wake_ms = 0
         self.timed = False
-        self.io_obj = None
+        self.io_objs = []  # what a W_IO wait is registered on
+        self.io_any = False  # wait_io_any: the await returns the ready object
+        self.io_ready_obj = None
         self.fed_ms = 0
-        self.io_ready = False
         self.inject = 0
         self.restart_from_us = -1
         self.restart_times = []
@@ -155,8 +156,16 @@ class Service:
 
     def wait_io(self, obj, event, timeout_ms=-1):
         # await ctx.wait_io(sock, select.POLLIN, t) -> True when ready, False on timeout.
-        self.io_obj = obj
+        self.io_any = False
         self.kernel.io_register(self, obj, event)
+        return self._park(W_IO, timeout_ms)
+
+    def wait_io_any(self, objs, event, timeout_ms=-1):
+        # await ctx.wait_io_any((s1, s2), select.POLLIN, t) -> the first ready object, or
+        # None on timeout. For servers listening on several sockets (SDP + TCP + TLS).
+        self.io_any = True
+        for obj in objs:
+            self.kernel.io_register(self, obj, event)
         return self._park(W_IO, timeout_ms)
 
     def wait_forever(self):

@@ -104,9 +104,10 @@ def test_power_loss_with_queued_events_and_torn_write(csms, tmp_path):
     tx_id = wait_for(lambda: tx_events(csms))[0]["transactionInfo"]["transactionId"]
     csms.refuse = True
     csms.disconnect(SID)
-    time.sleep(3)
+    log = fs / "ocpp_txq.log"
+    wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 2)
     st.kill()  # power loss while events sit in the queue
-    queued = (fs / "ocpp_txq.log").read_text().splitlines()
+    queued = log.read_text().splitlines()
     assert len(queued) >= 2
     # and a power loss in the middle of the next append: a torn record at the end
     with open(fs / "ocpp_txq.log", "a") as f:

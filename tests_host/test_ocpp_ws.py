@@ -38,7 +38,7 @@ class RawPeer:
         while True:
             m = json.loads(await ws.recv())
             self.events.append(("rx", m))
-            if m[0] == 2 and m[2] in ("BootNotification", "StatusNotification", "Heartbeat", "NotifyReport"):
+            if m[0] == 2:  # the station's own requests: answered, we wait for the answer to ours
                 res = {"currentTime": "2026-01-01T00:00:00Z", "interval": 300, "status": "Accepted"} \
                     if m[2] == "BootNotification" else {}
                 await ws.send(json.dumps([3, m[1], res]))
@@ -53,7 +53,7 @@ class RawPeer:
             res = {"currentTime": "2026-01-01T00:00:00Z", "interval": 300, "status": "Accepted"} \
                 if m[2] == "BootNotification" else {}
             await ws.send(json.dumps([3, m[1], res]))
-            if m[2] == "StatusNotification":
+            if m[0] == 2 and m[2] == "StatusNotification":
                 return
 
     async def _handler(self, ws):

@@ -176,6 +176,22 @@ def metrics(d: dict, spec: dict, res: dict | None = None) -> list[tuple[str, flo
         lim = spec.get("neg_seq_pct_max")
         rows.append(("negative-sequence current % rated", v, f"< {lim} (design)" if lim else "reported",
                      v < lim if lim else True))
+    if "qv_step_t" in spec:
+        v1, v2, v3, v4, qmax = spec["qv_curve"]
+        v = spec["qv_v"]
+        qm = qmax / 100 * 11000
+        q_exp = qm if v <= v1 else (qm * (v2 - v) / (v2 - v1) if v < v2 else 0.0)
+        t0 = spec["qv_step_t"]
+        tol = abs(q_exp) * spec["tol_pct"] / 100
+        ts = settle_time(d, t0, np.abs(d["q"] - q_exp) > tol)
+        rows.append(("Q(V) expected injection var", q_exp, "curve", True))
+        rows.append(("Q(V) settling s (within 10 %)", ts, f"< {spec['qv_settle_s']}", ts < spec["qv_settle_s"]))
+    if "ramp_t" in spec:
+        w = _win(d, spec["ramp_t"])
+        slope = float(np.polyfit(t[w], -d["p"][w], 1)[0])  # W/s, import positive
+        lim = spec["ramp_pct_s"] / 100 * 11000
+        rows.append(("scheduled-power ramp W/s", abs(slope), f"<= {lim:.0f} (and > 0.8x)",
+                     0.8 * lim <= abs(slope) <= lim * 1.02))
     if "droop_step_t" in spec:
         t0 = spec["droop_step_t"]
         f = spec["droop_f"]

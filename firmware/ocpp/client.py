@@ -4,7 +4,7 @@
 # CSMS requests to one module per operation (ocpp.ops.*). Transport errors
 # end the session and start the back-off; a bad message from the CSMS gets its
 # CALLERROR and a counter, nothing more.
-import json
+import gc
 from micropython import const
 from net.ws import WebSocket, WsError, WsClosed
 from net.stream import StreamError
@@ -50,7 +50,8 @@ class Client:
                       "calls_in": 0, "queue_dropped": 0}
         self.backoff_log = []  # the last waits before reconnecting, ms
         self.last_error = ""
-        self.last_callerror = ""  # error code of the last CALLERROR received (normalized spelling)
+        self.last_callerror = ""
+        self.conn_heap = 0  # error code of the last CALLERROR received (normalized spelling)
         self.bo = BackOff(self.dm.int(C, "RetryBackOffWaitMinimum"), self.dm.int(C, "RetryBackOffRandomRange"),
                           self.dm.int(C, "RetryBackOffRepeatTimes"))
         self.ticks = []  # periodic functions of the operation modules, fn(client)
@@ -192,8 +193,15 @@ class Client:
         return (u if u.endswith("/") else u + "/") + pct(self.cfg["station_id"])
 
     async def connect(self):
+        # GC heap held by one connection (socket, WebSocket state, TLS objects), measured once per
+        # connection (reconnects are rare). mbedTLS's record buffers live outside the GC heap on
+        # the unix port, so there this does not include them.
+        gc.collect()
+        m0 = gc.mem_alloc()
         await self.ws.connect(self.url(), "ocpp2.0.1", self.dm.int(C, "MessageTimeout") * 1000,
                               self.tls, self.cfg.get("headers"))
+        gc.collect()
+        self.conn_heap = gc.mem_alloc() - m0
 
     async def idle(self, ms):
         t0 = self.now()

@@ -41,6 +41,7 @@ def run(max_ms=60000, peers=False, reset_cause="power_on"):
         out["queue"] = len(cl.txq)
         out["last_error"] = cl.last_error
         out["last_callerror"] = cl.last_callerror
+        out["conn_heap"] = cl.conn_heap
         out["ext"] = {k2: v for k2, v in cl.ext.items() if isinstance(v, (int, str, list, dict)) and k2 != "ipc"}
     if peers:
         import o_iso_peer

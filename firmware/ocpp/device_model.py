@@ -105,11 +105,15 @@ class DeviceModel:
     def save(self):
         save_json(self.path, {"%s.%s" % k: v for k, v in self.values.items()})
 
-    def report(self):
-        # NotifyReport reportData entries for GetBaseReport FullInventory.
-        out = []
-        for (c, n), (typ, mut, _) in VARS.items():
-            out.append({"component": {"name": c}, "variable": {"name": n},
-                        "variableAttribute": [{"type": "Actual", "value": self.get(c, n), "mutability": mut}],
-                        "variableCharacteristics": {"dataType": typ, "supportsMonitoring": False}})
-        return out
+    def entry(self, c, n):
+        # One NotifyReport reportData entry.
+        typ, mut, _ = VARS[(c, n)]
+        attr = {"type": "Actual", "mutability": mut}
+        v = self.get(c, n)
+        if v:
+            attr["value"] = v
+        return {"component": {"name": c}, "variable": {"name": n}, "variableAttribute": [attr],
+                "variableCharacteristics": {"dataType": typ, "supportsMonitoring": False}}
+
+    def keys(self, writable_only=False):
+        return [k for k, spec in VARS.items() if not writable_only or spec[1] == RW]

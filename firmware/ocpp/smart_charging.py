@@ -107,9 +107,18 @@ class SmartCharging:
         d = load_json(self.path, [])
         self.profiles = d if isinstance(d, list) else []  # [{"evse": n, "p": chargingProfile}]
         self.sent = None  # (limit, valid_until) last sent to POWER_MGR
+        self.times = {}  # timestamp text -> unix s: evaluation runs every second, parsing allocates
         self.last_s = -1
 
+    def _t(self, text):
+        t = self.times.get(text)
+        if t is None:
+            t = clock.parse(text)
+            self.times[text] = t
+        return t
+
     def save(self):
+        self.times = {}
         save_json(self.path, self.profiles)
         self.cl.dm.set("SmartChargingCtrlr", "Entries", str(len(self.profiles)), force=True)
 
@@ -152,7 +161,7 @@ class SmartCharging:
         if kind == "Relative":
             tx = self.cl.ext["tx"].active(o["evse"]) if o["evse"] else None
             return tx["t0"] if tx and "t0" in tx else None
-        st = clock.parse(s["startSchedule"])
+        st = self._t(s["startSchedule"])
         if kind == "Recurring":
             per = DAY if p["recurrencyKind"] == "Daily" else 7 * DAY
             if t >= st:
@@ -163,8 +172,8 @@ class SmartCharging:
         # (limit, next change time) of one profile at t, or (None, next change) when it does not apply.
         p = o["p"]
         nxt = None
-        vf = clock.parse(p["validFrom"]) if "validFrom" in p else None
-        vt = clock.parse(p["validTo"]) if "validTo" in p else None
+        vf = self._t(p["validFrom"]) if "validFrom" in p else None
+        vt = self._t(p["validTo"]) if "validTo" in p else None
         if vf is not None and t < vf:
             return None, vf
         if vt is not None and t >= vt:

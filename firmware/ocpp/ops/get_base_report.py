@@ -1,5 +1,5 @@
 # GetBaseReport (B07) -> NotifyReport, split into messages of at most
-# ItemsPerMessage entries, seqNo from 0, tbc on all but the last.
+# ItemsPerMessage entries, seqNo from 0, tbc on all but the last, built one at a time.
 from ocpp import check, clock
 
 
@@ -10,17 +10,25 @@ def handle(cl, p, mid):
 
 
 def after(cl, p, res):
-    if res["status"] != "Accepted":
-        return
-    data = cl.dm.report()
-    if p["reportBase"] == "ConfigurationInventory":
-        data = [d for d in data if d["variableAttribute"][0]["mutability"] == "ReadWrite"]
+    if res["status"] == "Accepted":
+        _send(cl, p["requestId"], p["reportBase"] == "ConfigurationInventory", 0)
+
+
+def _send(cl, rid, writable, seq):
+    # One NotifyReport at a time: the next chunk is built when the CSMS has taken this one,
+    # so a report never holds more than ItemsPerMessage entries in RAM.
+    keys = cl.dm.keys(writable)
     per = cl.dm.int("DeviceDataCtrlr", "ItemsPerMessage")
-    seq = 0
-    for i in range(0, len(data), per):
-        chunk = data[i:i + per]
-        msg = {"requestId": p["requestId"], "generatedAt": clock.iso(), "seqNo": seq, "reportData": chunk}
-        if i + per < len(data):
-            msg["tbc"] = True
-        cl.call("NotifyReport", msg)
-        seq += 1
+    chunk = keys[seq * per:(seq + 1) * per]
+    more = (seq + 1) * per < len(keys)
+    msg = {"requestId": rid, "generatedAt": clock.iso(), "seqNo": seq,
+           "reportData": [cl.dm.entry(c, n) for c, n in chunk]}
+    if more:
+        msg["tbc"] = True
+    cl.call("NotifyReport", msg, _then(rid, writable, seq + 1) if more else None)
+
+
+def _then(rid, writable, seq):
+    def next_chunk(cl, req, res, err):
+        _send(cl, rid, writable, seq)
+    return next_chunk

@@ -237,6 +237,10 @@ def hang_handled() -> None:
     pass  # break_main never interrupts anything on this board
 
 
+def hang_floor_ms() -> int:
+    return 0  # real time on real hardware: each service's own watchdog period applies
+
+
 def in_main_context() -> bool:
     return True
 

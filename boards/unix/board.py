@@ -19,6 +19,8 @@ HALF30 = const(0x20000000)
 STEP_COST_US = const(10)
 MAX_CATCHUP_TICKS = const(500)  # wall mode: further behind than this, ticks are dropped (missed)
 HANG_POLL_MS = const(2)
+OVERSLEEP_MS = const(20)
+VIRTUAL_HANG_FLOOR_MS = const(250)
 
 FS_ROOT = os.getenv("JEZGRO_FS") or "sim_fs"
 NAME = "unix"
@@ -184,10 +186,27 @@ def hang_handled():
         _handled.release()
 
 
+def hang_floor_ms():
+    return VIRTUAL_HANG_FLOOR_MS if S.virtual else 0
+
+
 def _watch(kernel):
+    # When this thread oversleeps badly, the host descheduled the process: that
+    # time is excused for the step in progress (it is reset when a new step starts).
+    last = time.ticks_ms()
+    step = -1
+    excused = 0
     while S.watch_kernel is kernel:
         time.sleep_ms(HANG_POLL_MS)
-        if kernel.hang_check():
+        now = time.ticks_ms()
+        gap = time.ticks_diff(now, last)
+        last = now
+        if kernel.steps != step:
+            step = kernel.steps
+            excused = 0
+        if gap > OVERSLEEP_MS:
+            excused += gap - HANG_POLL_MS
+        if kernel.hang_check(excused):
             _handled.acquire()
 
 

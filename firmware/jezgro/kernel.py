@@ -66,6 +66,9 @@ class Kernel:
         # A hung main loop also starves the hardware watchdog: on the board the hang must be
         # recorded before it fires, so no service may hang longer than this undetected.
         self.hang_cap_ms = hwwdt_ms - 250 if hwwdt_ms > 500 else hwwdt_ms // 2
+        # Real-time floor of the hang limit (unix virtual time: a loaded host must not make a
+        # 10 ms service look hung; the simulated cost of a hang is its watchdog period anyway).
+        self.hang_floor_ms = board.hang_floor_ms()
         self._rr = 0
         self._next_hk = 0
         self._poll_io_fn = self._poll_io  # bound once: passing it each idle allocates nothing
@@ -234,7 +237,9 @@ class Kernel:
         return got
 
     # --- hang watchdog (asynchronous context) --------------------------------
-    def hang_check(self):
+    def hang_check(self, excused_ms=0):
+        # excused_ms: time the watcher knows the whole process was not running
+        # (descheduled by the host OS), not to be blamed on the service.
         # Called from a thread (unix) or the tick IRQ (board); allocates nothing.
         # A service that never yields cannot be stopped from Python, so the board
         # interrupts the main thread for us (unix: SIGINT -> KeyboardInterrupt in
@@ -248,9 +253,11 @@ class Kernel:
         limit = svc.spec.watchdog_ms
         if limit <= 0:
             return False
+        if limit < self.hang_floor_ms:
+            limit = self.hang_floor_ms
         if limit > self.hang_cap_ms:
             limit = self.hang_cap_ms  # decide before the hardware watchdog does it for us
-        if self.board.real_ms_diff(self.board.real_ms(), self.step_start_ms) > limit:
+        if self.board.real_ms_diff(self.board.real_ms(), self.step_start_ms) - excused_ms > limit:
             self.hang_pending = True
             self.board.break_main(svc.sid)
             return True

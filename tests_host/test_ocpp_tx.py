@@ -126,3 +126,36 @@ def test_power_loss_with_queued_events_and_torn_write(csms, tmp_path):
     assert mine[-1]["eventType"] == "Ended"
     assert out["queue"] == 0
     assert csms.errors_sent() == []
+
+
+def test_message_attempts_and_timeout(csms, tmp_path):
+    """A TransactionEvent answered with CALLERROR is retried after MessageAttemptInterval (x attempt);
+    a CALL without answer ends after MessageTimeout; order is kept throughout."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "ocpp_dm.json").write_text(json.dumps(dict(FAST, **{
+        "OCPPCommCtrlr.MessageAttemptInterval": "1", "OCPPCommCtrlr.MessageAttempts": "3",
+        "OCPPCommCtrlr.MessageTimeout": "2", "SampledDataCtrlr.TxUpdatedInterval": "0"})))
+    st = station(csms, fs)
+    try:
+        wait_for(lambda: csms.calls("StatusNotification"))
+        csms.fail_next["TransactionEvent"] = 2
+        csms.send(SID, "RequestStartTransaction", {"evseId": 1, "remoteStartId": 9,
+                                                   "idToken": {"idToken": "T", "type": "Central"}})
+        wait_for(lambda: len(tx_events(csms)) >= 3)  # 2 refused attempts, then accepted
+        csms.delay["Heartbeat"] = 4
+        csms.send(SID, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+        time.sleep(3)
+        csms.delay.clear()
+        tx_id = tx_events(csms)[0]["transactionInfo"]["transactionId"]
+        csms.send(SID, "RequestStopTransaction", {"transactionId": tx_id})
+        wait_for(lambda: any(e["eventType"] == "Ended" for e in tx_events(csms)))
+    finally:
+        out = st.stop()
+    evs = tx_events(csms)
+    assert [e["seqNo"] for e in evs[:3]] == [0, 0, 0]  # the same Started event, attempted 3 times
+    t = [r["t"] for r in csms.records if r["dir"] == "rx" and r["msg"][0] == 2 and r["msg"][2] == "TransactionEvent"]
+    assert t[1] - t[0] >= 0.9 and t[2] - t[1] >= 1.9  # MessageAttemptInterval x attempt
+    assert [e["seqNo"] for e in evs[3:]] == [1]
+    assert out["stats"]["timeouts"] == 1 and out["stats"]["queue_dropped"] == 0
+    assert out["svc"]["faults"] == 0

@@ -23,6 +23,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.server import serve
 from ocpp.charge_point import camel_to_snake_case
+from ocpp.exceptions import InternalError
 from ocpp.v201 import ChargePoint, call, call_result
 
 CHARGER_ACTIONS = ("BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent", "MeterValues",
@@ -64,8 +65,14 @@ class Station(ChargePoint):
             self.route_map[action] = {"_on_action": self._make_handler(action), "_skip_schema_validation": False}
 
     def _make_handler(self, action: str):
-        def handler(**kw: Any) -> Any:
-            return getattr(call_result, action)(**self.csms.answer(self.id, action, kw))
+        async def handler(**kw: Any) -> Any:
+            c = self.csms
+            if c.fail_next.get(action, 0) > 0:  # fault injection: answer with a CALLERROR
+                c.fail_next[action] -= 1
+                raise InternalError(description="injected failure")
+            if c.delay.get(action):  # fault injection: answer late (after the station's MessageTimeout)
+                await asyncio.sleep(c.delay[action])
+            return getattr(call_result, action)(**c.answer(self.id, action, kw))
         return handler
 
 
@@ -92,6 +99,8 @@ class Csms:
         self._lock = threading.Lock()
         self._fh = open(self.log_path, "a", buffering=1) if self.log_path else None
         self.tx_ids: set[str] = set()
+        self.fail_next: dict[str, int] = {}  # action -> how many requests to answer with InternalError
+        self.delay: dict[str, float] = {}  # action -> seconds to wait before answering
 
     # --- logging ---------------------------------------------------------------------------------
     def log(self, station: str, direction: str, text: str) -> None:

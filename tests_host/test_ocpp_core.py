@@ -117,3 +117,43 @@ def test_gateway_simulation_connects_to_the_csms(csms, tmp_path):
                           "--seconds", "1", "--csms", "http://x", "--station-id", "SIM-2"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "ws://" in (bad.stderr + bad.stdout)
+
+
+RESTART_CODE = """
+import json, board, harness
+from jezgro import faults
+def phase(k, ms):
+    t0 = k.ticks_ms()
+    while k.ticks_diff(k.ticks_ms(), t0) < ms:
+        k.run(100)
+def run_phases():
+    from jezgro.service import ServiceSpec
+    from jezgro.const import PRIO_LOW
+    k = harness.kernel([ServiceSpec(1, "OCPP_CLIENT", PRIO_LOW, 8, 64, 5000000, "services.ocpp_client",
+                                    max_restarts=10, period_s=60)], virtual=False)
+    k.boot()
+    phase(k, 1500)
+    k.inject(1, faults.INJ_CRASH)      # service restart: same config -> no second BootNotification
+    phase(k, 1500)
+    p = board.FS_ROOT + "/ocpp.json"
+    d = json.loads(open(p).read())
+    d["serial"] = "SN-2"
+    open(p, "w").write(json.dumps(d))
+    k.inject(1, faults.INJ_CRASH)      # restart with a changed BootNotification content -> sent again
+    phase(k, 1500)
+    return k
+k = run_phases()
+harness.result({"svc": k.summary()["services"][1]})
+"""
+
+
+def test_boot_not_resent_on_restart_unless_changed(csms, tmp_path):
+    st = StationProcess(tmp_path / "fs", cfg(csms), code=RESTART_CODE).start()
+    out = st.proc.communicate(timeout=60)[0]
+    res = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+    assert res, out
+    d = json.loads(res[0][7:])
+    assert d["svc"]["restarts"] == 2
+    boots = csms.calls("BootNotification")
+    assert [b["chargingStation"].get("serialNumber") for b in boots] == [None, "SN-2"]
+    assert csms.connections == 3

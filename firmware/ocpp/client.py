@@ -5,6 +5,7 @@
 # end the session and start the back-off; a bad message from the CSMS gets its
 # CALLERROR and a counter, nothing more.
 import gc
+import json
 from micropython import const
 from net.ws import WebSocket, WsError, WsClosed
 from net.stream import StreamError
@@ -31,7 +32,12 @@ class Client:
         self.txq = TxQueue(fs_root)
         self.ws = WebSocket(ctx, cfg.get("max_message", 16384))
         self.connected = False
-        self.registered = ctx.store.get("ocpp_registered", False)
+        # Registered survives a service restart (the store) but a BootNotification goes out
+        # again when what it says changed (OCPP-J: not resent on reconnect unless changed).
+        from ocpp.ops import boot_notification
+        self.boot_key = json.dumps(boot_notification.station(cfg))
+        self.registered = (ctx.store.get("ocpp_registered", False) and
+                           ctx.store.get("ocpp_boot_key") == self.boot_key)
         self.boot_status = None
         self.boot_retry_ms = 0
         self.pending = _nothing()  # [id, action, payload, sent_ms, on_result, from_queue]

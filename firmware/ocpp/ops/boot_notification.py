@@ -4,14 +4,17 @@
 from ocpp import clock
 
 
-def request(cl):
-    c = cl.cfg
+def station(c):
     cs = {"model": c.get("model", "JEZGRO-GW"), "vendorName": c.get("vendor", "JEZGRO")}
     if c.get("firmware"):
         cs["firmwareVersion"] = c["firmware"]
     if c.get("serial"):
         cs["serialNumber"] = c["serial"]
-    return {"chargingStation": cs, "reason": cl.ctx.store.get("ocpp_boot_reason", "PowerUp")}
+    return cs
+
+
+def request(cl):
+    return {"chargingStation": station(cl.cfg), "reason": cl.ctx.store.get("ocpp_boot_reason", "PowerUp")}
 
 
 def confirm(cl, req, res, err):
@@ -26,6 +29,7 @@ def confirm(cl, req, res, err):
     if status == "Accepted":
         cl.registered = True
         cl.ctx.store.set("ocpp_registered", True)
+        cl.ctx.store.set("ocpp_boot_key", cl.boot_key)
         if interval > 0:
             cl.dm.set("OCPPCommCtrlr", "HeartbeatInterval", str(interval), force=True)
         from ocpp.ops import status_notification, security_event_notification

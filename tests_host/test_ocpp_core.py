@@ -67,7 +67,7 @@ def test_boot_heartbeat_status_variables_garbage(csms, tmp_path):
                   "[2,\"g3\",\"GetVariables\",{\"getVariableData\":\"x\"}]", "[3,\"nobody\",{}]",
                   "[2,\"g4\",\"GetVariables\",[]]", "\u00ff" * 5, "[2,\"g5\",\"SetVariables\",{}]"]:
             csms.send_raw(SID, g)
-        errs = wait_for(lambda: len(_errors_from_station(csms)) >= 7 and _errors_from_station(csms))
+        errs = wait_for(lambda: len(_errors_from_station(csms)) >= 8 and _errors_from_station(csms))
         codes = {e[1]: e[2] for e in errs}
         assert codes["g1"] == "NotImplemented"
         assert codes["g2"] == "MessageTypeNotSupported"

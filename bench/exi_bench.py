@@ -56,11 +56,11 @@ def main():
     if as_json:
         print(json.dumps({"rows": rows, "grammar_heap": grammar_heap}))
         return
-    print("%-32s %5s %9s %9s %9s %9s %7s %7s %8s" % ("message", "bytes", "enc us", "dec us", "peer enc",
+    print("%-45s %5s %9s %9s %9s %9s %7s %7s %8s" % ("schema/message", "bytes", "enc us", "dec us", "peer enc",
                                                     "peer dec", "enc x", "dec x", "dec heap"))
     for r in rows:
-        print("%-32s %5d %9.0f %9.0f %9.0f %9.0f %7.2f %7.2f %8d" % (
-            r["message"], r["bytes"], r["enc_us"], r["dec_us"], r["jar_enc_us"], r["jar_dec_us"],
+        print("%-45s %5d %9.0f %9.0f %9.0f %9.0f %7.2f %7.2f %8d" % (
+            r["schema"] + "/" + r["message"], r["bytes"], r["enc_us"], r["dec_us"], r["jar_enc_us"], r["jar_dec_us"],
             r["enc_us"] / r["jar_enc_us"], r["dec_us"] / r["jar_dec_us"], r["decode_heap"]))
     print("x = our time / the iso15118 package's codec (EXIficient via py4j, as the package calls it)")
     print("grammar tables in RAM (loaded from .py here; .mpy on the board): " +

@@ -23,6 +23,13 @@ def wait_for(pred, timeout=15.0):
     raise AssertionError("condition not met in time")
 
 
+def _try(fn):
+    try:
+        return fn()
+    except SecurityError:
+        return None
+
+
 def test_core_operations(tmp_path):
     c = Csms(log_path=tmp_path / "csms.jsonl", heartbeat_s=2, boot_status="Pending").start()
     st = StationProcess(tmp_path / "fs", {"url": c.url, "station_id": SID, "security_profile": 0}).start()
@@ -30,8 +37,9 @@ def test_core_operations(tmp_path):
         # Pending: the CSMS may query the device model; other requests are refused until Accepted
         wait_for(lambda: c.calls("BootNotification"))
         c.boot_status = "Accepted"
-        r = c.send(SID, "GetVariables", {"getVariableData": [
-            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "SecurityProfile"}}]})
+        # the station reads Pending right after the CSMS answered: retry until it has
+        r = wait_for(lambda: _try(lambda: c.send(SID, "GetVariables", {"getVariableData": [
+            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "SecurityProfile"}}]})), 5)
         assert r.get_variable_result[0]["attribute_value"] == "0"
         with pytest.raises(SecurityError):
             c.send(SID, "UnlockConnector", {"evseId": 1, "connectorId": 1})
@@ -42,6 +50,15 @@ def test_core_operations(tmp_path):
                                               "evse": {"id": 1}}).status == "Accepted"
         mv = wait_for(lambda: c.calls("MeterValues"))
         assert mv[0]["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+        # clock-aligned meter values outside a transaction: MeterValues every AlignedDataCtrlr.Interval
+        r = c.send(SID, "SetVariables", {"setVariableData": [{"component": {"name": "AlignedDataCtrlr"},
+                                                              "variable": {"name": "Interval"},
+                                                              "attributeValue": "1"}]})
+        assert r.set_variable_result[0]["attribute_status"] == "Accepted"
+        wait_for(lambda: any(m["meterValue"][0]["sampledValue"][0].get("context") == "Sample.Clock"
+                             for m in c.calls("MeterValues")))
+        c.send(SID, "SetVariables", {"setVariableData": [{"component": {"name": "AlignedDataCtrlr"},
+                                                          "variable": {"name": "Interval"}, "attributeValue": "0"}]})
         assert c.send(SID, "TriggerMessage", {"requestedMessage": "LogStatusNotification"}).status == \
             "NotImplemented"
         assert c.send(SID, "ChangeAvailability", {"operationalStatus": "Inoperative",

@@ -35,6 +35,9 @@ def test_cli_encode_decode_round_trip():
     dec = run("decode", "--schema", "handshake", stdin=enc.stdout)
     assert dec.returncode == 0, dec.stderr
     assert json.loads(dec.stdout) == doc
+    # keys in document (schema) order, as EXIficient-based tools print them
+    assert list(json.loads(dec.stdout)["supportedAppProtocolReq"]["AppProtocol"][0]) == [
+        "ProtocolNamespace", "VersionNumberMajor", "VersionNumberMinor", "SchemaID", "Priority"]
     # a whole V2GTP frame from a capture decodes too
     exi = bytes.fromhex(enc.stdout.strip())
     frame = bytes([1, 0xFE, 0x80, 0x01]) + len(exi).to_bytes(4, "big") + exi

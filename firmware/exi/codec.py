@@ -41,7 +41,8 @@ class EXIError(ValueError):
 
 
 class _Reader:
-    def __init__(self, data, budget: int):
+    def __init__(self, data, budget: int, new_obj=dict):
+        self.new_obj = new_obj
         self.d = data
         self.pos = 8                  # bit position, after the header byte
         self.end = len(data) * 8
@@ -244,7 +245,7 @@ def _decode_complex(g: _Grammar, r: _Reader, state: int, depth: int, where: str)
     if depth > MAX_DEPTH:
         raise EXIError("nesting too deep at " + where)
     r.charge(_OBJ_COST)
-    obj: dict = {}
+    obj: dict = r.new_obj()
     st = g.st
     pr = g.pr
     count = 0
@@ -308,12 +309,17 @@ def _decode_complex(g: _Grammar, r: _Reader, state: int, depth: int, where: str)
             count = 0
 
 
-def decode(mod, data, budget: int = DEFAULT_BUDGET) -> dict:
-    """EXI bytes -> {root element name: content}. Raises EXIError on anything malformed."""
+def decode(mod, data, budget: int = DEFAULT_BUDGET, ordered: bool = False) -> dict:
+    """EXI bytes -> {root element name: content}. Raises EXIError on anything malformed.
+    ordered=True keeps document order (OrderedDict), for tools showing messages to people."""
     if len(data) < 2 or data[0] != HEADER:
         raise EXIError("not a V2G EXI stream (header byte must be 0x80)")
     g = _grammar(mod)
-    r = _Reader(data, budget)
+    if ordered:
+        from collections import OrderedDict
+        r = _Reader(data, budget, OrderedDict)
+    else:
+        r = _Reader(data, budget)
     st = g.st
     n = st[2]
     code = r.bits(st[3])

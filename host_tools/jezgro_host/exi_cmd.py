@@ -31,7 +31,7 @@ try:
             raise codec.EXIError('input is not hex')
         if len(raw) >= 8 and raw[0] == 0x01 and raw[1] == 0xFE:
             raw = raw[8:]   # a whole V2GTP frame pasted from a capture: skip its 8-byte header
-        print(json.dumps(codec.decode(g, raw)))
+        print(json.dumps(codec.decode(g, raw, ordered=True)))
 except codec.EXIError as e:
     sys.stderr.write('jezgro exi %s: %s\\n' % (op, e))
     sys.exit(1)
@@ -56,7 +56,7 @@ def main(a) -> int:
     p = subprocess.run(micropython_cmd(["-c", _RUN, a.exi_cmd, a.schema], "1M"), env=micropython_env(),
                        input=sys.stdin.read(), capture_output=True, text=True, timeout=60)
     sys.stderr.write(p.stderr)
-    if p.returncode == 0 and a.exi_cmd == "decode" and a.pretty:
+    if p.returncode == 0 and a.exi_cmd == "decode" and a.pretty:  # json keeps the document order
         sys.stdout.write(json.dumps(json.loads(p.stdout), indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(p.stdout)

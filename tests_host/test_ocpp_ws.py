@@ -96,6 +96,7 @@ async def script(peer, ws):
         # after reconnecting: still answers, then the server closes normally
         await ws.send(gv("after"))
         peer.events.append(("answer", await peer.recv_json(ws)))
+        await asyncio.sleep(1.5)  # long enough for one client ping (WebSocketPingInterval 1 s)
         await ws.close(1000, "bye")
         peer.events.append(("closed", None, ws.close_code))
 
@@ -105,7 +106,8 @@ def test_fragments_ping_limits_close(tmp_path):
     fs = tmp_path / "fs"
     fs.mkdir()
     (fs / "ocpp_dm.json").write_text(json.dumps({"OCPPCommCtrlr.RetryBackOffWaitMinimum": "1",
-                                                 "OCPPCommCtrlr.RetryBackOffRandomRange": "0"}))
+                                                 "OCPPCommCtrlr.RetryBackOffRandomRange": "0",
+                                                 "OCPPCommCtrlr.WebSocketPingInterval": "1"}))
     st = StationProcess(fs, {"url": f"ws://127.0.0.1:{peer.port}/ocpp", "station_id": SID,
                              "security_profile": 0, "max_message": 16384}).start()
     try:
@@ -123,6 +125,7 @@ def test_fragments_ping_limits_close(tmp_path):
     assert answers[2][:2] == [3, "after"]
     assert [e[1] for e in peer.events if e[0] == "connect"] == ["/ocpp/" + SID] * 2
     assert out["stats"]["errors_in"] == 1 and out["last_callerror"] == "FormatViolation"
+    assert out["stats"]["pings_sent"] >= 1  # WebSocketPingInterval: pinged the server, which answered
     assert out["svc"]["faults"] == 0
 
 

@@ -141,6 +141,10 @@ class WebSocket:
         await self.st.write(wsframe.encode(OP_TEXT, text.encode() if isinstance(text, str) else text),
                             timeout_ms)
 
+    async def ping(self, data=b""):
+        # Keep-alive from our side (OCPPCommCtrlr.WebSocketPingInterval); the pong is swallowed by recv.
+        await self.st.write(wsframe.encode(OP_PING, data), 2000)
+
     async def recv(self, timeout_ms):
         # Next whole data message (str for text, bytes for binary), None on timeout.
         # Raises WsClosed when the connection ends, WsError on protocol violations

@@ -53,7 +53,7 @@ class Client:
         self.conn_status = {}
         self.stats = {"connects": 0, "connect_failures": 0, "calls_sent": 0, "results": 0,
                       "errors_in": 0, "errors_sent": 0, "timeouts": 0, "bad_messages": 0,
-                      "calls_in": 0, "queue_dropped": 0}
+                      "calls_in": 0, "queue_dropped": 0, "pings_sent": 0}
         self.backoff_log = []  # the last waits before reconnecting, ms
         self.last_error = ""
         self.last_callerror = ""
@@ -281,10 +281,16 @@ class Client:
         self.last_tx_ms = self.now()
 
     async def session(self):
+        last_ping = self.now()
         while True:
             self.ctx.feed()
             self.housekeeping()
             await self.pump()
+            pi = self.dm.int(C, "WebSocketPingInterval")
+            if pi > 0 and self.since(last_ping) >= pi * 1000:
+                last_ping = self.now()
+                await self.ws.ping()
+                self.stats["pings_sent"] += 1
             msg = await self.ws.recv(SLICE_MS)
             if msg is not None:
                 if isinstance(msg, str):

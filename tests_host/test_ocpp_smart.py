@@ -40,12 +40,16 @@ def prof(pid, purpose, level, periods, start=None, kind="Absolute", **kw):
     return p
 
 
-def reference_limit(profiles, t):
+def reference_limit(profiles, t, evse=1):
     """Independent per-instant composite: highest stack per purpose, Tx over TxDefault, min with Max."""
     best = {}
-    for evse, p in profiles:
+    for pe, p in profiles:
+        if pe not in (0, evse):
+            continue
         s = p["chargingSchedule"][0]
         st = datetime.strptime(s["startSchedule"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+        if p["chargingProfileKind"] == "Recurring" and t >= st:
+            st += (t - st) // 86400 * 86400
         off = t - st
         if off < 0 or ("duration" in s and off >= s["duration"]):
             continue
@@ -69,7 +73,7 @@ def csms(tmp_path):
 def test_profiles_composite_v2g_power_mgr_reservations_iso15118(csms, tmp_path):
     code = "import o_station, harness\nk, out = o_station.run(60000, peers=True)\nharness.result(out)\n"
     st = StationProcess(tmp_path / "fs", {"url": csms.url, "station_id": SID, "security_profile": 0,
-                                          "max_power_w": 22000}, code=code).start()
+                                          "max_power_w": 22000, "connectors": 2}, code=code).start()
     try:
         wait_for(lambda: csms.calls("StatusNotification"))
         now = time.time()
@@ -105,6 +109,21 @@ def test_profiles_composite_v2g_power_mgr_reservations_iso15118(csms, tmp_path):
             ref = reference_limit(good, start + sec)
             assert mine == (ref if ref is not None else 22000), (sec, per)
         assert any(q["limit"] < 0 for q in per)  # the V2G period survives the min with the max profile
+        # a daily recurring V2G profile on EVSE 2, whose today's occurrence starts in 5 s
+        rec = prof(4, "TxDefaultProfile", 2, [(0, 4000), (8, -2000), (14, 1000)], t0 + 5 - 3 * 86400,
+                   kind="Recurring", recurrencyKind="Daily")
+        assert csms.send(SID, "SetChargingProfile", {"evseId": 2, "chargingProfile": rec}).status == "Accepted"
+        r = csms.send(SID, "GetCompositeSchedule", {"duration": 30, "evseId": 2, "chargingRateUnit": "W"})
+        sch = r.schedule
+        start = datetime.strptime(sch["schedule_start"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=timezone.utc).timestamp()
+        per = sch["charging_schedule_period"]
+        for sec in range(30):
+            mine = [q["limit"] for q in per if q["start_period"] <= sec][-1]
+            ref = reference_limit(good + [(2, rec)], start + sec, evse=2)
+            assert mine == (ref if ref is not None else 22000), (sec, per)
+        assert -2000 in [q["limit"] for q in per]
+        assert csms.send(SID, "ClearChargingProfile", {"chargingProfileId": 4}).status == "Accepted"
         # profiles report and clearing
         r = csms.send(SID, "GetChargingProfiles", {"requestId": 3, "chargingProfile": {
             "chargingProfilePurpose": "TxDefaultProfile"}})

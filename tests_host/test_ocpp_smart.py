@@ -168,7 +168,8 @@ def test_profiles_composite_v2g_power_mgr_reservations_iso15118(csms, tmp_path):
     assert [(q["startPeriod"], q["limit"]) for q in sched["chargingSchedule"]["chargingSchedulePeriod"]] == [
         (0, 11000), (900, 7000), (1800, -5000), (2700, -10000), (3600, 0), (4500, 11000), (5400, 3000)]
     assert csms.calls("Get15118EVCertificate")[0]["exiRequest"] == "gAEiAzRVZneImaq7zN3u"
-    assert ["cert_response", 1] in out["iso_peer"]
+    assert [e for e in out["iso_peer"] if e[0] == "cert_response"] == [["cert_response", 1]] * 2
+    assert csms.calls("GetCertificateStatus")[0]["ocspRequestData"]["serialNumber"] == "0C"
     # Plug & Charge: the contract id authorised, then the transaction started for it
     assert csms.calls("Authorize")[0]["idToken"] == {"idToken": "DEJEZC12345678", "type": "eMAID"}
     started = [e for e in csms.calls("TransactionEvent") if e["eventType"] == "Started"]

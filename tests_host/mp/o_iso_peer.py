@@ -1,6 +1,6 @@
 # Stands in for the ISO15118 service: once OCPP_CLIENT is registered, sends the
 # EV's charging needs, a V2G charging schedule (7 periods, some negative = discharge,
-# in two chunks), a certificate installation request and (8 s later) a Plug & Charge
+# in two chunks), a certificate installation request, an OCSP status request and (8 s later) a Plug & Charge
 # contract id to authorise, in the IPC formats of
 # ocpp/iso15118_bridge.py; records the certificate response.
 import struct
@@ -55,9 +55,20 @@ async def main(ctx):
     with open(board.FS_ROOT + "/" + REQ_FILE, "w") as f:
         f.write("gAEiAzRVZneImaq7zN3u")
     log.append(["cert", ctx.send(OCPP, MSG_ISO_CERT_REQUEST, b"\x00urn:iso:15118:2:2013:MsgDef")])
+    while not any(e[0] == "cert_response" for e in log):
+        ctx.feed()
+        msg = await ctx.receive(200)
+        if msg is not None and msg.type == MSG_ISO_CERT_RESPONSE:
+            log.append(["cert_response", msg.i32(0)])
+    with open(board.FS_ROOT + "/" + REQ_FILE, "w") as f:
+        f.write('{"hashAlgorithm": "SHA256", "issuerNameHash": "a1", "issuerKeyHash": "b2", '
+                '"serialNumber": "0C", "responderURL": "http://ocsp.example"}')
+    log.append(["status", ctx.send(OCPP, MSG_ISO_CERT_REQUEST, b"\x02")])
     for i in range(40):  # Plug & Charge later, once the test's reservation on EVSE 1 has expired
         ctx.feed()
-        await ctx.sleep_ms(200)
+        msg = await ctx.receive(200)
+        if msg is not None and msg.type == MSG_ISO_CERT_RESPONSE:
+            log.append(["cert_response", msg.i32(0)])
     log.append(["auth", ctx.send(OCPP, MSG_ISO_AUTHORIZE, b"\x01DEJEZC12345678")])
     while True:
         ctx.feed()

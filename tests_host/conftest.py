@@ -43,7 +43,7 @@ def mp(tmp_path):
 
     def run(code: str, timeout: float = 120, heap: str = "2M", fs: Path | None = None) -> MPResult:
         env = dict(os.environ)
-        env["MICROPYPATH"] = f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}"
+        env["MICROPYPATH"] = f".frozen:{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}"
         env["JEZGRO_FS"] = str(fs or tmp_path)
         proc = subprocess.run([micropython(), "-X", f"heapsize={heap}", "-c", code], env=env,
                               capture_output=True, text=True, timeout=timeout, cwd=tmp_path)

@@ -212,3 +212,20 @@ harness.result({"ok": ok, "pongs": t_pinger.pongs[0] - before, "ticks": k.critic
     d = r.data
     assert d["ok"], "kernel loop allocated with the heap locked"
     assert d["pongs"] >= 10 and d["ticks"] == 3000
+
+
+def test_starved_service_is_not_blamed_but_a_running_non_feeder_is(mp):
+    r = mp(COMMON + """
+import t_busy
+k = harness.kernel([S(1, "FAST", PRIO_HIGH, 4, 16, 10000, "t_fast"),
+                    S(2, "SLOWSTEP", PRIO_LOW, 4, 16, 1000000, "t_longstep"),
+                    S(3, "NOFEED", PRIO_MEDIUM, 4, 16, 50000, "t_nofeed")], virtual=False)
+k.boot()
+k.run(400)
+s = k.summary()["services"]
+harness.result({"fast": s[1], "nofeed": s[3]})
+""", timeout=60)
+    # FAST (10 ms watchdog) waited behind a 30 ms step of a LOW service: not its fault.
+    assert r.data["fast"]["restarts"] == 0
+    # NOFEED keeps yielding (always runnable) but never feeds: a stall, caught at its step end.
+    assert r.data["nofeed"]["restarts"] >= 1 and r.data["nofeed"]["last_fault"] == "watchdog"

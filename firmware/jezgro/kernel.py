@@ -321,6 +321,7 @@ class Kernel:
         svc.state = ST_READY
         self.cur = svc
         self.steps += 1
+        t_step = self.real_us()
         try:
             self.step_start_ms = self.board.real_ms()
             self.in_step = True
@@ -361,6 +362,17 @@ class Kernel:
             return
         if svc.state == ST_READY and svc.wait != W_NONE:
             svc.state = ST_WAITING
+        # The longest step shows who keeps the CPU from the others (cooperative scheduling).
+        took = self.real_diff_us(self.real_us(), t_step)
+        if took > svc.max_step_us:
+            svc.max_step_us = took
+        if svc.spec.watchdog_ms > 0 and svc.spec.priority != PRIO_CRITICAL:
+            self._check_fed(svc, self.ticks_ms())
+
+    def _check_fed(self, svc, now):
+        late = self.ticks_diff(now, svc.fed_ms)
+        if late > svc.spec.watchdog_ms:
+            self.supervisor.fault(svc, F_WATCHDOG, "watchdog not fed for %d ms" % late)
 
     def _housekeeping(self, now):
         # Runs every millisecond: allocates nothing on the healthy path (constants
@@ -378,10 +390,12 @@ class Kernel:
                     crit.faulted[slot] = 0
                     self.supervisor.fault(svc, F_TICK, format_exc(exc) if exc else "tick fault")
                     continue
-            if live and spec.watchdog_ms > 0 and spec.priority != PRIO_CRITICAL:
-                if self.ticks_diff(now, svc.fed_ms) > spec.watchdog_ms:
-                    self.supervisor.fault(svc, F_WATCHDOG,
-                                          "watchdog not fed for %d ms" % self.ticks_diff(now, svc.fed_ms))
+            # A runnable service that has not had the CPU is not to blame (whoever holds
+            # the CPU is, and the hang check deals with that); it is judged when its
+            # step ends. Blocked services are judged here.
+            if live and spec.watchdog_ms > 0 and spec.priority != PRIO_CRITICAL \
+                    and not self._runnable(svc, now):
+                self._check_fed(svc, now)
             if slot >= 0 and svc.module is not None and culprit is None:
                 if svc.state == ST_HELD:
                     culprit = (svc.name, "quarantined")
@@ -469,6 +483,7 @@ class Kernel:
                     "max": max(lat) if lat else 0,
                     "mean": (sum(lat) // len(lat)) if lat else 0,
                 },
+                "max_step_us": s.max_step_us,
                 "tick_runs": self.critical.runs[s.spec.tick_slot] if s.spec.tick_slot >= 0 else 0,
             })
         c = self.critical

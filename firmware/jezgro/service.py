@@ -108,6 +108,7 @@ class Service:
         self.restart_times = []
         self.latency_us = []  # fault -> running again, one entry per restart (bounded)
         self.last_fault = 0
+        self.max_step_us = 0
         self.last_fault_text = ""
 
     # --- identity -----------------------------------------------------------

@@ -22,6 +22,17 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", default="sim_out", help="output directory (summary.json, filesystem)")
     s.add_argument("--heap", default="1M", help="MicroPython heap size (unix objects are ~1.5-2x the board's)")
     s.add_argument("--quiet", action="store_true", help="no live status")
+    s.add_argument("--scenario", default=None, help="grid scenario (boards/unix/scenarios/NAME.json) or none")
+    s.add_argument("--csms", default=None, metavar="URL",
+                   help="OCPP_CLIENT connects to this CSMS (default: a local `jezgro csms` started for the run)")
+    s.add_argument("--no-csms", action="store_true",
+                   help="no CSMS: OCPP_CLIENT stays offline and the run can use virtual time")
+    s.add_argument("--station-id", default="JEZGRO-SIM")
+    s.add_argument("--security-profile", default=None, choices=["0", "1", "2", "3"])
+    s.add_argument("--password", default=None, help="Basic auth password (profiles 1 and 2)")
+    s.add_argument("--ca", default=None, help="CA certificate for the CSMS's TLS certificate (profiles 2, 3)")
+    s.add_argument("--cert", default=None, help="client certificate (profile 3)")
+    s.add_argument("--key", default=None, help="client key (profile 3)")
 
     s = sub.add_parser("logs", help="read the audit log (simulation directory or a board)")
     s.add_argument("--dir", default="sim_out/fs", help="filesystem root holding audit.log")

@@ -26,7 +26,8 @@ def tool(name: str) -> str:
 
 def micropython_env(fs_root: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["MICROPYPATH"] = f"{FIRMWARE}:{UNIX_BOARD}"
+    # .frozen first, as the unix port's default path has it: ssl/tls live there.
+    env["MICROPYPATH"] = f".frozen:{FIRMWARE}:{UNIX_BOARD}"
     if fs_root is not None:
         env["JEZGRO_FS"] = fs_root
     return env

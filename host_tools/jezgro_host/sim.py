@@ -109,12 +109,31 @@ def main(a) -> int:
         args.append("--wall")
     for inj in a.inject:
         args += ["--inject", inj]
+    if a.scenario:
+        args += ["--scenario", a.scenario]
+    local_csms = None
+    csms_url = a.csms
+    if csms_url is None and not a.no_csms:
+        # The default: OCPP_CLIENT talks to a local CSMS on the `ocpp` package, logged as JSON Lines.
+        from .csms import Csms
+        local_csms = Csms(log_path=out / "csms.jsonl").start()
+        csms_url = local_csms.url
+        print(f"local CSMS {csms_url} (log {out / 'csms.jsonl'}); real sockets: wall-clock time")
+    if csms_url:
+        args += ["--csms", csms_url, "--station-id", a.station_id]
+        for opt in ("security_profile", "password", "ca", "cert", "key"):
+            v = getattr(a, opt)
+            if v is not None:
+                args += ["--" + opt.replace("_", "-"), str(v)]
     status = None if a.quiet else LiveStatus()
     try:
         summary = run(args, str(fs), a.heap, status)
     except RuntimeError as e:
         print(f"jezgro sim: {e}", file=sys.stderr)
         return 1
+    finally:
+        if local_csms is not None:
+            local_csms.stop()
     summary.pop("stderr", None)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print()

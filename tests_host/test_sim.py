@@ -105,3 +105,17 @@ def test_services_tables_match_spec_totals():
     human = subprocess.run([JEZGRO, "services", "v2g"], capture_output=True, text=True, timeout=60).stdout
     assert "memory 368 KB (spec: ~368 KB) -> matches" in human
     assert "100 µs" in human and "CURRENT_CTRL" in human
+
+
+def test_default_sim_talks_to_a_local_csms(tmp_path):
+    out = tmp_path / "out"
+    p = subprocess.run([JEZGRO, "sim", "--seconds", "3", "--out", str(out), "--quiet"],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr + p.stdout
+    s = json.loads((out / "summary.json").read_text())
+    assert s["mode"] == "wall"
+    by = {x["name"]: x for x in s["services"]}
+    assert by["OCPP_CLIENT"]["starts"] == 1 and by["OCPP_CLIENT"]["restarts"] == 0
+    log = [json.loads(x) for x in (out / "csms.jsonl").read_text().splitlines()]
+    actions = [r["msg"][2] for r in log if r["dir"] == "rx" and r["msg"][0] == 2]
+    assert actions[0] == "BootNotification" and "StatusNotification" in actions

@@ -82,7 +82,10 @@ def test_core_operations(tmp_path):
         assert c.send(SID, "RequestStopTransaction", {"transactionId": tx_id}).status == "Accepted"
         # both Scheduled requests are carried out once the transaction is over
         wait_for(lambda: c.calls("StatusNotification")[-1]["connectorStatus"] == "Unavailable")
+        n_status = len(c.calls("StatusNotification"))
         wait_for(lambda: any(b["reason"] == "RemoteReset" for b in c.calls("BootNotification")))
+        # The rebooted station is registered once it reports its connectors again.
+        wait_for(lambda: len(c.calls("StatusNotification")) > n_status)
         c.send(SID, "ChangeAvailability", {"operationalStatus": "Operative"})
         r = c.send(SID, "RequestStartTransaction", {"evseId": 1, "remoteStartId": 5,
                                                     "idToken": {"idToken": "C", "type": "Central"}})
@@ -97,3 +100,6 @@ def test_core_operations(tmp_path):
     assert [e["transactionInfo"]["stoppedReason"] for e in ended] == ["Remote", "ImmediateReset"]
     assert c.errors_sent() == []
     assert out["svc"]["faults"] == 0
+    # Both Resets really rebooted the station; the boot after knows who asked and why.
+    assert out["resets"] == 2
+    assert out["reset_report"] == ["soft", "OCPP_CLIENT", "OCPP Reset Immediate"]

@@ -267,6 +267,10 @@ def wdt_feed() -> None:
         w.feed()
 
 
+def reset(reason: str) -> None:
+    machine.reset()  # reason already persisted by the kernel (reset_cause.json)
+
+
 def reset_cause() -> str:
     c = machine.reset_cause()
     if c == machine.PWRON_RESET:

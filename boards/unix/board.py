@@ -29,9 +29,13 @@ irq_off = None  # no preemption on unix: IPC needs no interrupt masking
 irq_on = None
 
 
-class SystemReset(Exception):
-    # The simulated hardware watchdog fired: the sim runner reboots the kernel.
-    pass
+class SystemReset(BaseException):
+    # The simulated board resets (hardware watchdog fired, or reset() asked for):
+    # the sim runner reboots the kernel. BaseException so that no service's
+    # `except Exception` and not the kernel's fault handling can swallow it.
+    def __init__(self, reason, cause="watchdog"):
+        super().__init__(reason)
+        self.cause = cause
 
 
 class _State:
@@ -96,7 +100,7 @@ def start_ticks(critical):
 def _check_wdt():
     if S.wdt_timeout_ms and ticks_diff(ticks_ms(), S.wdt_fed_ms) > S.wdt_timeout_ms:
         S.wdt_timeout_ms = 0
-        raise SystemReset("hardware watchdog expired")
+        raise SystemReset("hardware watchdog expired", "watchdog")
 
 
 def advance_us(target_us):
@@ -227,6 +231,10 @@ def wdt_start(timeout_ms):
 
 def wdt_feed():
     S.wdt_fed_ms = ticks_ms()
+
+
+def reset(reason):
+    raise SystemReset("reset requested: " + reason, "soft")
 
 
 def reset_cause():

@@ -128,7 +128,7 @@ def main(argv):
         except board.SystemReset as e:
             reboots.append({"t_ms": state["elapsed"] + kernel.ticks_diff(kernel.ticks_ms(), started),
                             "reason": str(e)})
-            board.configure(virtual, "watchdog")
+            board.configure(virtual, e.cause)
         except KeyboardInterrupt:
             # Ctrl-C: stop here but still report what happened so far.
             state["interrupted"] = True

@@ -64,6 +64,9 @@ MSG_EV_CHARGING_NEEDS = const(0x0301)
 MSG_EV_CHARGING_SCHEDULE = const(0x0302)
 MSG_SESSION_STATE = const(0x0303)
 MSG_CAN_FRAME = const(0x0304)
+MSG_ISO_CERT_REQUEST = const(0x0305)  # payload formats: firmware/ocpp/iso15118_bridge.py
+MSG_ISO_CERT_RESPONSE = const(0x0306)
+MSG_ISO_AUTHORIZE = const(0x0307)
 
 # Audit event codes, carried in MSG_AUDIT_EVENT.
 EV_BOOT = const(1)

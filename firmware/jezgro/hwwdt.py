@@ -31,9 +31,9 @@ class HwWatchdog:
             return
         if not self.starving:
             self.starving = True
-            self._persist(culprit[0], culprit[1])
+            self.persist(culprit[0], culprit[1])
 
-    def _persist(self, service, reason):
+    def persist(self, service, reason):
         try:
             with open(self.path, "w") as f:
                 f.write(json.dumps({"service": service, "reason": reason,
@@ -60,7 +60,7 @@ class HwWatchdog:
         except (OSError, ValueError):
             pass
         self._forget()
-        if cause != "watchdog":
+        if cause == "power_on" or cause == "deepsleep":
             # A record left from an earlier run that ended some other way.
             service = reason = ""
         return cause, service, reason

@@ -452,6 +452,12 @@ class Kernel:
     def stop(self):
         self.running = False
 
+    def request_reset(self, service, reason):
+        # A service asks for a board reset (e.g. OCPP Reset): the reason is persisted
+        # like a watchdog cause, so the next boot reports who asked and why.
+        self.hwwdt.persist(service, reason)
+        self.board.reset(reason)
+
     def drain_audit(self, max_ms=500):
         # Orderly shutdown: let AUDIT_LOGGER write what is queued before we stop.
         sid = self.audit_sid

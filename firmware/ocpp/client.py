@@ -17,6 +17,7 @@ from ocpp.txqueue import TxQueue
 from ocpp.ops import INCOMING
 
 SLICE_MS = const(100)
+RESET_FLUSH_MS = const(5000)  # how long a Reset waits for the Ended events to go out
 # What the CSMS may ask while our BootNotification is Pending (B02): configuration, not operation.
 WHILE_PENDING = ("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage")
 C = "OCPPCommCtrlr"
@@ -94,6 +95,13 @@ class Client:
                 return
             self.stats["timeouts"] += 1
             self._finish(None, "timeout")
+        kind = self.ext.get("reset_requested")
+        if kind is not None and (not self.txq.peek() or self.since(self.ext["reset_at"]) > RESET_FLUSH_MS):
+            # Reset accepted: the Ended events went out (or are safe in the persistent
+            # queue after RESET_FLUSH_MS); close cleanly and have the board reset.
+            del self.ext["reset_requested"]
+            self.ws.close()
+            self.ctx.kernel.request_reset(self.ctx.name, "OCPP Reset " + kind)
         if not self.registered:
             if self.boot_status is None or self.since(self.boot_retry_ms) >= 0:
                 from ocpp.ops import boot_notification

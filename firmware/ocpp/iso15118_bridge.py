@@ -23,13 +23,10 @@
 #   <fs>/iso15118_cert.res.
 import json
 import struct
-from micropython import const
-from jezgro.const import MSG_EV_CHARGING_NEEDS, MSG_EV_CHARGING_SCHEDULE
+from jezgro.const import (MSG_EV_CHARGING_NEEDS, MSG_EV_CHARGING_SCHEDULE, MSG_ISO_CERT_REQUEST,
+                          MSG_ISO_CERT_RESPONSE, MSG_ISO_AUTHORIZE)
 from ocpp import clock
 
-MSG_ISO_CERT_REQUEST = const(0x0305)  # proposed for jezgro/const.py
-MSG_ISO_CERT_RESPONSE = const(0x0306)
-MSG_ISO_AUTHORIZE = const(0x0307)
 MODES = ("AC_single_phase", "AC_three_phase", "DC")
 REQ_FILE = "iso15118_cert.req"
 RES_FILE = "iso15118_cert.res"

@@ -28,11 +28,18 @@ def run(max_ms=60000, peers=False, reset_cause="power_on"):
     k = harness.kernel(rows, virtual=False, reset_cause=reset_cause)
     k.boot()
     t0 = k.ticks_ms()
+    resets = 0
     while k.ticks_diff(k.ticks_ms(), t0) < max_ms and not _stopped():
-        k.run(100)
+        try:
+            k.run(100)
+        except board.SystemReset as e:  # a requested reset reboots the station, filesystem kept
+            board.stop_hang_watch()
+            resets += 1
+            k = harness.kernel(rows, virtual=False, reset_cause=e.cause)
+            k.boot()
     svc = k.services[1]
     cl = getattr(svc, "ocpp", None)
-    out = {"svc": k.summary()["services"][1], "fault_text": svc.last_fault_text, "config_error": getattr(svc, "config_error", None),
+    out = {"resets": resets, "reset_report": list(k.reset_report), "svc": k.summary()["services"][1], "fault_text": svc.last_fault_text, "config_error": getattr(svc, "config_error", None),
            "config_errors": getattr(svc, "config_errors", 0)}
     if cl is not None:
         out["stats"] = cl.stats

@@ -1,6 +1,7 @@
 # Reset (B11/B12): Immediate ends transactions (stoppedReason ImmediateReset)
 # and asks the board to reset once the queue has been flushed to the file
-# system; OnIdle is Scheduled while a transaction runs.
+# system (kernel.request_reset: the board really resets); OnIdle is Scheduled
+# while a transaction runs.
 from ocpp import check
 
 
@@ -25,3 +26,4 @@ def after(cl, p, res):
     cl.registered = False
     cl.boot_status = None
     cl.ext["reset_requested"] = p["type"]
+    cl.ext["reset_at"] = cl.now()

@@ -304,9 +304,8 @@ class Kernel:
         w = svc.wait
         inj = svc.inject
         svc.inject = 0
-        if inj:
-            pass  # the fault lands before the service takes anything from its mailbox
-        elif w == W_RECV:
+        # An injected fault lands before the service takes anything from its mailbox.
+        if w == W_RECV and not inj:
             aw.result = aw.stop_msg if self.ipc.take(svc.sid, svc.msg) else aw.stop_none
         elif w == W_IO:
             self.io_release(svc)  # timed out: the registrations are still there

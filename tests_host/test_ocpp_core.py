@@ -4,11 +4,11 @@ garbage from the CSMS, reconnect back-off."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from jezgro_host.csms import Csms, StationProcess
+from waiting import wait_for
 
 SID = "GW/01 test"  # needs percent-encoding in the URL path
 
@@ -24,16 +24,6 @@ def cfg(c: Csms, **kw):
     d = {"url": c.url, "station_id": SID, "security_profile": 0}
     d.update(kw)
     return d
-
-
-def wait_for(pred, timeout=15.0):
-    t_end = time.time() + timeout
-    while time.time() < t_end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_boot_heartbeat_status_variables_garbage(csms, tmp_path):

@@ -3,24 +3,14 @@ request and response): BootNotification Pending -> Accepted, TriggerMessage, Cha
 UnlockConnector, DataTransfer, GetTransactionStatus, Reset, MeterValues."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from ocpp.exceptions import SecurityError
 
 from jezgro_host.csms import Csms, StationProcess
+from waiting import wait_for
 
 SID = "GW-OPS"
-
-
-def wait_for(pred, timeout=15.0):
-    t_end = time.time() + timeout
-    while time.time() < t_end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _try(fn):

@@ -4,27 +4,18 @@ to POWER_MGR, profile reports/clearing, reservations, and the ISO 15118 messages
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from jezgro_host.csms import Csms, StationProcess
+from waiting import wait_for
 
 SID = "GW-SC"
 
 
 def iso(t: float) -> str:
     return datetime.fromtimestamp(int(t), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def wait_for(pred, timeout=15.0):
-    t_end = time.time() + timeout
-    while time.time() < t_end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def prof(pid, purpose, level, periods, start=None, kind="Absolute", **kw):

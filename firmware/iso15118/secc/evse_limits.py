@@ -1,0 +1,53 @@
+# What the SECC tells the EV about the charger: DC limits and present output. One small object so
+# that POWER_MGR can feed it (set_limits) without the session knowing where the numbers come from.
+# Units: volts, amperes, watts as plain ints (DIN/-2 PhysicalValue with multiplier 0).
+
+
+class EvseLimits:
+    def __init__(self, max_v=500, max_i=200, max_p=100000, min_v=150, min_i=0,
+                 ripple_i=1, tolerance_i=5, energy_wh=0, evse_id="DE*JEZ*E0001"):
+        self.max_v = max_v
+        self.max_i = max_i
+        self.max_p = max_p
+        self.min_v = min_v
+        self.min_i = min_i
+        self.ripple_i = ripple_i
+        self.tolerance_i = tolerance_i
+        self.energy_wh = energy_wh
+        self.evse_id = evse_id
+        # Present output as measured by the converter. Until a measurement arrives (measure()), the
+        # converter is taken as ideal: it delivers the clamped target (follow_target()).
+        self.present_v = 0
+        self.present_i = 0
+        self.measured = False
+        self.isolation_ok = True
+
+    def set_limits(self, max_v=None, max_i=None, max_p=None):
+        if max_v is not None:
+            self.max_v = max_v
+        if max_i is not None:
+            self.max_i = max_i
+        if max_p is not None:
+            self.max_p = max_p
+
+    def measure(self, v, i):
+        self.present_v = v
+        self.present_i = i
+        self.measured = True
+
+    def clamp(self, target_v, target_i):
+        # -> (v, i, voltage_limited, current_limited, power_limited)
+        v = min(max(target_v, 0), self.max_v)
+        i = min(max(target_i, 0), self.max_i)
+        p_lim = False
+        if v > 0 and v * i > self.max_p:
+            i = self.max_p // v
+            p_lim = True
+        return v, i, v < target_v, i < target_i and not p_lim, p_lim
+
+    def follow_target(self, target_v, target_i):
+        # The ideal converter: present output = clamped target (no-op once measured).
+        if not self.measured:
+            v, i, _, _, _ = self.clamp(target_v, target_i)
+            self.present_v = v
+            self.present_i = i

@@ -1,0 +1,118 @@
+# One SECC communication session on an accepted V2G stream: supportedAppProtocol, then the chosen
+# protocol's state machine until SessionStop, a failure response, the peer closing, or
+# V2G_SECC_Sequence_Timeout (60 s without the next request). Decoding/encoding stays in firmware/exi,
+# the socket in the stream; this module only moves documents between them and the states.
+import time
+from exi import codec, schemas
+from exi.codec import EXIError
+from iso15118.transport.stream import StreamClosed, StreamTimeout
+from iso15118.transport.v2gtp import V2GTPError
+from iso15118.secc import din, sap
+
+PT_EXI = 0x8001                  # V2GTP payload type of -2/DIN EXI messages
+SEQUENCE_TIMEOUT_MS = 60000      # V2G_SECC_Sequence_Timeout
+PERFORMANCE_MS = 25              # charge-loop response budget (V2G_SECC_CurrentDemand_Performance_Time)
+
+# How a session ended (SessionResult.end)
+END_STOP = "SessionStop"         # clean: SessionStopRes OK sent
+END_FAILED = "Failed"            # we sent a FAILED response (or no protocol matched) and closed
+END_TIMEOUT = "SequenceTimeout"
+END_CLOSED = "PeerClosed"
+END_MALFORMED = "Malformed"      # undecodable EXI or V2GTP framing: nothing to answer, closed
+
+
+class SessionResult:
+    def __init__(self):
+        self.protocol = None
+        self.requests = []       # request names in arrival order
+        self.responses = []      # [response name, ResponseCode]
+        self.loop_us = []        # CurrentDemand: receive-to-sent time of each response, microseconds
+        self.end = None
+        self.detail = ""
+        self.duration_ms = 0
+
+    def as_dict(self):
+        return {"protocol": self.protocol, "requests": self.requests, "responses": self.responses,
+                "loop_us": self.loop_us, "end": self.end, "detail": self.detail,
+                "duration_ms": self.duration_ms}
+
+
+class SeccSession:
+    def __init__(self, limits, protocols=sap.SUPPORTED, sequence_timeout_ms=SEQUENCE_TIMEOUT_MS, on_state=None):
+        self.limits = limits
+        self.protocols = protocols
+        self.timeout_ms = sequence_timeout_ms
+        self.on_state = on_state  # called with each request name (MSG_SESSION_STATE reporting)
+        self.result = SessionResult()
+
+    async def run(self, ctx, stream):
+        r = self.result
+        k = ctx.kernel
+        t0 = k.ticks_ms()
+        try:
+            await self._run(ctx, stream)
+        except StreamTimeout:
+            r.end, r.detail = END_TIMEOUT, "no request within %d ms" % self.timeout_ms
+        except StreamClosed as e:
+            r.end, r.detail = END_CLOSED, str(e)
+        except (V2GTPError, EXIError) as e:
+            r.end, r.detail = END_MALFORMED, "%s: %s" % (type(e).__name__, e)
+        finally:
+            stream.close()
+            r.duration_ms = k.ticks_diff(k.ticks_ms(), t0)
+        return r
+
+    async def _recv(self, ctx, stream, grammar):
+        pt, payload = await stream.recv(ctx, self.timeout_ms)
+        t = time.ticks_us()
+        if pt != PT_EXI:
+            raise EXIError("payload type 0x%04x in a -2/DIN session" % pt)
+        return codec.decode(grammar, payload), t
+
+    async def _run(self, ctx, stream):
+        r = self.result
+        hs = schemas.grammar("handshake")
+        doc, _ = await self._recv(ctx, stream, hs)
+        req = doc.get("supportedAppProtocolReq")
+        if req is None:
+            raise EXIError("expected supportedAppProtocolReq, got %s" % list(doc))
+        r.requests.append("supportedAppProtocolReq")
+        res, ns, _ = sap.negotiate(req, self.protocols)
+        await stream.send(ctx, PT_EXI, codec.encode(hs, {"supportedAppProtocolRes": res}))
+        r.responses.append(["supportedAppProtocolRes", res["ResponseCode"]])
+        schemas.release("handshake")
+        if ns is None:
+            r.end, r.detail = END_FAILED, "no common protocol"
+            return
+        r.protocol = ns
+        await self._din(ctx, stream, schemas.grammar(self.protocols[ns][2]))
+
+    async def _din(self, ctx, stream, g):
+        r = self.result
+        d = din.DinData(self.limits)
+        state = din.SessionSetup()  # type: din.State | None
+        while state is not None:
+            doc, t_rx = await self._recv(ctx, stream, g)
+            msg = doc.get("V2G_Message")
+            if msg is None or len(msg.get("Body", {})) != 1:
+                raise EXIError("not one V2G_Message body: %s" % list(doc))
+            name, body = next(iter(msg["Body"].items()))
+            r.requests.append(name)
+            if self.on_state is not None:
+                self.on_state(name)
+            if name not in din.BUILD:
+                raise EXIError("%s is no DIN request" % name)
+            if name != "SessionSetupReq" and msg["Header"].get("SessionID") != d.session_id:
+                res_name, build = din.BUILD[name]
+                res_name, res, state = res_name, build(d, din.UNKNOWN_SESSION), None
+            else:
+                res_name, res, state = state.process(d, name, body)
+            out = {"V2G_Message": {"Header": {"SessionID": d.session_id}, "Body": {res_name: res}}}
+            await stream.send(ctx, PT_EXI, codec.encode(g, out))
+            if name == "CurrentDemandReq":
+                r.loop_us.append(time.ticks_diff(time.ticks_us(), t_rx))
+            r.responses.append([res_name, res["ResponseCode"]])
+            if state is None:
+                ok = name == "SessionStopReq" and res["ResponseCode"] == din.OK
+                r.end = END_STOP if ok else END_FAILED
+                r.detail = "" if ok else "%s answered %s" % (name, res["ResponseCode"])

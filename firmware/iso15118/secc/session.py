@@ -85,6 +85,9 @@ class SeccSession:
             r.end, r.detail = END_FAILED, "no common protocol"
             return
         r.protocol = ns
+        if ns != sap.DIN:
+            r.end, r.detail = END_FAILED, "no state machine for %s" % ns
+            return
         await self._din(ctx, stream, schemas.grammar(self.protocols[ns][2]))
 
     async def _din(self, ctx, stream, g):

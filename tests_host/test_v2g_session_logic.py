@@ -22,7 +22,8 @@ out["sap"] = [sap.negotiate({"AppProtocol": aps}, both)[0] for aps in (
     [ap("urn:iso:std:iso:15118:-20:DC", 1), ap("%(din)s", 3, minor=1)],
     [ap("%(din)s", 1, major=1)],
     [])]
-out["din_only"] = sap.negotiate({"AppProtocol": [ap("%(iso2)s", 1, sid=10), ap("%(din)s", 2, sid=20)]})[0]
+out["din_only"] = sap.negotiate({"AppProtocol": [ap("urn:iso:std:iso:15118:-20:DC", 1, major=1, sid=10),
+                                                  ap("%(din)s", 2, sid=20)]})[0]
 g = schemas.grammar("din")
 def run(seq, limits=None):
     d = din.DinData(limits or EvseLimits())

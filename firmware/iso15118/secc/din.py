@@ -220,21 +220,27 @@ DO = {
 
 class State:
     next: dict = {}
+    build: dict = BUILD   # the protocol's tables: ISO 15118-2 (iso2.py) reuses this class
+    do: dict = DO
 
     def process(self, d, name, req):
         # -> (response name, response body, next state or None when the session ends)
-        res_name, build = BUILD[name]
+        res_name, build = self.build[name]
         nxt = self.next.get(name)
         if nxt is None:
             return res_name, build(d, SEQUENCE_ERROR), None
-        code = DO.get(name, _ok)(d, req)
+        code = self.do.get(name, _ok)(d, req)
         if code.startswith("FAILED"):
             return res_name, build(d, code), None
         if name == "SessionStopReq":
             return res_name, build(d, code), None
         if name == "PowerDeliveryReq" and not d.charging:
-            nxt = AfterCharging  # the EV may stop from pre-charge as well as from the charge loop
+            nxt = self.after_charging()
         return res_name, build(d, code), nxt()
+
+    def after_charging(self):
+        # The EV may stop from pre-charge as well as from the charge loop.
+        return AfterCharging
 
 
 class SessionSetup(State):

@@ -4,8 +4,8 @@
 DIN = "urn:din:70121:2012:MsgDef"
 ISO2 = "urn:iso:15118:2:2013:MsgDef"
 # namespace -> (our major version, our minor version, schema name for the codec): the protocols the
-# SECC has a state machine for (ISO 15118-2 and -20 join when theirs exist).
-SUPPORTED = {DIN: (2, 0, "din")}
+# SECC has a state machine for (ISO 15118-20 joins when its exists).
+SUPPORTED = {ISO2: (2, 0, "iso2"), DIN: (2, 0, "din")}
 
 
 def negotiate(req, supported=SUPPORTED):

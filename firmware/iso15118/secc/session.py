@@ -7,7 +7,10 @@ from exi import codec, schemas
 from exi.codec import EXIError
 from iso15118.transport.stream import StreamClosed, StreamTimeout
 from iso15118.transport.v2gtp import V2GTPError
-from iso15118.secc import din, sap
+from iso15118.secc import din, iso2, sap
+
+# namespace -> (state machine module, its session data class)
+MACHINES = {sap.DIN: (din, din.DinData), sap.ISO2: (iso2, iso2.Iso2Data)}
 
 PT_EXI = 0x8001                  # V2GTP payload type of -2/DIN EXI messages
 SEQUENCE_TIMEOUT_MS = 60000      # V2G_SECC_Sequence_Timeout
@@ -85,15 +88,16 @@ class SeccSession:
             r.end, r.detail = END_FAILED, "no common protocol"
             return
         r.protocol = ns
-        if ns != sap.DIN:
+        machine = MACHINES.get(ns)
+        if machine is None:
             r.end, r.detail = END_FAILED, "no state machine for %s" % ns
             return
-        await self._din(ctx, stream, schemas.grammar(self.protocols[ns][2]))
+        await self._states(ctx, stream, schemas.grammar(self.protocols[ns][2]), machine[0], machine[1])
 
-    async def _din(self, ctx, stream, g):
+    async def _states(self, ctx, stream, g, mod, data_cls):
         r = self.result
-        d = din.DinData(self.limits)
-        state = din.SessionSetup()  # type: din.State | None
+        d = data_cls(self.limits)
+        state = mod.SessionSetup()  # type: din.State | None
         while state is not None:
             doc, t_rx = await self._recv(ctx, stream, g)
             msg = doc.get("V2G_Message")
@@ -103,10 +107,10 @@ class SeccSession:
             r.requests.append(name)
             if self.on_state is not None:
                 self.on_state(name)
-            if name not in din.BUILD:
-                raise EXIError("%s is no DIN request" % name)
+            if name not in mod.BUILD:
+                raise EXIError("%s is no request of this protocol" % name)
             if name != "SessionSetupReq" and msg["Header"].get("SessionID") != d.session_id:
-                res_name, build = din.BUILD[name]
+                res_name, build = mod.BUILD[name]
                 res_name, res, state = res_name, build(d, din.UNKNOWN_SESSION), None
             else:
                 res_name, res, state = state.process(d, name, body)

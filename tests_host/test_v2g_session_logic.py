@@ -56,6 +56,37 @@ got, d = run(head + [("PreChargeReq", {"DC_EVStatus": evst, "EVTargetVoltage": p
                     ("PowerDeliveryReq", {"ReadyToChargeState": True}), cd,
                     ("SessionSetupReq", {"EVCCID": "0A"})], lim)
 out["limited"] = [got[-2], list(d.limited), lim.present_v, lim.present_i, got[-1]]
+from iso15118.secc import iso2
+g2 = schemas.grammar("iso2")
+def run2(seq):
+    d = iso2.Iso2Data(EvseLimits())
+    st = iso2.SessionSetup()
+    got = []
+    for name, body in seq:
+        res_name, res, st = st.process(d, name, body)
+        codec.encode(g2, {"V2G_Message": {"Header": {"SessionID": d.session_id}, "Body": {res_name: res}}})
+        got.append([res_name, res["ResponseCode"], st is not None])
+        if st is None:
+            break
+    return got
+head2 = [("SessionSetupReq", {"EVCCID": "0A0B0C0D0E0F"}), ("ServiceDiscoveryReq", {}),
+         ("PaymentServiceSelectionReq", {"SelectedPaymentOption": "ExternalPayment",
+                                         "SelectedServiceList": {"SelectedService": [{"ServiceID": 1}]}}),
+         ("AuthorizationReq", {})]
+cpd2 = lambda mode: ("ChargeParameterDiscoveryReq", {"RequestedEnergyTransferMode": mode,
+    "DC_EVChargeParameter": {"DC_EVStatus": evst, "EVMaximumCurrentLimit": pv(300, "A"),
+                             "EVMaximumVoltageLimit": pv(800, "V")}})
+out["iso2_mode"] = run2(head2 + [cpd2("AC_three_phase_core")])[-1]
+out["iso2_contract"] = run2(head2[:2] + [("PaymentServiceSelectionReq", {"SelectedPaymentOption": "Contract",
+    "SelectedServiceList": {"SelectedService": [{"ServiceID": 1}]}})])[-1]
+out["iso2_din_message"] = run2(head2[:1] + [("ServiceDiscoveryReq", {}), ("CableCheckReq", {"DC_EVStatus": evst})])[-1]
+pd2 = lambda prog: ("PowerDeliveryReq", {"ChargeProgress": prog, "SAScheduleTupleID": 1})
+to_stop = head2 + [cpd2("DC_extended"), ("CableCheckReq", {"DC_EVStatus": evst}),
+                   ("PreChargeReq", {"DC_EVStatus": evst, "EVTargetVoltage": pv(400, "V"), "EVTargetCurrent": pv(2, "A")}),
+                   pd2("Start"), pd2("Stop")]
+out["iso2_pause"] = run2(to_stop + [("SessionStopReq", {"ChargingSession": "Pause"})])[-2:]
+out["iso2_terminate"] = run2(to_stop + [("SessionStopReq", {"ChargingSession": "Terminate"})])[-1]
+out["iso2_stop"] = run2(head2[:1] + [("SessionStopReq", {"ChargingSession": "Terminate"})])[-1]
 print("RESULT " + json.dumps(out))
 """
 
@@ -78,3 +109,11 @@ def test_sap_negotiation_and_din_failure_responses(mp):
     assert cd == ["CurrentDemandRes", "OK", True]
     assert limited == [False, False, True] and (v, i) == (400, 150)
     assert again == ["SessionSetupRes", "FAILED_SequenceError", False]
+    # ISO 15118-2
+    assert r["iso2_mode"] == ["ChargeParameterDiscoveryRes", "FAILED_WrongEnergyTransferMode", False]
+    assert r["iso2_contract"] == ["PaymentServiceSelectionRes", "FAILED_PaymentSelectionInvalid", False]
+    assert r["iso2_din_message"] == ["CableCheckRes", "FAILED_SequenceError", False]
+    # Pause (a session to resume after a wake-up) is not offered: FAILED, the session ends
+    assert r["iso2_pause"] == [["PowerDeliveryRes", "OK", True], ["SessionStopRes", "FAILED", False]]
+    assert r["iso2_terminate"] == ["SessionStopRes", "OK", False]
+    assert r["iso2_stop"] == ["SessionStopRes", "FAILED_SequenceError", False]

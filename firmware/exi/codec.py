@@ -241,6 +241,20 @@ def _grammar(mod) -> _Grammar:
     return g
 
 
+def _advance(g: _Grammar, state: int, target: int, code: int, count: int):
+    # Next grammar state after an event, shared by decoder and encoder. A self-loop
+    # on a bounded repetition (g.loops) counts its items and leaves the loop after
+    # maxOccurs of them, exactly where EXIficient's grammar does.
+    if target != state:
+        return target, 0
+    lp = g.loops.get(state)
+    if lp is not None and lp[0] == code:
+        count += 1
+        if count >= lp[1]:
+            return lp[2], 0
+    return state, count
+
+
 def _decode_complex(g: _Grammar, r: _Reader, state: int, depth: int, where: str) -> dict:
     if depth > MAX_DEPTH:
         raise EXIError("nesting too deep at " + where)
@@ -296,17 +310,7 @@ def _decode_complex(g: _Grammar, r: _Reader, state: int, depth: int, where: str)
         else:
             raise EXIError("wildcard or untyped content (xs:any / mixed) in %s is not supported" % where)
         r.charge(_OBJ_COST)
-        target = pr[q + 3] | pr[q + 4] << 8
-        if target == state:
-            lp = g.loops.get(state)
-            if lp is not None and lp[0] == code:
-                count += 1
-                if count >= lp[1]:
-                    state = lp[2]
-                    count = 0
-        else:
-            state = target
-            count = 0
+        state, count = _advance(g, state, pr[q + 3] | pr[q + 4] << 8, code, count)
 
 
 def decode(mod, data, budget: int = DEFAULT_BUDGET, ordered: bool = False) -> dict:
@@ -406,17 +410,7 @@ def _encode_complex(g: _Grammar, w: _Writer, state: int, obj, depth: int, where:
                 _encode_complex(g, w, child, val, depth + 1, key)
         else:
             _write_value(w, g.dt[child], val, key)
-        target = pr[q + 3] | pr[q + 4] << 8
-        if target == state:
-            lp = g.loops.get(state)
-            if lp is not None and lp[0] == code:
-                count += 1
-                if count >= lp[1]:
-                    state = lp[2]
-                    count = 0
-        else:
-            state = target
-            count = 0
+        state, count = _advance(g, state, pr[q + 3] | pr[q + 4] << 8, code, count)
 
 
 def _expected(g: _Grammar, p0: int, n: int) -> str:

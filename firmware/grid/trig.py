@@ -8,6 +8,10 @@
 #
 # Angles are 32-bit phase accumulators (2^32 = one turn): index = bits 31..24,
 # interpolation fraction = bits 23..8 (Q16).
+#
+# The tick functions (pll.py, curctl.py) write the table lookup inline rather than
+# calling a helper: a call between viper functions goes through the runtime on every
+# tick, and returning sin and cos together would allocate a tuple in the tick.
 import array
 import math
 from micropython import const

@@ -136,6 +136,10 @@ BUILD = {
 }
 
 
+# Charge-loop requests: their responses carry the 25 ms performance time (measured per response).
+LOOP_REQUESTS = ("CurrentDemandReq",)
+
+
 # -- request effects: (session data, request body) -> response code -------------------------------
 
 def _ev_status(d, st):

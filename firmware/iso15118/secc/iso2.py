@@ -65,6 +65,8 @@ BUILD = {
     "SessionStopReq": ("SessionStopRes", din._code_only),
 }
 
+LOOP_REQUESTS = din.LOOP_REQUESTS
+
 
 def _do_charge_param(d, req):
     ev = req.get("DC_EVChargeParameter")

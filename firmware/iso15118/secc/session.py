@@ -29,7 +29,7 @@ class SessionResult:
         self.protocol = None
         self.requests = []       # request names in arrival order
         self.responses = []      # [response name, ResponseCode]
-        self.loop_us = []        # CurrentDemand: receive-to-sent time of each response, microseconds
+        self.loop_us = []        # charge loop (mod.LOOP_REQUESTS): receive-to-sent time of each response, microseconds
         self.end = None
         self.detail = ""
         self.duration_ms = 0
@@ -116,7 +116,7 @@ class SeccSession:
                 res_name, res, state = state.process(d, name, body)
             out = {"V2G_Message": {"Header": {"SessionID": d.session_id}, "Body": {res_name: res}}}
             await stream.send(ctx, PT_EXI, codec.encode(g, out))
-            if name == "CurrentDemandReq":
+            if name in mod.LOOP_REQUESTS:
                 r.loop_us.append(time.ticks_diff(time.ticks_us(), t_rx))
             r.responses.append([res_name, res["ResponseCode"]])
             if state is None:

@@ -51,16 +51,20 @@ class V2gStream:
         self.tx_frames = 0
         self.closed = False
         self.up = False  # some data went through: a TLS handshake is complete
+        self._cipher = None
         if tap is not None:
             tap.tcp_open(local[0], local[1], remote[0], remote[1], client)
 
     def cipher(self):
         # (suite, version) of a TLS connection once data moved, else None. The handshake runs inside
         # the first read/write (the tls module has no do_handshake(), and a zero-length write never
-        # reaches mbedtls); its cipher() crashes the unix port when called before the handshake.
+        # reaches mbedtls); its cipher() crashes the unix port when called before the handshake, and
+        # after close() (freed context), so the answer is kept for the session record.
         if self.security != SEC_TLS or not self.up:
             return None
-        return self.sock.cipher()
+        if self._cipher is None and not self.closed:
+            self._cipher = self.sock.cipher()
+        return self._cipher
 
     async def recv(self, ctx, timeout_ms):
         # -> (payload_type, payload). StreamTimeout, StreamClosed, or V2GTPError (fatal header
@@ -125,6 +129,7 @@ class V2gStream:
 
     def close(self):
         if not self.closed:
+            self.cipher()
             self.closed = True
             if self.tap is not None:
                 self.tap.tcp_close()

@@ -1,0 +1,71 @@
+"""A whole ISO 15118-2 DC session over TLS 1.2, captured: our SECC offering TLS only (certificate from
+a test CA) against the `iso15118` package's EVCC, which verifies that certificate against its V2G root
+and runs SDP → TLS → supportedAppProtocol → … → SessionStop. The SECC's pcapng holds the SDP exchange
+and the session's V2GTP messages (the tap sits above TLS: it records what the session layer sent and
+received), and Wireshark reads it with docs/v2gtp.lua."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+from netns import v2g_link  # noqa: F401  (fixture)
+from pcapng_check import read, v2gtp_messages
+from test_v2g_session_din import ISO2_SEQUENCE, collapse, evcc_sequence, read_until, secc_result, secc_start
+from test_v2g_transport_codec import check_with_tshark
+from test_v2g_transport_link import PEER_VENV, _need_peer, certs, stop, wait_line  # noqa: F401  (fixture)
+
+SUITE_2 = "TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"  # ISO 15118-2's mandatory suite
+
+
+def test_iso2_dc_session_over_tls_with_pcapng_capture(v2g_link, certs, tmp_path):
+    _need_peer()
+    link = v2g_link
+    pcap = tmp_path / "session.pcapng"
+    secc = secc_start({"iface": link.local, "sessions": 1, "accept_ms": 30000, "tcp": False,
+                       "tls": [certs["cert"].hex(), certs["key"].hex(), ""], "pcapng": str(pcap)}, 90000)
+    ready = wait_line(secc, "READY")
+    assert "16:" not in ready  # TLS offered only
+    cfg = tmp_path / "evcc.json"
+    cfg.write_text(json.dumps({"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["DC"],
+                               "energyTransferMode": "DC_extended", "isCertInstallNeeded": False,
+                               "useTls": True, "enforceTls": True, "chargeLoopCycle": 10}))
+    pki = tmp_path / "pki"
+    (pki / "iso15118_2" / "certs").mkdir(parents=True)
+    (pki / "iso15118_2" / "certs" / "v2gRootCACert.pem").write_bytes(certs["ca"])
+    env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(pki) + "/")
+    ev = subprocess.Popen(link.in_ns([str(PEER_VENV / "bin" / "python"), "-m", "iso15118.evcc.main", str(cfg)]),
+                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    head = ""
+    try:
+        s = secc_result(secc, 100)
+        head = read_until(ev, "SessionStopRes received", 10)
+    finally:
+        log = head + stop(ev)
+    assert s["errors"] == [], (s, log[-4000:])
+    (r,) = s["sessions"]
+    assert r["end"] == "SessionStop", (r, log[-4000:])
+    assert r["cipher"] == [SUITE_2, "TLSv1.2"]
+    assert collapse(r["requests"][1:]) == ISO2_SEQUENCE
+    assert all(c.startswith("OK") for _, c in r["responses"]), r["responses"]
+    assert "Security: TLS" in log
+    assert collapse(evcc_sequence(log, "received")) == ["supportedAppProtocol"] + ISO2_SEQUENCE
+    # The capture: one SDP exchange, then the session's frames in both directions, in order.
+    pc = read(str(pcap))
+    assert pc.linktype == 101 and pc.if_name == link.local
+    assert [p.payload[2:4].hex() for p in pc.udp()] == ["9000", "9001"]
+    streams = pc.tcp_streams()
+    ports = [int(p) for p in s["offers"].values()]
+    assert len(streams) == 2
+    (to_secc,) = [v for (sp, dp), v in streams.items() if dp in ports]
+    (to_ev,) = [v for (sp, dp), v in streams.items() if sp in ports]
+    requests, responses = v2gtp_messages(to_secc), v2gtp_messages(to_ev)
+    assert len(requests) == len(r["requests"]) and len(responses) == len(r["responses"])
+    assert {pt for pt, _ in requests + responses} == {0x8001}
+    if shutil.which("tshark"):
+        n = len(requests) + len(responses)
+        types = ["0x9000", "0x9001"] + ["0x8001"] * n
+        check_with_tshark(pcap, types)
+    print(f"TLS session: {r['duration_ms']} ms, {len(requests)} requests captured, "
+          f"charge-loop response mean {sum(r['loop_us']) / len(r['loop_us']) / 1000:.1f} ms")

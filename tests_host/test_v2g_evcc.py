@@ -1,0 +1,192 @@
+"""Our EVCC (firmware/iso15118/evcc, under MicroPython in the kernel) against the `iso15118` package's
+SECC over a real IPv6 link (veth pair, SECC in its own network namespace): DIN SPEC 70121 DC,
+ISO 15118-2 DC and ISO 15118-2 AC, each from SDP to a clean SessionStop, the message sequence checked
+on both sides (our record and the SECC's "… received"/"Sent …" log), every response code OK."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import MP_DIR, ROOT, micropython
+from netns import v2g_link  # noqa: F401  (fixture)
+from test_v2g_session_din import collapse, evcc_sequence
+from test_v2g_transport_link import PEER_VENV, _need_peer, certs, stop, wait_line  # noqa: F401  (fixture)
+
+# The package's SimEVSEController never changes its output (1 V, 1 A whatever is asked) and announces
+# a 40 V / 40 A charger in ChargeParameterDiscoveryRes but 600 V / 300 A in CurrentDemandRes. A real
+# EV would never see pre-charge reach its battery voltage, so the SECC here runs with one consistent,
+# ideal DC supply: 500 V / 200 A / 100 kW, output = the EV's target (clamped), 0 V after the stop.
+# Everything else (states, messages, checks, EXI codec) is the package's own SECC.
+PLANT_SECC = r"""
+import asyncio
+from iso15118.secc import SECCHandler
+from iso15118.secc.controller.interface import ServiceStatus
+from iso15118.secc.controller.simulator import SimEVSEController
+from iso15118.secc.secc_settings import Config
+from iso15118.shared.exificient_exi_codec import ExificientEXICodec
+from iso15118.shared.messages.datatypes import (PVEVSEMaxCurrentLimit, PVEVSEMaxPowerLimit,
+                                                PVEVSEMaxVoltageLimit)
+
+MAX_V, MAX_I = 500, 200
+
+
+class IdealDcSupply(SimEVSEController):
+    async def get_dc_charge_parameters(self):
+        p = await super().get_dc_charge_parameters()
+        return p.copy(update={
+            "evse_maximum_voltage_limit": PVEVSEMaxVoltageLimit(multiplier=0, value=MAX_V, unit="V"),
+            "evse_maximum_current_limit": PVEVSEMaxCurrentLimit(multiplier=0, value=MAX_I, unit="A"),
+            "evse_maximum_power_limit": PVEVSEMaxPowerLimit(multiplier=3, value=100, unit="W")})
+
+    async def send_charging_command(self, ev_target_voltage, ev_target_current, is_precharge=False,
+                                    is_session_bpt=False):
+        c = self.evse_data_context
+        if ev_target_voltage is not None:
+            c.present_voltage = int(min(ev_target_voltage, MAX_V))
+        if ev_target_current is not None:
+            c.present_current = int(min(ev_target_current, MAX_I))
+
+    async def stop_charger(self):
+        self.evse_data_context.present_voltage = 0
+        self.evse_data_context.present_current = 0
+
+
+async def main():
+    config = Config()
+    config.load_envs()
+    ctl = IdealDcSupply()
+    await ctl.set_status(ServiceStatus.STARTING)
+    await SECCHandler(exi_codec=ExificientEXICodec(), evse_controller=ctl, config=config).start(config.iface)
+
+
+asyncio.run(main())
+"""
+
+DIN_DC = ["SessionSetup", "ServiceDiscovery", "ServicePaymentSelection", "ContractAuthentication",
+          "ChargeParameterDiscovery", "CableCheck", "PreCharge", "PowerDelivery", "CurrentDemand",
+          "PowerDelivery", "WeldingDetection", "SessionStop"]
+ISO2_DC = ["SessionSetup", "ServiceDiscovery", "PaymentServiceSelection", "Authorization",
+           "ChargeParameterDiscovery", "CableCheck", "PreCharge", "PowerDelivery", "CurrentDemand",
+           "PowerDelivery", "WeldingDetection", "SessionStop"]
+ISO2_AC = ["SessionSetup", "ServiceDiscovery", "PaymentServiceSelection", "Authorization",
+           "ChargeParameterDiscovery", "PowerDelivery", "ChargingStatus", "PowerDelivery", "SessionStop"]
+CASES = {"din": ("urn:din:70121:2012:MsgDef", DIN_DC, "CurrentDemandReq"),
+         "iso2-dc": ("urn:iso:15118:2:2013:MsgDef", ISO2_DC, "CurrentDemandReq"),
+         "iso2-ac": ("urn:iso:15118:2:2013:MsgDef", ISO2_AC, "ChargingStatusReq")}
+LOOPS = 5
+# The package's SECC answers CurrentDemandReq in 180-210 ms on this host (pydantic + its EXI codec in a
+# JVM over py4j per message), too close to DC's 250 ms V2G_EVCC_Msg_Timeout on a machine shared with
+# other test runs: the link test widens that one timeout (EvccSession msg_ms) and prints how many
+# answers were later than the standard allows. tests_host/test_v2g_evcc_logic.py checks the 250 ms.
+MSG_MS = {"CurrentDemandReq": 2000}
+
+
+def evcc_start(cfg: dict, run_ms: int) -> subprocess.Popen[str]:
+    env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
+    code = f"import e_run; e_run.run({json.dumps(cfg)!r}, {run_ms})"
+    return subprocess.Popen([micropython(), "-X", "heapsize=2M", "-c", code], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def evcc_result(proc: subprocess.Popen[str], timeout: float) -> dict:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"EVCC run did not end in {timeout} s: {out[-2000:]} {err[-2000:]}")
+    assert proc.returncode == 0, out + err
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            data = json.loads(line[7:])
+            assert data["faults"] == 0, data["fault_text"]
+            return data
+    raise AssertionError(out + err)
+
+
+def secc_start(link, tmp_path, certs) -> subprocess.Popen[str]:  # noqa: F811
+    pki = tmp_path / "pki" / "iso15118_2"
+    (pki / "certs").mkdir(parents=True)
+    (pki / "private_keys").mkdir()
+    (pki / "certs" / "cpoCertChain.pem").write_bytes(certs["cert"] + certs["ca"])
+    (pki / "private_keys" / "seccLeaf.key").write_bytes(certs["key"])
+    (pki / "private_keys" / "seccLeafPassword.txt").write_text("unused: the test key is not encrypted")
+    script = tmp_path / "plant_secc.py"
+    script.write_text(PLANT_SECC)
+    env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(tmp_path / "pki") + "/", PYTHONUNBUFFERED="1")
+    p = subprocess.Popen(link.in_ns([str(PEER_VENV / "bin" / "python"), str(script)]), cwd=tmp_path, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_line_containing(p, "UDP server socket ready", 60)
+    except BaseException:
+        stop(p)
+        raise
+    return p
+
+
+def wait_line_containing(proc: subprocess.Popen[str], text: str, timeout: float) -> str:
+    """Output of proc up to and including `text` (raw reads: a buffered readline after select() would
+    hide lines already read into Python's buffer)."""
+    import select
+    import time
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    got = b""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if not select.select([fd], [], [], 0.2)[0]:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        got += chunk
+        if text.encode() in got:
+            return got.decode(errors="replace")
+    raise AssertionError(f"no {text!r} from the SECC: {got.decode(errors='replace')[-3000:]}")
+
+
+@pytest.mark.parametrize("protocol", list(CASES))
+def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path, certs, protocol):  # noqa: F811
+    _need_peer()
+    namespace, sequence, loop_req = CASES[protocol]
+    link = v2g_link
+    secc = secc_start(link, tmp_path, certs)
+    log = ""
+    try:
+        ev = evcc_start({"iface": link.local, "protocols": [protocol], "msg_ms": MSG_MS,
+                         "ev": {"soc": 30, "target_soc": 80, "loops": LOOPS, "loop_ms": 100}}, 60000)
+        out = evcc_result(ev, 90)
+        if out["result"]["end"] == "SessionStop":  # we end first: let the SECC log its last response
+            log = wait_line_containing(secc, "Sent SessionStopRes", 10)
+    finally:
+        log += stop(secc)
+    r = out["result"]
+    assert out["errors"] == [], out
+    assert r["end"] == "SessionStop", (r["detail"], list(zip(r["responses"], r["times_ms"])), log[-3000:])
+    assert r["protocol"] == namespace
+    assert r["sdp"]["addr"] == link.peer_ll() and r["sdp"]["security"] == 0x10
+    assert r["requests"][0] == "supportedAppProtocolReq"
+    assert collapse(r["requests"][1:]) == sequence, r["requests"]
+    assert collapse([n for n, _ in r["responses"][1:]]) == sequence
+    assert r["responses"][0] == ["supportedAppProtocolRes", "OK_SuccessfulNegotiation"]
+    assert all(c.startswith("OK") for _, c in r["responses"]), r["responses"]
+    assert r["requests"].count(loop_req) == LOOPS and r["detail"] == "complete"
+    # The SECC's view: the same requests received and answered, in order, as many charge loops.
+    got = evcc_sequence(log, "received")  # "X received" lines: our requests
+    sent = evcc_sequence(log, "sent")     # "Sent X" lines: its responses
+    assert collapse(got) == ["supportedAppProtocol"] + sequence, log[-4000:]
+    assert collapse(sent) == ["supportedAppProtocol"] + sequence, log[-4000:]
+    assert got.count(loop_req) == LOOPS
+    assert len(got) == len(r["requests"]) and len(sent) == len(r["responses"])
+    # Energy went into the simulated battery.
+    assert r["ev"]["loops"] == LOOPS and r["ev"]["energy_wh"] > 0
+    times = r["times_ms"]
+    loop_times = [t for (n, _), t in zip(r["responses"], times) if n == loop_req.replace("Req", "Res")]
+    late = sum(1 for t in loop_times if t > 250) if loop_req == "CurrentDemandReq" else 0
+    print(f"{protocol}: {r['duration_ms']} ms from SAP request to SessionStopRes, {len(r['requests'])} requests; "
+          f"SECC response time max {max(times)} ms (charge loop max {max(loop_times)} ms, "
+          f"mean {sum(loop_times) / len(loop_times):.0f} ms, {late} over 250 ms); SDP {r['sdp']['elapsed_ms']} ms; "
+          f"energy {r['ev']['energy_wh']} Wh")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +192,41 @@ def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path
           f"SECC response time max {max(times)} ms (charge loop max {max(loop_times)} ms, "
           f"mean {sum(loop_times) / len(loop_times):.0f} ms, {late} over 250 ms); SDP {r['sdp']['elapsed_ms']} ms; "
           f"energy {r['ev']['energy_wh']} Wh")
+
+
+def test_jezgro_ev_runs_our_evcc_with_progress_summary_and_capture(v2g_link, tmp_path, certs):  # noqa: F811
+    """`jezgro ev` end to end: one progress line per message, a JSON summary, the session in pcapng."""
+    _need_peer()
+    from pcapng_check import read, v2gtp_messages
+    link = v2g_link
+    secc = secc_start(link, tmp_path, certs)
+    pcap = tmp_path / "ev.pcapng"
+    try:
+        p = subprocess.run([str(Path(sys.executable).parent / "jezgro"), "ev", "--iface", link.local,
+                            "--protocol", "iso2-dc", "--protocol", "din", "--loops", "3", "--soc", "50",
+                            "--msg-timeout", "CurrentDemandReq=2000", "--pcap", str(pcap), "--max-seconds", "60"],
+                           capture_output=True, text=True, timeout=90)
+    finally:
+        stop(secc)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    lines = p.stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("{"))
+    summary = json.loads("\n".join(lines[start:]))
+    progress = lines[:start]
+    assert summary["end"] == "SessionStop" and summary["protocol"] == "urn:iso:15118:2:2013:MsgDef"
+    assert summary["ev"]["loops"] == 3 and summary["errors"] == [] and summary["faults"] == 0
+    sent = [ln.split()[2] for ln in progress if ln.startswith("EV > ")]
+    got = [ln.split()[2] for ln in progress if ln.startswith("EV < ")]
+    assert sent == summary["requests"] and got == [n for n, _ in summary["responses"]]
+    pc = read(str(pcap))
+    assert [x.payload[2:4].hex() for x in pc.udp()] == ["9000", "9001"]
+    (stream_a, stream_b) = pc.tcp_streams().values()
+    assert len(v2gtp_messages(stream_a)) + len(v2gtp_messages(stream_b)) == len(sent) + len(got)
+
+
+def test_jezgro_ev_explains_an_unusable_interface():
+    jezgro = str(Path(sys.executable).parent / "jezgro")
+    p = subprocess.run([jezgro, "ev", "--iface", "nosuch0"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "does not exist" in p.stderr
+    p = subprocess.run([jezgro, "ev", "--iface", "lo"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "no usable IPv6 link-local address" in p.stderr

@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     from . import csms as csms_cmd
     csms_cmd.add_parser(sub)
 
+    # -- ev (host_tools/jezgro_host/ev.py) --
+    from . import ev as ev_cmd
+    ev_cmd.add_parser(sub)
+
     a = p.parse_args(argv)
     if a.cmd == "services":
         from . import services_table
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         return grid_cmd.main(a)
     if a.cmd == "csms":
         return csms_cmd.run(a)
+    if a.cmd == "ev":
+        return ev_cmd.main(a)
     return 2
 
 

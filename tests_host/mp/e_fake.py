@@ -5,7 +5,7 @@
 from exi import codec, schemas
 from iso15118.secc import din as sdin, iso2 as siso2, sap as ssap
 from iso15118.secc.evse_limits import EvseLimits
-from iso15118.transport.stream import StreamTimeout
+from iso15118.transport.stream import StreamClosed, StreamTimeout
 
 
 class Kernel:
@@ -39,7 +39,10 @@ class SeccStream:
     # silent: request name whose response never comes (the EVCC's recv times out)
     # rewrite: {response name: fn(body)} applied before encoding
     # latency_ms: virtual time each exchange takes
-    def __init__(self, ctx, limits=None, silent=None, rewrite=None, latency_ms=1, ongoing=None):
+    # close_on: request name after which the SECC closes the connection
+    # supported: the SECC's SAP table (iso15118.secc.sap.SUPPORTED by default)
+    def __init__(self, ctx, limits=None, silent=None, rewrite=None, latency_ms=1, ongoing=None, close_on=None,
+                 supported=None, answer_pt=None):
         self.ctx = ctx
         self.limits = limits or EvseLimits()
         self.silent = silent
@@ -53,12 +56,18 @@ class SeccStream:
         self.data = None
         self.closed = False
         self.seen = []
+        self.close_on = close_on
+        self.supported = supported or ssap.SUPPORTED
+        self.peer_closed = False
+        self.answer_pt = answer_pt   # (request name, payload type) to answer that request with
 
     async def send(self, ctx, pt, payload):
         if self.mod is None:
             req = codec.decode(schemas.grammar("handshake"), payload)["supportedAppProtocolReq"]
-            res, ns, _ = ssap.negotiate(req)
+            res, ns, _ = ssap.negotiate(req, self.supported)
             self.seen.append("supportedAppProtocolReq")
+            if self.silent == "supportedAppProtocolReq":
+                return
             self.queue.append((pt, codec.encode(schemas.grammar("handshake"), {"supportedAppProtocolRes": res})))
             if ns is not None:
                 self.mod = sdin if ns == ssap.DIN else siso2
@@ -71,6 +80,9 @@ class SeccStream:
         self.seen.append(name)
         if name == self.silent:
             return
+        if name == self.close_on:
+            self.peer_closed = True
+            return
         res_name, res, nxt = self.state.process(self.data, name, body)
         left = self.ongoing.get(res_name, 0)
         if left and res.get("EVSEProcessing") == "Finished":
@@ -81,9 +93,13 @@ class SeccStream:
             self.rewrite[res_name](res)
         self.state = nxt
         out = {"V2G_Message": {"Header": {"SessionID": self.data.session_id}, "Body": {res_name: res}}}
+        if self.answer_pt is not None and self.answer_pt[0] == name:
+            pt = self.answer_pt[1]
         self.queue.append((pt, codec.encode(self.g, out)))
 
     async def recv(self, ctx, timeout_ms):
+        if self.peer_closed:
+            raise StreamClosed("peer closed")
         if not self.queue:
             self.ctx.kernel.now += timeout_ms
             raise StreamTimeout("no V2GTP message within %d ms" % timeout_ms)

@@ -75,9 +75,12 @@ ISO2_DC = ["SessionSetup", "ServiceDiscovery", "PaymentServiceSelection", "Autho
            "PowerDelivery", "WeldingDetection", "SessionStop"]
 ISO2_AC = ["SessionSetup", "ServiceDiscovery", "PaymentServiceSelection", "Authorization",
            "ChargeParameterDiscovery", "PowerDelivery", "ChargingStatus", "PowerDelivery", "SessionStop"]
-CASES = {"din": ("urn:din:70121:2012:MsgDef", DIN_DC, "CurrentDemandReq"),
-         "iso2-dc": ("urn:iso:15118:2:2013:MsgDef", ISO2_DC, "CurrentDemandReq"),
-         "iso2-ac": ("urn:iso:15118:2:2013:MsgDef", ISO2_AC, "ChargingStatusReq")}
+# case -> (`jezgro ev` protocol, namespace, message sequence, charge-loop request, TLS)
+CASES = {"din": ("din", "urn:din:70121:2012:MsgDef", DIN_DC, "CurrentDemandReq", False),
+         "iso2-dc": ("iso2-dc", "urn:iso:15118:2:2013:MsgDef", ISO2_DC, "CurrentDemandReq", False),
+         "iso2-ac": ("iso2-ac", "urn:iso:15118:2:2013:MsgDef", ISO2_AC, "ChargingStatusReq", False),
+         "iso2-dc-tls": ("iso2-dc", "urn:iso:15118:2:2013:MsgDef", ISO2_DC, "CurrentDemandReq", True)}
+TLS_SUITE = "TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"
 LOOPS = 5
 # The package's SECC answers CurrentDemandReq in 180-210 ms on this host (pydantic + its EXI codec in a
 # JVM over py4j per message), too close to DC's 250 ms V2G_EVCC_Msg_Timeout on a machine shared with
@@ -150,15 +153,17 @@ def wait_line_containing(proc: subprocess.Popen[str], text: str, timeout: float)
     raise AssertionError(f"no {text!r} from the SECC: {got.decode(errors='replace')[-3000:]}")
 
 
-@pytest.mark.parametrize("protocol", list(CASES))
-def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path, certs, protocol):  # noqa: F811
+@pytest.mark.parametrize("case", list(CASES))
+def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path, certs, case):  # noqa: F811
     _need_peer()
-    namespace, sequence, loop_req = CASES[protocol]
+    protocol, namespace, sequence, loop_req, use_tls = CASES[case]
+    # TLS: we verify the SECC's certificate against the test root, with -2's cipher suite
+    tls = [None, None, certs["ca"].hex(), "secc.test", [TLS_SUITE]] if use_tls else None
     link = v2g_link
     secc = secc_start(link, tmp_path, certs)
     log = ""
     try:
-        ev = evcc_start({"iface": link.local, "protocols": [protocol], "msg_ms": MSG_MS,
+        ev = evcc_start({"iface": link.local, "protocols": [protocol], "msg_ms": MSG_MS, "tls": tls,
                          "ev": {"soc": 30, "target_soc": 80, "loops": LOOPS, "loop_ms": 100}}, 60000)
         out = evcc_result(ev, 90)
         if out["result"]["end"] == "SessionStop":  # we end first: let the SECC log its last response
@@ -169,7 +174,8 @@ def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path
     assert out["errors"] == [], out
     assert r["end"] == "SessionStop", (r["detail"], list(zip(r["responses"], r["times_ms"])), log[-3000:])
     assert r["protocol"] == namespace
-    assert r["sdp"]["addr"] == link.peer_ll() and r["sdp"]["security"] == 0x10
+    assert r["sdp"]["addr"] == link.peer_ll() and r["sdp"]["security"] == (0 if use_tls else 0x10)
+    assert r["cipher"] == ([TLS_SUITE, "TLSv1.2"] if use_tls else None)
     assert r["requests"][0] == "supportedAppProtocolReq"
     assert collapse(r["requests"][1:]) == sequence, r["requests"]
     assert collapse([n for n, _ in r["responses"][1:]]) == sequence
@@ -188,7 +194,7 @@ def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path
     times = r["times_ms"]
     loop_times = [t for (n, _), t in zip(r["responses"], times) if n == loop_req.replace("Req", "Res")]
     late = sum(1 for t in loop_times if t > 250) if loop_req == "CurrentDemandReq" else 0
-    print(f"{protocol}: {r['duration_ms']} ms from SAP request to SessionStopRes, {len(r['requests'])} requests; "
+    print(f"{case}: {r['duration_ms']} ms from SAP request to SessionStopRes, {len(r['requests'])} requests; "
           f"SECC response time max {max(times)} ms (charge loop max {max(loop_times)} ms, "
           f"mean {sum(loop_times) / len(loop_times):.0f} ms, {late} over 250 ms); SDP {r['sdp']['elapsed_ms']} ms; "
           f"energy {r['ev']['energy_wh']} Wh")

@@ -62,6 +62,14 @@ def shutdown(res):
     res["DC_EVSEStatus"]["EVSEStatusCode"] = "EVSE_Shutdown"
 out["evse_stop"] = session(rewrite={"CurrentDemandRes": shutdown})
 out["wrong_pt"] = session(answer_pt=("CableCheckReq", 0x8004))
+def ac_params(res):
+    res.pop("DC_EVSEChargeParameter")
+    res["AC_EVSEChargeParameter"] = {"AC_EVSEStatus": {"NotificationMaxDelay": 0, "EVSENotification": "None",
+                                                       "RCD": False},
+                                     "EVSENominalVoltage": {"Multiplier": 0, "Unit": "V", "Value": 230},
+                                     "EVSEMaxCurrent": {"Multiplier": 0, "Unit": "A", "Value": 32}}
+out["odd_content"] = session((sap.ISO2,), rewrite={"ChargeParameterDiscoveryRes": ac_params})
+out["bad_value"] = session(ev=EvModel(evcc_id="XYZ"))
 out["ac_not_offered"] = session((sap.ISO2,), ev=EvModel(energy_service="AC"))
 # the EV model
 m = EvModel(capacity_wh=40000, soc=50, max_v=450, max_i=200, max_p=50000, min_v=300, full_v=400)
@@ -147,6 +155,11 @@ def test_evcc_sequences_timers_and_failures(mp):
         "PowerDeliveryReq", "WeldingDetectionReq", "SessionStopReq"]
     wp = r["wrong_pt"]
     assert wp["end"] == "Malformed" and wp["detail"] == "payload type 0x8004 in answer to CableCheckReq" and wp["closed"]
+    oc = r["odd_content"]
+    assert oc["end"] == "Malformed" and "ChargeParameterDiscoveryRes lacks KeyError" in oc["detail"], oc["detail"]
+    bv = r["bad_value"]
+    assert bv["end"] == "Failed" and bv["detail"].startswith("cannot encode SessionSetupReq") and bv["closed"]
+    assert bv["requests"] == ["supportedAppProtocolReq"]
     ac = r["ac_not_offered"]
     assert ac["end"] == "Failed" and "not AC_three_phase_core" in ac["detail"]
     # EV model: 400 V x 100 A for 36 s = 400 Wh = 1 % of 40 kWh; 350 V at 50 %, 200 A capped to 50 kW / 350 V

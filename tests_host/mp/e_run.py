@@ -8,7 +8,10 @@ from jezgro.const import PRIO_MEDIUM
 
 def run(cfg_json, run_ms=60000):
     from iso15118.evcc import ev_sim as m
-    m.CFG.update(json.loads(cfg_json))
+    cfg = json.loads(cfg_json)
+    if cfg.get("tls") is not None:  # [cert, key, ca] as hex, then server_hostname, ciphers
+        cfg["tls"] = [bytes.fromhex(x) if x else None for x in cfg["tls"][:3]] + cfg["tls"][3:]
+    m.CFG.update(cfg)
     k = harness.kernel([ServiceSpec(1, "EVCC", PRIO_MEDIUM, 16, 128, 1000000, "iso15118.evcc.ev_sim")],
                        virtual=False)
     k.boot()

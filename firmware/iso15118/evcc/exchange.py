@@ -61,9 +61,13 @@ class Exchange:
             left = d.left()
             if left < timeout_ms:
                 timeout_ms = left
+        try:
+            data = codec.encode(g, doc)
+        except EXIError as e:   # a value the schema does not allow (EV configuration): nothing to send
+            raise EvccEnd(END_FAILED, "cannot encode %s: %s" % (name, e))
         k = self.ctx.kernel
         t0 = k.ticks_ms()
-        await self.stream.send(self.ctx, pt, codec.encode(g, doc))
+        await self.stream.send(self.ctx, pt, data)
         r.requests.append(name)
         if self.on_message is not None:
             self.on_message("sent", name, None, 0)

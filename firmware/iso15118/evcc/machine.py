@@ -4,7 +4,7 @@
 # Sequence timers a state runs under are named in `timers`; started at the state's first request,
 # they cut the message timeouts and end the session when they expire.
 from iso15118.evcc import timeouts
-from iso15118.evcc.exchange import Deadline, EvccEnd, END_FAILED
+from iso15118.evcc.exchange import Deadline, EvccEnd, END_FAILED, END_MALFORMED
 from iso15118.secc.din import pv, pv_value  # noqa: F401  (PhysicalValue helpers, same shape both sides)
 
 SLICE_MS = 200   # the EV's pauses are cut into slices that feed the service watchdog (1 s)
@@ -116,4 +116,10 @@ async def drive(ctx, d, g, first, msg_ms):
             await pause(ctx, d.ev.loop_ms)
         res, hdr = await d.x.v2g(g, s.request, s.body(d), msg_ms[s.request], d.running(s.timers))
         prev = state
-        state = s.next[s.outcome(d, res, hdr)]
+        try:
+            out = s.outcome(d, res, hdr)
+        except (KeyError, TypeError, IndexError) as e:
+            # decodable, but without what this protocol's response must carry here (e.g. AC
+            # parameters answering a DC request): nothing sensible to continue with
+            raise EvccEnd(END_MALFORMED, "%s lacks %s: %r" % (s.request[:-3] + "Res", type(e).__name__, e))
+        state = s.next[out]

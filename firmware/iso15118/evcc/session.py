@@ -33,12 +33,13 @@ class EvccResult:
         self.detail = ""
         self.duration_ms = 0
         self.sdp = None
+        self.cipher = None       # [suite, version] of a TLS session
         self.ev = None
 
     def as_dict(self):
         return {"protocol": self.protocol, "requests": self.requests, "responses": self.responses,
                 "times_ms": self.times_ms, "end": self.end, "detail": self.detail,
-                "duration_ms": self.duration_ms, "sdp": self.sdp, "ev": self.ev}
+                "duration_ms": self.duration_ms, "sdp": self.sdp, "cipher": self.cipher, "ev": self.ev}
 
 
 class EvccSession:
@@ -80,6 +81,8 @@ class EvccSession:
         except V2GTPError as e:
             r.end, r.detail = END_MALFORMED, "V2GTPError: %s" % e
         finally:
+            c = stream.cipher() if hasattr(stream, "cipher") else None
+            r.cipher = list(c) if c is not None else None
             stream.close()
             r.duration_ms = k.ticks_diff(k.ticks_ms(), t0)
             r.ev = self.ev.as_dict()

@@ -5,13 +5,12 @@
 from exi import schemas
 from iso15118.transport.stream import StreamClosed, StreamTimeout
 from iso15118.transport.v2gtp import V2GTPError
-from iso15118.evcc import din, iso2, sap, timeouts
+from iso15118.evcc import din, iso2, iso20, sap, timeouts
 from iso15118.evcc.exchange import (Deadline, EvccEnd, Exchange, END_STOP, END_FAILED, END_TIMEOUT,  # noqa: F401
                                     END_CLOSED, END_MALFORMED)
 
 # namespace -> protocol state machine module, each with `async def run(ctx, stream, ev, result)`
-# (ISO 15118-20 joins with evcc/iso20.py)
-MACHINES = {sap.DIN: din, sap.ISO2: iso2}
+MACHINES = {sap.DIN: din, sap.ISO2: iso2, sap.ISO20_DC: iso20, sap.ISO20_AC: iso20}
 
 # `jezgro ev --protocol` names -> (namespace, EvModel.energy_service)
 PROTOCOL_NAMES = {

@@ -1,6 +1,6 @@
 """Our SECC session (firmware/iso15118/secc) against the `iso15118` package's EVCC over a real IPv6
-link (veth pair, EVCC in its own network namespace): DIN SPEC 70121 DC and ISO 15118-2 DC, both with
-EIM, from SDP to a clean SessionStop, with the message sequence checked on both sides."""
+link (veth pair, EVCC in its own network namespace): DIN SPEC 70121 DC, ISO 15118-2 DC and ISO 15118-2
+AC (three-phase), all with EIM, from SDP to a clean SessionStop, with the message sequence checked on both sides."""
 from __future__ import annotations
 
 import json
@@ -22,8 +22,13 @@ DIN_SEQUENCE = ["SessionSetup", "ServiceDiscovery", "ServicePaymentSelection", "
 ISO2_SEQUENCE = ["SessionSetup", "ServiceDiscovery", "PaymentServiceSelection", "Authorization",
                  "ChargeParameterDiscovery", "CableCheck", "PreCharge", "PowerDelivery", "CurrentDemand",
                  "PowerDelivery", "WeldingDetection", "SessionStop"]
-PROTOCOLS = {"DIN_SPEC_70121": ("urn:din:70121:2012:MsgDef", DIN_SEQUENCE),
-             "ISO_15118_2": ("urn:iso:15118:2:2013:MsgDef", ISO2_SEQUENCE)}
+ISO2_AC_SEQUENCE = ["SessionSetup", "ServiceDiscovery", "PaymentServiceSelection", "Authorization",
+                    "ChargeParameterDiscovery", "PowerDelivery", "ChargingStatus", "PowerDelivery", "SessionStop"]
+DIN_NS, ISO2_NS = "urn:din:70121:2012:MsgDef", "urn:iso:15118:2:2013:MsgDef"
+# case -> (EVCC protocol, energy service, transfer mode, namespace, sequence, charge-loop request)
+CASES = {"din": ("DIN_SPEC_70121", "DC", "DC_extended", DIN_NS, DIN_SEQUENCE, "CurrentDemandReq"),
+         "iso2": ("ISO_15118_2", "DC", "DC_extended", ISO2_NS, ISO2_SEQUENCE, "CurrentDemandReq"),
+         "iso2_ac": ("ISO_15118_2", "AC", "AC_three_phase_core", ISO2_NS, ISO2_AC_SEQUENCE, "ChargingStatusReq")}
 
 
 def secc_start(cfg: dict, run_ms: int) -> subprocess.Popen[str]:
@@ -86,16 +91,16 @@ def evcc_sequence(log: str, direction: str) -> list[str]:
     return [n for n in names if n.endswith(("Req", "Res"))]
 
 
-@pytest.mark.parametrize("protocol", list(PROTOCOLS), ids=["din", "iso2"])
-def test_iso15118_evcc_dc_session_to_clean_session_stop(v2g_link, tmp_path, protocol):
+@pytest.mark.parametrize("case", list(CASES))
+def test_iso15118_evcc_session_to_clean_session_stop(v2g_link, tmp_path, case):
     _need_peer()
-    namespace, sequence = PROTOCOLS[protocol]
+    protocol, service, mode, namespace, sequence, loop = CASES[case]
     link = v2g_link
     secc = secc_start({"iface": link.local, "sessions": 1, "accept_ms": 30000}, 90000)
     wait_line(secc, "READY")
     cfg = tmp_path / "evcc.json"
-    cfg.write_text(json.dumps({"supportedProtocols": [protocol], "supportedEnergyServices": ["DC"],
-                               "energyTransferMode": "DC_extended", "isCertInstallNeeded": False,
+    cfg.write_text(json.dumps({"supportedProtocols": [protocol], "supportedEnergyServices": [service],
+                               "energyTransferMode": mode, "isCertInstallNeeded": False,
                                "useTls": False, "chargeLoopCycle": 10}))
     env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(tmp_path / "pki") + "/")
     t0 = time.monotonic()
@@ -117,16 +122,17 @@ def test_iso15118_evcc_dc_session_to_clean_session_stop(v2g_link, tmp_path, prot
     assert collapse([n for n, _ in r["responses"][1:]]) == sequence
     assert r["responses"][0] == ["supportedAppProtocolRes", "OK_SuccessfulNegotiation"]
     assert all(c.startswith("OK") for _, c in r["responses"]), r["responses"]
-    # The EVCC's view: the same DIN messages, sent and answered in order, as many charge loops.
+    # The EVCC's view: the same messages, sent and answered in order, as many charge loops.
     sent = evcc_sequence(log, "sent")
     assert collapse(sent) == ["supportedAppProtocol"] + sequence, log[-4000:]
     assert collapse(evcc_sequence(log, "received")) == ["supportedAppProtocol"] + sequence, \
         [x for x in log.splitlines() if "SessionStop" in x or "rror" in x]
     # Its simulated battery goes from 10 % to full in chargeLoopCycle=10 steps of 10 %.
-    assert r["requests"].count("CurrentDemandReq") == sent.count("CurrentDemandReq") >= 8
+    assert r["requests"].count(loop) == sent.count(loop) >= 8
     loop_ms = [u / 1000 for u in r["loop_us"]]
-    print(f"{protocol} session: {r['duration_ms']} ms on our side ({wall:.1f} s wall incl. EVCC start), "
-          f"{len(loop_ms)} CurrentDemandRes, response time max {max(loop_ms):.1f} ms, "
+    assert len(loop_ms) == r["requests"].count(loop)
+    print(f"{case} session: {r['duration_ms']} ms on our side ({wall:.1f} s wall incl. EVCC start), "
+          f"{len(loop_ms)} {loop[:-3]}Res, response time max {max(loop_ms):.1f} ms, "
           f"mean {sum(loop_ms) / len(loop_ms):.1f} ms (budget 25 ms)")
 
 

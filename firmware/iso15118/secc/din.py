@@ -49,9 +49,19 @@ class DinData:
 
     def evse_status(self):
         lim = self.limits
-        return {"EVSEIsolationStatus": "Valid" if lim.isolation_ok else "Fault",
-                "EVSEStatusCode": "EVSE_Ready" if lim.isolation_ok else "EVSE_IsolationMonitoringActive",
-                "NotificationMaxDelay": 0, "EVSENotification": "None"}
+        code = "EVSE_Ready" if lim.isolation_ok else "EVSE_IsolationMonitoringActive"
+        if lim.stop_charging:
+            code = "EVSE_Shutdown"
+        return {"EVSEIsolationStatus": "Valid" if lim.isolation_ok else "Fault", "EVSEStatusCode": code,
+                "NotificationMaxDelay": 0, "EVSENotification": notification(lim)}
+
+    def power_w(self):
+        # The power the session draws now (what DROOP_CTRL is told): the converter's present output.
+        return self.limits.present_v * self.limits.present_i if self.charging else 0
+
+
+def notification(lim):
+    return "StopCharging" if lim.stop_charging else "None"
 
 
 # -- response builders: (session data, response code) -> response body --------------------------
@@ -240,11 +250,16 @@ class State:
             return res_name, build(d, code), None
         if name == "PowerDeliveryReq" and not d.charging:
             nxt = self.after_charging()
-        return res_name, build(d, code), nxt()
+        return res_name, build(d, code), self.route(d, name, nxt)()
 
     def after_charging(self):
         # The EV may stop from pre-charge as well as from the charge loop.
         return AfterCharging
+
+    def route(self, d, name, nxt):
+        # Where a branch point (ISO 15118-2 AC or DC after ChargeParameterDiscovery) really goes, once
+        # the request's effect is known. The sequence check above used `next`'s keys.
+        return nxt
 
 
 class SessionSetup(State):

@@ -1,11 +1,17 @@
-# What the SECC tells the EV about the charger: DC limits and present output. One small object so
-# that POWER_MGR can feed it (set_limits) without the session knowing where the numbers come from.
-# Units: volts, amperes, watts as plain ints (DIN/-2 PhysicalValue with multiplier 0).
+# What the SECC tells the EV about the charger: DC and AC limits and present output. One small object
+# so that POWER_MGR can feed it (set_limits) without the session knowing where the numbers come from.
+# Units: volts, amperes, watts as plain ints (DIN/-2 PhysicalValue with multiplier 0). AC current is
+# per phase (EVSEMaxCurrent), AC voltage the nominal phase voltage (EVSENominalVoltage).
+
+# Energy transfer modes ServiceDiscoveryRes offers (ISO 15118-2 names), in the charger's order.
+AC_MODES = ("AC_three_phase_core", "AC_single_phase_core")
+ALL_MODES = AC_MODES + ("DC_extended",)
 
 
 class EvseLimits:
     def __init__(self, max_v=500, max_i=200, max_p=100000, min_v=150, min_i=0,
-                 ripple_i=1, tolerance_i=5, energy_wh=0, evse_id="DE*JEZ*E0001"):
+                 ripple_i=1, tolerance_i=5, energy_wh=0, evse_id="DE*JEZ*E0001",
+                 ac_max_i=32, ac_nominal_v=230, modes=ALL_MODES):
         self.max_v = max_v
         self.max_i = max_i
         self.max_p = max_p
@@ -15,6 +21,12 @@ class EvseLimits:
         self.tolerance_i = tolerance_i
         self.energy_wh = energy_wh
         self.evse_id = evse_id
+        self.ac_max_i = ac_max_i
+        self.ac_nominal_v = ac_nominal_v
+        self.modes = tuple(modes)
+        # Set when the charger wants the EV to end the charge (shutdown, restart recovery): the next
+        # status tells the EV EVSENotification=StopCharging (DC: EVSEStatusCode=EVSE_Shutdown too).
+        self.stop_charging = False
         # Present output as measured by the converter. Until a measurement arrives (measure()), the
         # converter is taken as ideal: it delivers the clamped target (follow_target()).
         self.present_v = 0
@@ -22,13 +34,22 @@ class EvseLimits:
         self.measured = False
         self.isolation_ok = True
 
-    def set_limits(self, max_v=None, max_i=None, max_p=None):
+    def set_limits(self, max_v=None, max_i=None, max_p=None, ac_max_i=None):
         if max_v is not None:
             self.max_v = max_v
         if max_i is not None:
             self.max_i = max_i
         if max_p is not None:
             self.max_p = max_p
+        if ac_max_i is not None:
+            self.ac_max_i = ac_max_i
+
+    def ac_current(self, ev_max_i, phases):
+        # Per-phase current the EV may draw: its own maximum, ours, and max_p shared over the phases.
+        i = min(ev_max_i, self.ac_max_i)
+        if self.ac_nominal_v > 0 and phases > 0:
+            i = min(i, self.max_p // (self.ac_nominal_v * phases))
+        return max(i, 0)
 
     def measure(self, v, i):
         self.present_v = v

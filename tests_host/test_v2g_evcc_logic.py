@@ -70,7 +70,9 @@ def ac_params(res):
                                      "EVSEMaxCurrent": {"Multiplier": 0, "Unit": "A", "Value": 32}}
 out["odd_content"] = session((sap.ISO2,), rewrite={"ChargeParameterDiscoveryRes": ac_params})
 out["bad_value"] = session(ev=EvModel(evcc_id="XYZ"))
-out["ac_not_offered"] = session((sap.ISO2,), ev=EvModel(energy_service="AC"))
+def dc_only(res):
+    res["ChargeService"]["SupportedEnergyTransferMode"]["EnergyTransferMode"] = ["DC_extended"]
+out["ac_not_offered"] = session((sap.ISO2,), ev=EvModel(energy_service="AC"), rewrite={"ServiceDiscoveryRes": dc_only})
 # the EV model
 m = EvModel(capacity_wh=40000, soc=50, max_v=450, max_i=200, max_p=50000, min_v=300, full_v=400)
 v = m.target_v()

@@ -106,7 +106,7 @@ MSG_MS = {"DC_ChargeLoopReq": 2000, "AC_ChargeLoopReq": 2000}
 
 def evcc_start(cfg: dict, run_ms: int) -> subprocess.Popen[str]:
     env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
-    code = f"import e20_run; e20_run.run({json.dumps(cfg)!r}, {run_ms})"
+    code = f"import e_run; e_run.run({json.dumps(cfg)!r}, {run_ms})"
     return subprocess.Popen([micropython(), "-X", "heapsize=2M", "-c", code], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -13,25 +13,16 @@
 # requests discharge). Scheduled: the EV sets the direction (DC: negative EVTargetCurrent, AC:
 # negative EVPresentActivePower); Dynamic: the EVSE controls the power, the EV asks for discharge
 # with a negative EVTargetEnergyRequest and follows the EVSE (AC: EVSETargetActivePower).
-import time
 from exi import schemas
+from iso15118 import v20
+from iso15118.v20 import rn, rn_value
 from iso15118.evcc import exchange
 from iso15118.evcc.exchange import EvccEnd, END_FAILED, END_MALFORMED
 from iso15118.evcc.machine import SessionData, State, pause
 
-ISO20_DC = "urn:iso:std:iso:15118:-20:DC"
-ISO20_AC = "urn:iso:std:iso:15118:-20:AC"
-
-# schema set -> V2GTP payload type (ISO 15118-20 Table 13)
-PT_COMMON = 0x8002
-PT_AC = 0x8003
-PT_DC = 0x8004
-SCHEMAS = {"iso20-common": PT_COMMON, "iso20-ac": PT_AC, "iso20-dc": PT_DC}
-
-# ServiceIDs of the energy services (ISO 15118-20 Table 204)
-SERVICE_IDS = {"AC": 1, "DC": 2, "AC_BPT": 5, "DC_BPT": 6}
-CONTROL_MODES = {"Scheduled": 1, "Dynamic": 2}   # ServiceDetail parameter "ControlMode"
-MOBILITY_NEEDS_EV = 1   # "MobilityNeedsMode" 1: the EV provides its energy requests (Dynamic)
+ISO20_DC = v20.NS_DC
+ISO20_AC = v20.NS_AC
+SERVICE_IDS = v20.SERVICE_IDS
 
 # V2G_EVCC_Msg_Timeout per request, ms (ISO 15118-20 Table 218, as the iso15118 package's
 # shared/messages/iso15118_20/timeouts.py has them).
@@ -62,37 +53,13 @@ T_CABLE = (("V2G_EVCC_CableCheck_Timeout", 40000),)
 T_PRE = (("V2G_EVCC_PreCharge_Timeout", 10000),)
 
 PRICE_ALGORITHM = "urn:iso:std:iso:15118:-20:PriceAlgorithm:1-Power"
-SESSION_ID_NEW = "0000000000000000"
-
-
-def rn(x):
-    # int -> RationalNumber: the smallest exponent whose Value fits a short (truncating toward zero).
-    x = int(x)
-    e = 0
-    while x > 32767 or x < -32768:
-        x = int(x / 10)
-        e += 1
-    return {"Exponent": e, "Value": x}
-
-
-def rn_value(r):
-    # RationalNumber -> int (negative exponents truncate toward zero)
-    v = r["Value"]
-    e = r["Exponent"]
-    while e > 0:
-        v *= 10
-        e -= 1
-    while e < 0:
-        v = int(v / 10)
-        e += 1
-    return v
 
 
 class Data20(SessionData):
     # One -20 session: the EV, the exchange, what the SECC offered, the BPT plan.
     def __init__(self, ctx, x, ev):
         SessionData.__init__(self, ctx, x, ev)
-        self.session_id = SESSION_ID_NEW
+        self.session_id = v20.SESSION_ID_NEW
         self.dc = ev.energy_service.startswith("DC")
         self.bpt = ev.energy_service.endswith("BPT")
         self.control = ev.bpt_mode      # "Scheduled" | "Dynamic"
@@ -104,9 +71,6 @@ class Data20(SessionData):
         self.evse_min_v = None
         self.ac_p = 0                   # AC: the power the EV draws now, W (negative: feeds back)
         self.grammars = {}
-
-    def header(self):
-        return {"SessionID": self.session_id, "TimeStamp": int(time.time())}
 
     def grammar(self, name):
         g = self.grammars.get(name)
@@ -204,7 +168,7 @@ class Data20(SessionData):
 # -- common states --------------------------------------------------------------------------------
 
 class State20(State):
-    schema = "iso20-common"
+    """a common-messages state (schema set and payload type follow the request name, v20.schema_of)"""
 
 
 class SessionSetup(State20):
@@ -271,16 +235,16 @@ class ServiceDetail(State20):
         return {"ServiceID": d.service_id}
 
     def outcome(self, d, res, hdr):
-        want = CONTROL_MODES[d.control]
+        want = v20.CONTROL_MODES[d.control]
         best = None
         for ps in res["ServiceParameterList"]["ParameterSet"]:
             params = {}
             for p in ps["Parameter"]:
                 params[p["Name"]] = p.get("intValue")
-            if params.get("ControlMode") != want:
+            if params.get(v20.P_CONTROL_MODE) != want:
                 continue
-            if best is None or (params.get("MobilityNeedsMode") == MOBILITY_NEEDS_EV and best[1] != MOBILITY_NEEDS_EV):
-                best = (ps["ParameterSetID"], params.get("MobilityNeedsMode"))
+            if best is None or (params.get(v20.P_MOBILITY_NEEDS) == v20.MOBILITY_NEEDS["EVCC"] and best[1] != v20.MOBILITY_NEEDS["EVCC"]):
+                best = (ps["ParameterSetID"], params.get(v20.P_MOBILITY_NEEDS))
         if best is None:
             raise EvccEnd(END_FAILED, "the SECC offers no parameter set with ControlMode %s" % d.control)
         d.parameter_set_id = best[0]
@@ -389,7 +353,7 @@ class SessionStop(State20):
 # -- DC states ------------------------------------------------------------------------------------
 
 class DcState(State):
-    schema = "iso20-dc"
+    """a DC state"""
 
 
 class DcChargeParameterDiscovery(DcState):
@@ -533,7 +497,7 @@ class DcWeldingDone(DcWeldingDetection):
 # -- AC states ------------------------------------------------------------------------------------
 
 class AcState(State):
-    schema = "iso20-ac"
+    """an AC state"""
 
 
 class AcChargeParameterDiscovery(AcState):
@@ -647,10 +611,10 @@ async def drive(d, first, msg_ms=MSG_MS):
         if state is prev and s.loop:
             await pause(d.ctx, d.ev.loop_ms)
         body = s.body(d)
-        body["Header"] = d.header()
+        body["Header"] = v20.header(d.session_id)
         res_name = s.request[:-3] + "Res"
-        doc = await d.x.request(d.grammar(s.schema), s.request, {s.request: body}, res_name,
-                                msg_ms[s.request], SCHEMAS[s.schema], d.running(s.timers))
+        doc = await d.x.request(d.grammar(v20.schema_of(s.request)), s.request, {s.request: body}, res_name,
+                                msg_ms[s.request], v20.payload_type(s.request), d.running(s.timers))
         res = doc[res_name]
         hdr = res["Header"]
         if state is not SessionSetup and hdr["SessionID"] != d.session_id:

@@ -215,6 +215,7 @@ def test_jezgro_ev_runs_our_evcc_with_progress_summary_and_capture(v2g_link, tmp
     finally:
         stop(secc)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    print(p.stdout)
     lines = p.stdout.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("{"))
     summary = json.loads("\n".join(lines[start:]))

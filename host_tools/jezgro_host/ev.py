@@ -130,5 +130,5 @@ def main(a: argparse.Namespace) -> int:
     summary["faults"] = out["faults"]
     if out["faults"]:
         summary["fault_text"] = out["fault_text"]
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(summary))
     return 0 if summary.get("end") == "SessionStop" else 1

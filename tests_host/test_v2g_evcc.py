@@ -188,7 +188,7 @@ def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path
     assert collapse(got) == ["supportedAppProtocol"] + sequence, log[-4000:]
     assert collapse(sent) == ["supportedAppProtocol"] + sequence, log[-4000:]
     assert got.count(loop_req) == LOOPS
-    assert len(got) == len(r["requests"]) and len(sent) == len(r["responses"])
+    assert len(got) == len(r["requests"]) and len(sent) == len(r["responses"]) == len(r["codec_us"])
     # Energy went into the simulated battery.
     assert r["ev"]["loops"] == LOOPS and r["ev"]["energy_wh"] > 0
     times = r["times_ms"]
@@ -197,7 +197,8 @@ def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path
     print(f"{case}: {r['duration_ms']} ms from SAP request to SessionStopRes, {len(r['requests'])} requests; "
           f"SECC response time max {max(times)} ms (charge loop max {max(loop_times)} ms, "
           f"mean {sum(loop_times) / len(loop_times):.0f} ms, {late} over 250 ms); SDP {r['sdp']['elapsed_ms']} ms; "
-          f"energy {r['ev']['energy_wh']} Wh")
+          f"our encode+decode per exchange mean {sum(r['codec_us']) / len(r['codec_us']) / 1000:.1f} ms, "
+          f"max {max(r['codec_us']) / 1000:.1f} ms; energy {r['ev']['energy_wh']} Wh")
 
 
 def test_jezgro_ev_runs_our_evcc_with_progress_summary_and_capture(v2g_link, tmp_path, certs):  # noqa: F811

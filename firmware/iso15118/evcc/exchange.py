@@ -2,6 +2,7 @@
 # for the response within its V2G_EVCC_Msg_Timeout, decode, check it is the expected response,
 # record both names and the ResponseCode. Ending the session is an exception (EvccEnd) carrying
 # the END_* reason, so a machine reads as the standard's sequence of requests.
+import time
 from exi import codec
 from exi.codec import EXIError
 from iso15118.transport.stream import StreamTimeout
@@ -61,10 +62,12 @@ class Exchange:
             left = d.left()
             if left < timeout_ms:
                 timeout_ms = left
+        t_enc = time.ticks_us()
         try:
             data = codec.encode(g, doc)
         except EXIError as e:   # a value the schema does not allow (EV configuration): nothing to send
             raise EvccEnd(END_FAILED, "cannot encode %s: %s" % (name, e))
+        enc_us = time.ticks_diff(time.ticks_us(), t_enc)
         k = self.ctx.kernel
         t0 = k.ticks_ms()
         await self.stream.send(self.ctx, pt, data)
@@ -82,10 +85,12 @@ class Exchange:
         ms = k.ticks_diff(k.ticks_ms(), t0)
         if rpt != pt:
             raise EvccEnd(END_MALFORMED, "payload type 0x%04x in answer to %s" % (rpt, name))
+        t_dec = time.ticks_us()
         try:
             res = codec.decode(g, payload)
         except EXIError as e:
             raise EvccEnd(END_MALFORMED, "%s answer undecodable: %s" % (name, e))
+        r.codec_us.append(enc_us + time.ticks_diff(time.ticks_us(), t_dec))
         body, got = _body(res, res_name)
         code = body.get("ResponseCode", "") if body is not None else ""
         r.responses.append([got, code])

@@ -28,6 +28,7 @@ class EvccResult:
         self.requests = []       # request names in the order sent
         self.responses = []      # [response name, ResponseCode] in the order received
         self.times_ms = []       # request sent -> response received, per response
+        self.codec_us = []       # our side per exchange: encoding the request + decoding the response
         self.end = None
         self.detail = ""
         self.duration_ms = 0
@@ -37,7 +38,7 @@ class EvccResult:
 
     def as_dict(self):
         return {"protocol": self.protocol, "requests": self.requests, "responses": self.responses,
-                "times_ms": self.times_ms, "end": self.end, "detail": self.detail,
+                "times_ms": self.times_ms, "codec_us": self.codec_us, "end": self.end, "detail": self.detail,
                 "duration_ms": self.duration_ms, "sdp": self.sdp, "cipher": self.cipher, "ev": self.ev}
 
 

@@ -29,8 +29,18 @@ def _have_ipv6():
     return getattr(socket, "AF_INET6", -1) == AF_INET6
 
 
+# The loopback interface (the simulation's "link"): Linux lo has no link-local address and no
+# multicast route, and the only node on it is this host. Its index is set by the first Netif("lo")
+# (it is 1 on Linux); a datagram to ff02::1 on it goes to ::1 instead: the same set of listeners.
+LOOPBACK = b"\x00" * 15 + b"\x01"  # ::1
+_ALL_NODES = b"\xff\x02" + bytes(13) + b"\x01"  # ff02::1, = sdp.MULTICAST
+_lo_index = -1
+
+
 def sockaddr(addr16, port, scope_id=0):
     # struct sockaddr_in6: family (host order), port (network), flowinfo, address, scope id (host).
+    if scope_id == _lo_index and bytes(addr16) == _ALL_NODES:
+        addr16, scope_id = LOOPBACK, 0
     return struct.pack("@H", AF_INET6) + struct.pack(">HI", port, 0) + bytes(addr16) + \
         struct.pack("@I", scope_id)
 
@@ -80,9 +90,15 @@ class Netif:
     def __init__(self, name):
         if not _have_ipv6():
             raise NetifError("this firmware has no IPv6 sockets")
+        global _lo_index
         self.name = name
         self.index = _ifindex(name)
-        self.ll = _link_local(name)
+        self.loopback = _is_loopback(name)
+        if self.loopback:
+            self.ll = _host_address(name)
+            _lo_index = self.index
+        else:
+            self.ll = _link_local(name)
         self.bound_device = False  # set when SO_BINDTODEVICE succeeded on the SDP socket
 
     def sockaddr(self, port):
@@ -91,6 +107,10 @@ class Netif:
     def peer(self, addr16, port):
         # A link-local peer needs our scope id; others route normally.
         return sockaddr(addr16, port, self.index if is_link_local(addr16) else 0)
+
+    def hears(self, scope_id):
+        # Did a datagram with this source scope id arrive on this interface? (::1 has scope 0)
+        return scope_id == self.index or (self.loopback and scope_id == 0)
 
     def bind_device(self, sock):
         # Pins the socket to this interface (needs CAP_NET_RAW on Linux): without it a charger with
@@ -113,6 +133,28 @@ def _ifindex(name):
             return int(f.read())
     except OSError:
         raise NetifError("no network interface " + name)
+
+
+def _is_loopback(name):
+    try:
+        with open("/sys/class/net/" + name + "/flags") as f:
+            return bool(int(f.read(), 16) & 0x8)  # IFF_LOOPBACK
+    except (OSError, ValueError):
+        return False
+
+
+def _host_address(name):
+    # The loopback's address ::1 (scope host, 0x10), if IPv6 is up on it.
+    try:
+        f = open("/proc/net/if_inet6")
+    except OSError:
+        raise NetifError("no IPv6 on this host")
+    with f:
+        for line in f:
+            col = line.split()
+            if len(col) >= 6 and col[5] == name and int(col[3], 16) == 0x10:
+                return bytes(int(col[0][i:i + 2], 16) for i in range(0, 32, 2))
+    raise NetifError(name + " has no IPv6 address ::1")
 
 
 def _link_local(name):

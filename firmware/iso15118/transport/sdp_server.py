@@ -74,7 +74,7 @@ class SdpServer:
                     return sent
                 raise
             peer = nif.parse_sockaddr(sa)
-            if peer[2] != self.netif.index and not self.bound:
+            if not self.netif.hears(peer[2]) and not self.bound:
                 # SO_BINDTODEVICE needs CAP_NET_RAW; without it the source's scope id tells where
                 # the request came from, and a charger answers only on its own link.
                 self.counts[C_OTHER_IFACE] += 1

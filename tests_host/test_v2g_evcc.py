@@ -202,15 +202,19 @@ def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path
 
 
 def test_jezgro_ev_runs_our_evcc_with_progress_summary_and_capture(v2g_link, tmp_path, certs):  # noqa: F811
-    """`jezgro ev` end to end: one progress line per message, a JSON summary, the session in pcapng."""
+    """`jezgro ev` end to end over TLS (SECC certificate checked against the test root): one progress
+    line per message, a JSON summary, the session in pcapng (TLS recorded as its plaintext V2GTP)."""
     _need_peer()
     from pcapng_check import read, v2gtp_messages
     link = v2g_link
     secc = secc_start(link, tmp_path, certs)
     pcap = tmp_path / "ev.pcapng"
+    ca = tmp_path / "root.pem"
+    ca.write_bytes(certs["ca"])
     try:
         p = subprocess.run([str(Path(sys.executable).parent / "jezgro"), "ev", "--iface", link.local,
                             "--protocol", "iso2-dc", "--protocol", "din", "--loops", "3", "--soc", "50",
+                            "--tls", "--ca", str(ca), "--server-name", "secc.test",
                             "--msg-timeout", "CurrentDemandReq=2000", "--pcap", str(pcap), "--max-seconds", "60"],
                            capture_output=True, text=True, timeout=90)
     finally:
@@ -223,6 +227,7 @@ def test_jezgro_ev_runs_our_evcc_with_progress_summary_and_capture(v2g_link, tmp
     progress = lines[:start]
     assert summary["end"] == "SessionStop" and summary["protocol"] == "urn:iso:15118:2:2013:MsgDef"
     assert summary["ev"]["loops"] == 3 and summary["errors"] == [] and summary["faults"] == 0
+    assert summary["sdp"]["security"] == 0 and summary["cipher"] == [TLS_SUITE, "TLSv1.2"]
     sent = [ln.split()[2] for ln in progress if ln.startswith("EV > ")]
     got = [ln.split()[2] for ln in progress if ln.startswith("EV < ")]
     assert sent == summary["requests"] and got == [n for n, _ in summary["responses"]]

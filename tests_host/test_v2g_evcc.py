@@ -163,7 +163,7 @@ def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path
     secc = secc_start(link, tmp_path, certs)
     log = ""
     try:
-        ev = evcc_start({"iface": link.local, "protocols": [protocol], "msg_ms": MSG_MS, "tls": tls,
+        ev = evcc_start({"iface": link.local, "protocols": [protocol], "msg_ms": MSG_MS, "tls": tls, "heap": True,
                          "ev": {"soc": 30, "target_soc": 80, "loops": LOOPS, "loop_ms": 100}}, 60000)
         out = evcc_result(ev, 90)
         if out["result"]["end"] == "SessionStop":  # we end first: let the SECC log its last response
@@ -198,7 +198,10 @@ def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path
           f"SECC response time max {max(times)} ms (charge loop max {max(loop_times)} ms, "
           f"mean {sum(loop_times) / len(loop_times):.0f} ms, {late} over 250 ms); SDP {r['sdp']['elapsed_ms']} ms; "
           f"our encode+decode per exchange mean {sum(r['codec_us']) / len(r['codec_us']) / 1000:.1f} ms, "
-          f"max {max(r['codec_us']) / 1000:.1f} ms; energy {r['ev']['energy_wh']} Wh")
+          f"max {max(r['codec_us']) / 1000:.1f} ms; live heap max {out['heap'] / 1024:.1f} KB; "
+          f"energy {r['ev']['energy_wh']} Wh")
+    # The session (grammars, stream buffer, documents) must leave room in the ISO15118 service's 128 KB.
+    assert 0 < out["heap"] < 100 * 1024, out["heap"]
 
 
 def test_jezgro_ev_runs_our_evcc_with_progress_summary_and_capture(v2g_link, tmp_path, certs):  # noqa: F811

@@ -5,7 +5,7 @@ import subprocess
 
 from .mp import ROOT, micropython_cmd, micropython_env
 
-BENCHES = ["kernel_bench.py", "grid_bench.py", "transport_bench.py", "ocpp_bench.py", "exi_bench.py"]
+BENCHES = ["kernel_bench.py", "grid_bench.py", "transport_bench.py", "ocpp_bench.py", "exi_bench.py", "v2g_loop_bench.py"]
 
 
 def main(a) -> int:

@@ -18,13 +18,14 @@ from netns import v2g_link  # noqa: F401  (fixture)
 from test_v2g_session_din import collapse, evcc_sequence
 from test_v2g_transport_link import PEER_VENV, _need_peer
 
-# The package's SimEVSEController never changes its output (1 V, 1 A whatever is asked). A real EV
-# would never see pre-charge reach its battery voltage, so the SECC here runs with an ideal
-# bidirectional supply within the limits it announces itself (500 V, 100 A, 1000 W charge and
-# discharge): Scheduled, the output follows the EV's targets (negative current = discharge);
-# Dynamic, where the EVSE sets the power, it charges at its limit while the EV's EVTargetEnergyRequest
-# is positive and discharges at its limit while it is negative. Everything else (states, messages,
-# checks, EXI codec) is the package's own SECC.
+# The package's SimEVSEController never changes its output (1 V, 1 A whatever is asked) and announces
+# a 1 kW DC charger. A real EV would never see pre-charge reach its battery voltage, so the SECC here
+# runs with an ideal bidirectional supply of 500 V / 100 A / 50 kW both ways (announced in its
+# DC_ChargeParameterDiscoveryRes): Scheduled, the output follows the EV's targets (negative current =
+# discharge); Dynamic, where the EVSE sets the power, it charges at the EV's and its own limits while
+# the EV's EVTargetEnergyRequest is positive and discharges at them while it is negative (AC: its
+# EVSETargetActivePower +-30 kW, the EV caps it). Everything else (states, messages, checks, EXI
+# codec) is the package's own SECC.
 PLANT_SECC = r"""
 import asyncio
 from iso15118.secc import SECCHandler
@@ -32,8 +33,9 @@ from iso15118.secc.controller.interface import ServiceStatus
 from iso15118.secc.controller.simulator import SimEVSEController
 from iso15118.secc.secc_settings import Config
 from iso15118.shared.exificient_exi_codec import ExificientEXICodec
+from iso15118.shared.messages.iso15118_20.common_types import RationalNumber
 
-MAX_V, MAX_I, MAX_P, MAX_AC_P = 500, 100, 1000, 30000
+MAX_V, MAX_I, MAX_P, MAX_AC_P = 500, 100, 50000, 30000
 
 
 class IdealBptSupply(SimEVSEController):
@@ -41,15 +43,26 @@ class IdealBptSupply(SimEVSEController):
         e = self.ev_data_context.target_energy_request
         return e is not None and e < 0
 
+    async def get_dc_charge_params_v20(self, energy_service):
+        p = await super().get_dc_charge_params_v20(energy_service)
+        up = {"evse_max_charge_power": RationalNumber.get_rational_repr(MAX_P)}
+        if hasattr(p, "evse_max_discharge_power"):
+            up["evse_max_discharge_power"] = RationalNumber.get_rational_repr(MAX_P)
+        return p.copy(update=up)
+
     async def send_charging_command(self, ev_target_voltage, ev_target_current, is_precharge=False,
                                     is_session_bpt=False):
         # (its DC_ChargeLoop passes the BPT flag as third argument, is_precharge: not relied upon)
         c = self.evse_data_context
         if ev_target_voltage is None:   # Dynamic: the EVSE decides, at the EV's present voltage
             v = self.ev_data_context.present_voltage or 0
-            i = int(min(MAX_I, MAX_P // max(v, 1)))
+            ev = self.ev_data_context.session_limits.dc_limits
+            i = min(MAX_I, MAX_P // max(v, 1))
             c.present_voltage = int(min(v, MAX_V))
-            c.present_current = -i if self._discharge_wanted() else i
+            if self._discharge_wanted():
+                c.present_current = -int(min(i, ev.max_discharge_current or 0))
+            else:
+                c.present_current = int(min(i, ev.max_charge_current or 0))
             return
         c.present_voltage = int(min(ev_target_voltage, MAX_V))
         if ev_target_current is not None:

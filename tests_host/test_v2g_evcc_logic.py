@@ -85,6 +85,13 @@ try:
 except ValueError as e:
     out["model_bad"] = str(e)
 out["from_dict"] = EvModel.from_dict({"soc": 12, "energy_service": "AC_BPT", "bpt_mode": "Dynamic"}).as_dict()
+from iso15118.evcc import ev_sim
+out["names"] = [ev_sim.protocols(["iso2-ac"]), ev_sim.protocols(["iso2-dc", "din"])]
+for bad in (["iso2-ac", "din"], ["iso3"]):
+    try:
+        ev_sim.protocols(bad)
+    except ValueError as e:
+        out["names"].append(str(e))
 out["ends"] = [[exchange.END_STOP, ssession.END_STOP], [exchange.END_FAILED, ssession.END_FAILED],
                [exchange.END_TIMEOUT, ssession.END_TIMEOUT], [exchange.END_CLOSED, ssession.END_CLOSED],
                [exchange.END_MALFORMED, ssession.END_MALFORMED]]
@@ -171,3 +178,6 @@ def test_evcc_sequences_timers_and_failures(mp):
     assert "DC_AC" in r["model_bad"]
     assert r["from_dict"]["energy_service"] == "AC_BPT" and r["from_dict"]["soc"] == 12
     assert all(a == b for a, b in r["ends"])
+    assert r["names"] == [[[ISO2], "AC"], [[ISO2, DIN], "DC"], "din wants DC, the other protocols AC",
+                          "unknown protocol iso3 (one of " + r["names"][3].split("(one of ")[1]]
+    assert "iso20-dc-bpt" in r["names"][3]

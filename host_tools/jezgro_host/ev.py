@@ -55,6 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--capacity-wh", type=int, default=60000, help="battery capacity, Wh (default 60000)")
     s.add_argument("--loops", type=int, default=0, help="stop after N charge-loop requests (default: at target SoC)")
     s.add_argument("--loop-ms", type=int, default=100, help="pause between charge-loop requests, ms (default 100)")
+    s.add_argument("--bpt-mode", choices=["Scheduled", "Dynamic"], default="Scheduled",
+                   help="ISO 15118-20 BPT control mode (iso20-*-bpt; default Scheduled)")
     s.add_argument("--msg-timeout", action="append", default=[], metavar="REQ=MS",
                    help="replace a standard message timeout, e.g. CurrentDemandReq=1000 (slow chargers)")
     s.add_argument("--max-seconds", type=float, default=600, help="give up after this long (default 600)")
@@ -100,7 +102,7 @@ def config(a: argparse.Namespace) -> dict:
     return {"iface": a.iface, "protocols": a.protocol or ["din"], "tls": tls,
             "pcap": os.path.abspath(a.pcap) if a.pcap else None, "progress": not a.quiet, "msg_ms": msg_ms,
             "ev": {"soc": a.soc, "target_soc": a.target_soc, "capacity_wh": a.capacity_wh, "loops": a.loops,
-                   "loop_ms": a.loop_ms}}
+                   "loop_ms": a.loop_ms, "bpt_mode": a.bpt_mode}}
 
 
 def main(a: argparse.Namespace) -> int:

@@ -31,11 +31,21 @@ def protocols(names):
     return nss, service
 
 
-def _progress(direction, name, code, ms):
-    if direction == "sent":
-        print("EV > %s" % name)
-    else:
-        print("EV < %s %s (%d ms)" % (name, code, ms))
+LOOP_REQUESTS = ("CurrentDemandReq", "ChargingStatusReq", "DC_ChargeLoopReq", "AC_ChargeLoopReq")
+
+
+class _Progress:
+    # One line per message; charge-loop requests with the battery's state they report.
+    def __init__(self, ev):
+        self.ev = ev
+
+    def __call__(self, direction, name, code, ms):
+        if direction != "sent":
+            print("EV < %s %s (%d ms)" % (name, code, ms))
+        elif name in LOOP_REQUESTS:
+            print("EV > %s (soc %.1f %%, %.1f Wh so far)" % (name, self.ev.soc, self.ev.energy_wh))
+        else:
+            print("EV > %s" % name)
 
 
 class _HeapProbe:
@@ -65,7 +75,7 @@ async def main(ctx):
         if CFG["tls"] is not None:
             from iso15118.transport.stream import TlsConfig
             tls = TlsConfig(*CFG["tls"])
-        on_message = _progress if CFG["progress"] else None
+        on_message = _Progress(ev) if CFG["progress"] else None  # type: object
         if CFG["heap"]:
             on_message = _HeapProbe(on_message)
         r = await run_ev(ctx, CFG["iface"], ev, nss, tls, CFG["pcap"], on_message, CFG["msg_ms"])

@@ -136,7 +136,8 @@ def test_sap_negotiation_and_din_failure_responses(mp):
         {"ResponseCode": "OK_SuccessfulNegotiationWithMinorDeviation", "SchemaID": 3},  # -20 not ours
         {"ResponseCode": "Failed_NoNegotiation"},                      # major version 1
         {"ResponseCode": "Failed_NoNegotiation"}]
-    assert r["din_only"] == {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": 20}
+    # the default table: -20 DC (priority 1, major 1) has a state machine since secc/iso20.py
+    assert r["din_only"] == {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": 10}
     assert r["early_cable_check"] == [["SessionSetupRes", "OK_NewSessionEstablished", True],
                                       ["CableCheckRes", "FAILED_SequenceError", False]]
     assert r["bad_payment"][-1] == ["ServicePaymentSelectionRes", "FAILED_PaymentSelectionInvalid", False]

@@ -3,9 +3,12 @@
 
 DIN = "urn:din:70121:2012:MsgDef"
 ISO2 = "urn:iso:15118:2:2013:MsgDef"
+ISO20_DC = "urn:iso:std:iso:15118:-20:DC"
+ISO20_AC = "urn:iso:std:iso:15118:-20:AC"
 # namespace -> (our major version, our minor version, schema name for the codec): the protocols the
-# SECC has a state machine for (ISO 15118-20 joins when its exists).
-SUPPORTED = {ISO2: (2, 0, "iso2"), DIN: (2, 0, "din")}
+# SECC has a state machine for. -20 messages come in two schema sets each (common + DC or AC): the
+# entry names the energy-specific one, the session adds "iso20-common".
+SUPPORTED = {ISO20_DC: (1, 0, "iso20-dc"), ISO20_AC: (1, 0, "iso20-ac"), ISO2: (2, 0, "iso2"), DIN: (2, 0, "din")}
 
 
 def negotiate(req, supported=SUPPORTED):

@@ -1,6 +1,7 @@
 # EVCC timers, milliseconds. Per-request V2G_EVCC_Msg_Timeout (time from sending a request to the
 # whole response): DIN SPEC 70121 Table 75, ISO 15118-2 Table 109. Sequence timers: DIN 70121
-# Table 76/77, ISO 15118-2 Table 110/111. A session that exceeds any of them ends "SequenceTimeout"
+# Table 76/77, ISO 15118-2 Tables 109 (sequence performance, ongoing) and 111 (setup, cable check,
+# pre-charge). A session that exceeds any of them ends "SequenceTimeout"
 # with the timer's name in the detail.
 from micropython import const
 
@@ -50,5 +51,6 @@ PRE_CHARGE_MS = const(7000)                # V2G_EVCC_PreCharge_Timeout
 # DIN: from ChargeParameterDiscoveryRes(Finished) to PowerDeliveryReq(ReadyToChargeState=true).
 READY_TO_CHARGE_MS = const(150000)         # V2G_EVCC_ReadyToCharge_Timeout
 # The EV's own pause between a response and its next request never exceeds this (the charge-loop
-# pacing is clamped to it), so the SECC's 60 s V2G_SECC_Sequence_Timeout is never provoked by us.
+# pacing is clamped to it), so the SECC's 60 s V2G_SECC_Sequence_Timeout is never provoked by us
+# ([V2G2-485]: the next request within it after a response).
 SEQUENCE_PERFORMANCE_MS = const(40000)     # V2G_EVCC_Sequence_Performance_Time

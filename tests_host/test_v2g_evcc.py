@@ -246,3 +246,28 @@ def test_jezgro_ev_explains_an_unusable_interface():
     assert p.returncode == 2 and "does not exist" in p.stderr
     p = subprocess.run([jezgro, "ev", "--iface", "lo"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "no usable IPv6 link-local address" in p.stderr
+
+
+@pytest.mark.parametrize("protocol", ["din", "iso2-dc"])
+def test_our_evcc_against_our_secc_records_agree(v2g_link, protocol):
+    """The gateway's two halves over the link: our SECC (s_run) on one end, our EVCC in the namespace
+    on the other. Both records list the same requests and the same [response, ResponseCode] pairs."""
+    link = v2g_link
+    env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
+    code = f"import s_run; s_run.run({json.dumps(json.dumps({'iface': link.local, 'sessions': 1, 'accept_ms': 20000}))}, 30000)"
+    secc = subprocess.Popen([micropython(), "-X", "heapsize=2M", "-c", code], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_line(secc, "READY")
+    cfg = {"iface": link.peer, "protocols": [protocol], "ev": {"loops": LOOPS, "loop_ms": 20}}
+    ev = subprocess.Popen(link.in_ns([micropython(), "-X", "heapsize=2M", "-c",
+                                      f"import e_run; e_run.run({json.dumps(json.dumps(cfg))}, 20000)"]),
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = evcc_result(ev, 40)
+    s = evcc_result(secc, 40)
+    r = out["result"]
+    (sr,) = s["sessions"]
+    assert r["end"] == sr["end"] == "SessionStop", (r, sr)
+    assert r["requests"] == sr["requests"] and r["responses"] == sr["responses"]
+    assert r["requests"].count("CurrentDemandReq") == LOOPS
+    print(f"{protocol} EVCC <-> SECC (both ours): {r['duration_ms']} ms, {len(r['requests'])} requests, "
+          f"SECC response max {max(r['times_ms'])} ms, charge loop {[u // 1000 for u in sr['loop_us']]} ms")

@@ -216,6 +216,25 @@ def logged_docs(log: str, name: str) -> list[dict]:
     return out
 
 
+def turnarounds(log: str, req: str) -> list[int]:
+    """From the SECC's log timestamps: ms from its "Sent <loop>Res" to the next "<loop>Req received"
+    (the EV's V2G_EVCC_Sequence_Performance_Time, plus the SECC's own logging and decoding)."""
+    import datetime
+    out, sent = [], None
+    res = req.replace("Req", "Res")
+    for line in log.splitlines():
+        m = re.search(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})", line)
+        if not m:
+            continue
+        t = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
+        if f"Sent {res}" in line:
+            sent = t
+        elif f"{req} received" in line and sent is not None:
+            out.append(round((t - sent).total_seconds() * 1000))
+            sent = None
+    return out
+
+
 def rational(r: dict) -> float:
     return r["Value"] * 10 ** r["Exponent"]
 
@@ -281,7 +300,10 @@ def test_our_evcc_20_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_p
     times = r["times_ms"]
     loop_times = [t for (n, _), t in zip(r["responses"], times) if n == loop_req.replace("Req", "Res")]
     late = sum(1 for t in loop_times if t > 500)
+    turn = turnarounds(log, loop_req)
+    assert len(turn) == LOOPS - 1
     print(f"{case}: {r['duration_ms']} ms from SAP request to SessionStopRes, {len(r['requests'])} requests; "
           f"SECC response time max {max(times)} ms (charge loop max {max(loop_times)} ms, "
-          f"mean {sum(loop_times) / len(loop_times):.0f} ms, {late} over 500 ms); flow {flow}; "
+          f"mean {sum(loop_times) / len(loop_times):.0f} ms, {late} over 500 ms); EV turnaround seen by the SECC "
+          f"max {max(turn)} ms (performance time 250 ms); flow {flow}; "
           f"net energy {r['ev']['energy_wh']} Wh")

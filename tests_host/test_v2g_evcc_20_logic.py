@@ -29,6 +29,7 @@ def session(service="DC_BPT", mode="Scheduled", ev=None, msg_ms=None, **knobs):
     d["mode"] = st.mode
     d["docs"] = st.docs
     d["now"] = ctx.kernel.now
+    d["at"] = st.at
     return d
 
 for svc in ("DC_BPT", "AC_BPT", "DC", "AC"):
@@ -64,6 +65,13 @@ def foreign(res):
     res["Header"]["SessionID"] = "FFFFFFFFFFFFFFFF"
 out["foreign_session"] = session(rewrite={"ServiceDiscoveryRes": foreign})
 out["battery_above_evse"] = session(ev=EvModel(loops=2, energy_service="DC_BPT", min_v=520, full_v=560, max_v=600))
+# pacing: an EV configured for 1 s between requests repeats an Ongoing ScheduleExchange after 1 s, but
+# the charge loop within V2G_EVCC_Sequence_Performance_Time
+slow = session(ev=EvModel(loops=4, loop_ms=1000, energy_service="DC_BPT"), latency_ms=30,
+               ongoing={"ScheduleExchangeRes": 2})
+out["pacing"] = {n: [b - a for (x, a), (y, b) in zip(zip(slow["secc_saw"][1:], slow["at"]), zip(slow["secc_saw"][2:], slow["at"][1:]))
+                     if x == y == n] for n in ("DC_ChargeLoopReq", "ScheduleExchangeReq")}
+out["pacing_end"] = slow["end"]
 # RationalNumber round trips, negative values included
 out["rn"] = [[x, rn(x), rn_value(rn(x))] for x in (0, 1, -1, 32767, 32768, -32769, 100000, -11000, 7654321)]
 print("RESULT " + json.dumps(out))
@@ -182,6 +190,11 @@ def test_evcc_20_sequences_discharge_timers_and_failures(mp):
     assert f["requests"][-1] == "ServiceDiscoveryReq"
     b = r["battery_above_evse"]
     assert b["end"] == "Failed" and "outside the EVSE's" in b["detail"], b
+    # gap between two requests = the SECC's 30 ms + the EV's pause (Ongoing repeat: 1 s; charge loop: capped
+    # so that response -> next request stays within 250 ms)
+    assert r["pacing_end"] == "SessionStop"
+    assert r["pacing"]["DC_ChargeLoopReq"] and all(g == 30 + 200 for g in r["pacing"]["DC_ChargeLoopReq"]), r["pacing"]
+    assert r["pacing"]["ScheduleExchangeReq"] == [30 + 1000] * 2, r["pacing"]
     for x, rnum, back in r["rn"]:
         assert -32768 <= rnum["Value"] <= 32767
         assert abs(back - x) <= abs(x) // 3276 + 1, (x, rnum, back)   # a short mantissa truncates below 1/3277

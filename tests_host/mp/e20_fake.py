@@ -45,6 +45,7 @@ class Secc20Stream:
         self.seen = []          # request names in arrival order
         self.docs = []          # [name, body] of every request
         self.bad_pt = []        # requests that came with another payload type than their schema's
+        self.at = []            # virtual ms at which each -20 request arrived
         self.v = 0
         self.i = 0
         self.mode = None        # "Scheduled" | "Dynamic" from ServiceSelectionReq
@@ -68,6 +69,7 @@ class Secc20Stream:
             self.bad_pt.append(name)
         self.seen.append(name)
         self.docs.append([name, body])
+        self.at.append(self.ctx.kernel.now)
         if name == self.close_on:
             self.closed = True
             return

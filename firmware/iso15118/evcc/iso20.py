@@ -52,6 +52,12 @@ T_ONGOING = (("V2G_EVCC_Ongoing_Timeout", 60000),)      # EVSEProcessing=Ongoing
 T_CABLE = (("V2G_EVCC_CableCheck_Timeout", 40000),)
 T_PRE = (("V2G_EVCC_PreCharge_Timeout", 10000),)
 
+# V2G_EVCC_Sequence_Performance_Time (Tables 216/217): a charge-loop response received -> the next
+# request sent within 250 ms (the SECC's V2G_SECC_Sequence_Timeout there is 500 ms). The EV's pacing
+# in the charge loop is capped below it, leaving room to build, encode and send the request.
+CL_SEQUENCE_PERFORMANCE_MS = 250
+CL_PACE_MAX_MS = 200
+
 PRICE_ALGORITHM = "urn:iso:std:iso:15118:-20:PriceAlgorithm:1-Power"
 
 
@@ -169,6 +175,7 @@ class Data20(SessionData):
 
 class State20(State):
     """a common-messages state (schema set and payload type follow the request name, v20.schema_of)"""
+    pace_max_ms: int | None = None   # cap on the EV's pause before repeating a `loop` state (None: loop_ms)
 
 
 class SessionSetup(State20):
@@ -352,7 +359,7 @@ class SessionStop(State20):
 
 # -- DC states ------------------------------------------------------------------------------------
 
-class DcState(State):
+class DcState(State20):
     """a DC state"""
 
 
@@ -436,6 +443,7 @@ class DcChargeLoop(DcState):
     SoC, or when the EVSE asks to stop"""
     request = "DC_ChargeLoopReq"
     loop = True
+    pace_max_ms = CL_PACE_MAX_MS
 
     def body(self, d):
         ev = d.ev
@@ -496,7 +504,7 @@ class DcWeldingDone(DcWeldingDetection):
 
 # -- AC states ------------------------------------------------------------------------------------
 
-class AcState(State):
+class AcState(State20):
     """an AC state"""
 
 
@@ -531,6 +539,7 @@ class AcChargeLoop(AcState):
     within its own limits"""
     request = "AC_ChargeLoopReq"
     loop = True
+    pace_max_ms = CL_PACE_MAX_MS
 
     def body(self, d):
         ev = d.ev
@@ -606,15 +615,23 @@ async def drive(d, first, msg_ms=MSG_MS):
     # Runs states from `first` until one's table says None; EvccEnd ends the session early.
     state = first
     prev = None
+    k = d.ctx.kernel
+    t_res = 0
     while state is not None:
         s = state()
         if state is prev and s.loop:
-            await pause(d.ctx, d.ev.loop_ms)
+            ms = d.ev.loop_ms
+            if s.pace_max_ms is not None and ms > s.pace_max_ms:
+                ms = s.pace_max_ms
+            ms -= k.ticks_diff(k.ticks_ms(), t_res)   # counted from the response's arrival
+            if ms > 0:
+                await pause(d.ctx, ms)
         body = s.body(d)
         body["Header"] = v20.header(d.session_id)
         res_name = s.request[:-3] + "Res"
         doc = await d.x.request(d.grammar(v20.schema_of(s.request)), s.request, {s.request: body}, res_name,
                                 msg_ms[s.request], v20.payload_type(s.request), d.running(s.timers))
+        t_res = k.ticks_ms()
         res = doc[res_name]
         hdr = res["Header"]
         if state is not SessionSetup and hdr["SessionID"] != d.session_id:

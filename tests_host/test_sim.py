@@ -20,10 +20,13 @@ def test_jezgro_sim_runs_to_summary_with_injection(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     by = {x["name"]: x for x in s["services"]}
     # Services not built yet are shown as absent, never as running.
-    assert by["ISO15118"]["state"] == "absent" and by["ISO15118"]["starts"] == 0
+    assert by["SLAC"]["state"] == "absent" and by["SLAC"]["starts"] == 0
     applied = {i["inject"]: i["applied"] for i in s["injections"]}
     assert applied == {"audit_logger:crash@1s": True, "audit_logger:hang@2s": True,
-                       "iso15118:crash@1s": False}
+                       "iso15118:crash@1s": True}
+    iso = by["ISO15118"]
+    assert iso["restarts"] == 1 and iso["last_fault"] == "exception" and iso["restart_latency_us"]["max"] < 100_000
+    assert s["iso15118"]["iface"] == "lo" and s["ev"]["plugged_ms"] is not None  # the EV is on by default
     a = by["AUDIT_LOGGER"]
     assert a["restarts"] == 2 and a["last_fault"] == "hang"
     assert a["restart_latency_us"]["max"] < 100_000

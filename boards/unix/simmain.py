@@ -9,6 +9,8 @@
 #                                       stepped before every tick; default: clean_grid
 #              [--csms URL --station-id ID [--security-profile N] [--password P]
 #               [--ca FILE] [--cert FILE] [--key FILE]]   OCPP_CLIENT's CSMS (implies --wall)
+#              [--ev PROTOCOL|none] [--ev-at S] [--ev-loops N]   the simulated EV (ev_sim.py, our EVCC)
+#                                       against ISO15118 over loopback; default iso2-ac at 1 s, 30 loops
 import sys
 import os
 import json
@@ -20,7 +22,7 @@ from jezgro.faults import KINDS
 DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs",
             "status-ms": "1000", "hwwdt-ms": "2000", "scenario": "clean_grid",
             "csms": "", "station-id": "JEZGRO-SIM", "security-profile": "", "password": "", "ca": "",
-            "cert": "", "key": ""}
+            "cert": "", "key": "", "ev": "iso2-ac", "ev-at": "1", "ev-loops": "30"}
 
 
 def parse(argv):
@@ -81,9 +83,11 @@ def main(argv):
     for part in modname.split(".")[1:]:
         cfg = getattr(cfg, part)
     table = cfg.TABLE
-    injections = sorted(parse_injection(s, table) for s in opts["inject"])
     board.FS_ROOT = opts["fs"]
     mkdirs(opts["fs"])
+    if _sid(table, "ISO15118") >= 0:
+        table = _with_ev(table, opts)
+    injections = sorted(parse_injection(s, table) for s in opts["inject"])
     if opts["csms"]:  # OCPP_CLIENT talks to a real CSMS: real sockets need wall-clock time
         from ocpp import config as ocpp_config
         try:
@@ -111,7 +115,8 @@ def main(argv):
             state["next_status"] += status_ms
             k.note_heap()
             emit("STATUS", {"t_ms": t, "ticks": k.critical.ticks, "gateway": _gateway_state(k),
-                            "services": [[s.name, s.state, s.restarts] for s in k.services[1:]]})
+                            "services": [[s.name, s.state, s.restarts] for s in k.services[1:]],
+                            "power": _power_state(k)})
 
     kernel = None
     reboots = []
@@ -146,8 +151,33 @@ def main(argv):
     summary["reboots"] = reboots
     summary["injections"] = state["applied"]
     summary["interrupted"] = state.get("interrupted", False)
+    iso = getattr(kernel.services[_sid(table, "ISO15118")], "iso", None) if _sid(table, "ISO15118") >= 0 else None
+    if iso is not None:
+        summary["iso15118"] = iso.status()
+    if _sid(table, "EV_SIM") >= 0:
+        import ev_sim
+        summary["ev"] = ev_sim.OUT
     emit("SUMMARY", summary)
     return summary
+
+
+def _with_ev(table, opts):
+    # The gateway's SECC on the loopback (provisioned unless the fs has its own iso15118.json) and,
+    # unless --ev none, the simulated EV as one more (LOW) service.
+    import ev_sim
+    from iso15118 import service_config
+    path = opts["fs"] + "/" + service_config.FILE
+    try:
+        os.stat(path)
+    except OSError:
+        with open(path, "w") as f:
+            f.write(json.dumps(ev_sim.secc_config(ev_sim.CFG["iface"])))
+    if opts["ev"] == "none":
+        return table
+    ev_sim.CFG["protocols"] = [opts["ev"]]
+    ev_sim.CFG["at_ms"] = int(float(opts["ev-at"]) * 1000)
+    ev_sim.CFG["ev"]["loops"] = int(opts["ev-loops"])
+    return tuple(table) + (ev_sim.spec(len(table)),)
 
 
 def _gateway_state(k):
@@ -158,6 +188,21 @@ def _gateway_state(k):
             from power.gateway_fsm import STATE_NAMES
             return STATE_NAMES[pm.state]
     return ""
+
+
+def _power_state(k):
+    # The scheduled power DROOP_CTRL follows and the SECC's view of it, W (absent parts: None).
+    out = {"droop_p_w": None, "iso_p_w": None, "iso_state": None}
+    for s in k.services:
+        d = getattr(s, "droop", None)
+        if d is not None:
+            out["droop_p_w"] = int(d.sched_p)
+        iso = getattr(s, "iso", None)
+        if iso is not None:
+            out["iso_p_w"] = iso.power_w
+            live = iso.status()["live"]
+            out["iso_state"] = live["state"] if live else "Idle"
+    return out
 
 
 def _sid(table, name):

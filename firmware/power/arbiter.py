@@ -1,7 +1,7 @@
 # Which power setpoint applies: the latest setpoint and limits of each source,
 # combined by precedence (messages.PRECEDENCE) and clamped by every present
 # limit. Import limits cap positive power, export limits cap negative power.
-from power.messages import N_SOURCES, PRECEDENCE, LIM_IMPORT, LIM_EXPORT
+from power.messages import N_SOURCES, PRECEDENCE, LIM_IMPORT, LIM_EXPORT, SRC_OCPP
 
 
 class Arbiter:
@@ -55,6 +55,20 @@ class Arbiter:
             if f & LIM_EXPORT and p < -self.max_export[s]:
                 p = -self.max_export[s]
         return p, q, src
+
+    def import_cap(self):
+        # -> the most the EV may import (W), or -1 when nothing caps it: every import limit, and
+        # the back office's composite-schedule limit (OCPP sends it as its setpoint, power_msg.py),
+        # which stays a cap even while the EV's own setpoint wins the precedence.
+        cap = -1
+        for s in range(N_SOURCES):
+            if self.lim_flags[s] & LIM_IMPORT and (cap < 0 or self.max_import[s] < cap):
+                cap = self.max_import[s]
+        if self.has[SRC_OCPP]:
+            p = self.p[SRC_OCPP] if self.p[SRC_OCPP] > 0 else 0
+            if cap < 0 or p < cap:
+                cap = p
+        return cap
 
     def snapshot(self):
         return [self.p, self.q, self.has, self.until, self.max_import, self.max_export, self.lim_flags]

@@ -9,8 +9,10 @@ from micropython import const
 # MSG_POWER_LIMITS: limits from one source. A limit that is absent is absent:
 # flag bits say which are present (never a magic number for "no limit").
 #   i32[0] max import W (>= 0)   i32[1] max export W (>= 0)   i32[2] SRC_*   i32[3] LIM_* flags
+#   POWER_MGR -> ISO15118: the EV's import cap (power_mgr._send_cap), src SRC_LOCAL.
 # MSG_SESSION_STATE (ISO15118 -> POWER_MGR):
-#   i32[0] SESSION_*   i32[1] protocol id (informational)
+#   i32[0] SESSION_*   i32[1] protocol id, i32[2] SECC state, i32[3] session number (informational,
+#   iso15118/session_msg.py)
 SRC_LOCAL = const(0)
 SRC_OCPP = const(1)
 SRC_ISO15118 = const(2)

@@ -13,8 +13,8 @@ from jezgro.const import (MSG_GRID_LOCKED, MSG_GRID_UNLOCKED, MSG_GRID_EMERGENCY
 from jezgro import shared
 from power import gateway_fsm as fsm
 from power.arbiter import Arbiter
-from power.messages import (SRC_OCPP, SRC_ISO15118, SRC_STATION, N_SOURCES, SESSION_NONE,
-                            SESSION_CONNECTED, SESSION_AUTHORIZED)
+from power.messages import (SRC_LOCAL, SRC_OCPP, SRC_ISO15118, SRC_STATION, N_SOURCES, LIM_IMPORT,
+                            SESSION_NONE, SESSION_CONNECTED, SESSION_AUTHORIZED)
 
 POLL_MS = 10
 REFRESH_MS = 1000  # resend the setpoint this often: a restarted DROOP_CTRL gets it back soon
@@ -42,6 +42,9 @@ class PowerManager:
         self.emergencies = 0
         self.transitions = 0
         self.pll = array.array("i", bytes(4 * shared.FIELDS))
+        self.iso = self._sid("ISO15118")
+        self.cap_sent = None
+        self.cap_ms = 0
 
     def _sid(self, name):
         return self.names.index(name) if name in self.names else -1
@@ -115,6 +118,8 @@ class PowerManager:
             self._held(msg.i32(0))
         elif t == MSG_SERVICE_RESTARTED:
             self._released(msg.i32(0))
+            if msg.i32(0) == self.iso:
+                self.cap_sent = None  # a new incarnation: tell it the cap now
 
     def _follow_direction(self):
         if self.state == fsm.CHARGING or self.state == fsm.DISCHARGING:
@@ -153,6 +158,7 @@ class PowerManager:
                 self.event(fsm.GRID_LOST)  # a no-op where the table has no such transition
         if self.arb.expire(now, k.ticks_diff):
             self._follow_direction()
+        self._send_cap(now)
         p, q, _ = self.arb.effective()
         if not fsm.power_allowed(self.state):
             p = q = 0
@@ -162,6 +168,20 @@ class PowerManager:
                 if r == 0:
                     self.sent = (p, q)
                     self.last_sent_ms = now
+
+
+    def _send_cap(self, now):
+        # The EV's import cap to ISO15118 (MSG_POWER_LIMITS, power/messages.py; LIM_IMPORT absent when
+        # nothing caps it), on change and every REFRESH_MS.
+        if self.iso < 0:
+            return
+        k = self.ctx.kernel
+        cap = self.arb.import_cap()
+        if cap != self.cap_sent or k.ticks_diff(now, self.cap_ms) >= REFRESH_MS:
+            flags = LIM_IMPORT if cap >= 0 else 0
+            if self.ctx.send_i32(self.iso, MSG_POWER_LIMITS, cap if cap >= 0 else 0, 0, SRC_LOCAL, flags) == 0:
+                self.cap_sent = cap
+            self.cap_ms = now
 
 
 async def main(ctx):

@@ -1,0 +1,108 @@
+# The ISO15118 service's provisioning: <fs>/iso15118.json, e.g.
+#   {"iface": "eth0", "protocols": ["ISO_15118_2", "DIN_SPEC_70121"], "tls": false,
+#    "tls_cert": "secc.crt", "tls_key": "secc.key", "sequence_timeout_ms": 60000, "evse": 1,
+#    "limits": {"max_v": 500, "max_i": 200, "max_p": 100000, "ac_max_i": 32, "ac_nominal_v": 230,
+#               "modes": ["AC_three_phase_core", "DC_extended"], "evse_id": "DE*JEZ*E0001"}}
+# protocols: what supportedAppProtocolRes may choose, in our order of preference (the EV's priority
+# decides among them, ISO 15118-2 [V2G2-172]); tls: also offer TLS (cert/key files in <fs>, PEM or
+# DER) besides TCP; limits: EvseLimits keyword arguments (the charger's rating; POWER_MGR may lower
+# max_p at run time); evse: the OCPP EVSE id the charging needs are reported for.
+# load() raises ConfigError with a message that names the file and the key.
+import json
+from iso15118.secc import sap
+from iso15118.secc.evse_limits import EvseLimits, ALL_MODES
+
+FILE = "iso15118.json"
+PROTOCOLS = {"ISO_15118_2": sap.ISO2, "DIN_SPEC_70121": sap.DIN}
+LIMIT_KEYS = ("max_v", "max_i", "max_p", "min_v", "min_i", "ripple_i", "tolerance_i", "ac_max_i", "ac_nominal_v")
+DEFAULTS = {"iface": "eth0", "protocols": ["ISO_15118_2", "DIN_SPEC_70121"], "tls": False, "tls_cert": "secc.crt",
+            "tls_key": "secc.key", "sequence_timeout_ms": 60000, "evse": 1, "limits": {}}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _int(v, key, lo, hi):
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise ConfigError("%s: %s must be an integer in %d..%d, not %r" % (FILE, key, lo, hi, v))
+    return v
+
+
+def parse(d):
+    # dict from the file -> the complete config (defaults filled in); ConfigError when invalid.
+    if not isinstance(d, dict):
+        raise ConfigError("%s: not a JSON object" % FILE)
+    for k in d:
+        if k not in DEFAULTS:
+            raise ConfigError("%s: unknown key %r" % (FILE, k))
+    c = dict(DEFAULTS)
+    c.update(d)
+    if not isinstance(c["iface"], str) or not c["iface"]:
+        raise ConfigError("%s: iface must be an interface name" % FILE)
+    if not isinstance(c["protocols"], list) or not c["protocols"]:
+        raise ConfigError("%s: protocols must be a non-empty list of %s" % (FILE, ", ".join(PROTOCOLS)))
+    for p in c["protocols"]:
+        if p not in PROTOCOLS:
+            raise ConfigError("%s: unknown protocol %r (one of %s)" % (FILE, p, ", ".join(PROTOCOLS)))
+    if not isinstance(c["tls"], bool):
+        raise ConfigError("%s: tls must be true or false" % FILE)
+    _int(c["sequence_timeout_ms"], "sequence_timeout_ms", 100, 600000)
+    _int(c["evse"], "evse", 1, 255)
+    lim = c["limits"]
+    if not isinstance(lim, dict):
+        raise ConfigError("%s: limits must be an object" % FILE)
+    for k, v in lim.items():
+        if k in LIMIT_KEYS:
+            _int(v, "limits." + k, 0, 10000000)
+        elif k == "modes":
+            if not isinstance(v, list) or not v or [m for m in v if m not in ALL_MODES]:
+                raise ConfigError("%s: limits.modes must be a non-empty list of %s" % (FILE, ", ".join(ALL_MODES)))
+        elif k == "evse_id":
+            if not isinstance(v, str) or not 0 < len(v) <= 37:
+                raise ConfigError("%s: limits.evse_id must be a string of 1..37 characters" % FILE)
+        else:
+            raise ConfigError("%s: unknown key limits.%s" % (FILE, k))
+    return c
+
+
+def load(fs):
+    # -> config dict; ConfigError for a missing, unreadable or invalid file.
+    try:
+        with open(fs + "/" + FILE) as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError("%s: cannot read (%s)" % (FILE, e))
+    try:
+        d = json.loads(text)
+    except ValueError as e:
+        raise ConfigError("%s: not JSON (%s)" % (FILE, e))
+    return parse(d)
+
+
+def supported(c):
+    # -> the sap.negotiate table of the configured protocols
+    out = {}
+    for name in c["protocols"]:
+        ns = PROTOCOLS[name]
+        out[ns] = sap.SUPPORTED[ns]
+    return out
+
+
+def limits(c):
+    return EvseLimits(**c["limits"])
+
+
+def tls_config(c, fs):
+    # -> TlsConfig or None; ConfigError when TLS is on and a file is missing.
+    if not c["tls"]:
+        return None
+    from iso15118.transport.stream import TlsConfig
+    out = []
+    for key in ("tls_cert", "tls_key"):
+        try:
+            with open(fs + "/" + c[key], "rb") as f:
+                out.append(f.read())
+        except OSError as e:
+            raise ConfigError("%s: %s file %s: %s" % (FILE, key, c[key], e))
+    return TlsConfig(out[0], out[1])

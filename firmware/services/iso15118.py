@@ -1,0 +1,197 @@
+# ISO15118 (MEDIUM, 128 KB, 1 s watchdog): the SECC of the gateway. SDP server and V2G listener on the
+# configured interface (iso15118/service_config.py), one SECC session at a time (DIN 70121, ISO 15118-2
+# DC/AC), and the session's side of the gateway (payloads: iso15118/session_msg.py):
+#   POWER_MGR  <- MSG_SESSION_STATE on every SECC state change, MSG_POWER_SCHEDULE (SRC_ISO15118) when
+#                 the session's power changes; POWER_MGR arbitrates and forwards to DROOP_CTRL.
+#   POWER_MGR  -> MSG_POWER_LIMITS: the import cap (OCPP composite schedule, station, limits) as
+#                 EvseLimits.max_p: the EV sees it in the next response (EVSEMaxCurrent / power limit).
+#   OCPP_CLIENT <- MSG_EV_CHARGING_NEEDS at ChargeParameterDiscovery (NotifyEVChargingNeeds).
+# A bad config is reported (ctx.config_error, ctx.config_errors) and re-read every CONFIG_RETRY_MS.
+#
+# Restart: everything lives in one IsoService object in ctx.store, sockets included. A restarted
+# incarnation keeps the endpoint (no re-bind) and finishes a session that was running: the next
+# charge-loop response says EVSENotification=StopCharging (DC also EVSE_Shutdown), the EV stops
+# (DC: welding detection) and ends with SessionStopReq -> SessionStopRes OK. Power is reported 0 at
+# once, so the grid side ramps down through POWER_MGR as for any stop.
+from micropython import const
+from jezgro.const import MSG_POWER_SCHEDULE, MSG_POWER_LIMITS, MSG_SESSION_STATE, MSG_EV_CHARGING_NEEDS
+from power.messages import SRC_ISO15118, LIM_IMPORT, SESSION_NONE, SESSION_CONNECTED, SESSION_AUTHORIZED
+from iso15118 import service_config as conf
+from iso15118 import session_msg as sm
+from iso15118.transport.stream import StreamTimeout
+
+CONFIG_RETRY_MS = const(5000)
+ACCEPT_SLICE_MS = const(200)  # accept() in slices: IPC is handled between them
+KEEP_MSGS = const(24)         # request/response records kept per session (head and tail)
+HISTORY = const(4)            # finished sessions kept for the status
+
+
+def _sid(ctx, name):
+    for s in ctx.kernel.services:
+        if s.name == name:
+            return s.sid
+    return -1
+
+
+class IsoService:
+    def __init__(self, ctx, cfg):
+        from iso15118.transport import netif as nif
+        from iso15118.transport.endpoints import SeccEndpoint
+        self.ctx = ctx
+        self.cfg = cfg
+        self.limits = conf.limits(cfg)
+        self.rating_p = self.limits.max_p
+        self.protocols = conf.supported(cfg)
+        fs = ctx.kernel.board.FS_ROOT
+        self.ep = SeccEndpoint(nif.Netif(cfg["iface"]), True, conf.tls_config(cfg, fs))
+        self.pm = _sid(ctx, "POWER_MGR")
+        self.ocpp = _sid(ctx, "OCPP_CLIENT")
+        self.sess = None
+        self.serial = 0
+        self.reported = None      # last MSG_SESSION_STATE (session, state) sent
+        self.power_w = 0          # last MSG_POWER_SCHEDULE sent
+        self.power_ms = 0
+        self.energy_wh = 0.0      # of the running session, from the reported power over time
+        self.needs_sent = False
+        self.history = []
+        self.resumed = 0
+        self.send_errors = 0
+        self.ipc_bad = 0
+
+    # -- gateway side ---------------------------------------------------------------------------
+    def drain(self):
+        ctx = self.ctx
+        msg = ctx.try_receive()
+        while msg is not None:
+            if msg.type == MSG_POWER_LIMITS:
+                cap = msg.i32(0) if msg.i32(3) & LIM_IMPORT else -1
+                self.limits.set_limits(max_p=self.rating_p if cap < 0 else min(self.rating_p, cap))
+            else:
+                self.ipc_bad += 1
+            msg = ctx.try_receive()
+
+    def _send_i32(self, dst, t, a, b=0, c=0, d=0):
+        if dst >= 0 and self.ctx.send_i32(dst, t, a, b, c, d) != 0:
+            self.send_errors += 1
+
+    def report(self):
+        s = self.sess
+        if s is None or s.done:
+            level, state, ac = SESSION_NONE, sm.STATE_ENDED if s is not None else sm.STATE_IDLE, False
+        elif s.d is None:
+            level, state, ac = SESSION_CONNECTED, sm.STATE_SAP, False
+        else:
+            d = s.d
+            ac = getattr(d, "ac", False)
+            level = SESSION_AUTHORIZED if d.charging else SESSION_CONNECTED
+            state = sm.state_code(s.state)
+        p = 0 if level == SESSION_NONE else (s.d.power_w() if s is not None and s.d is not None else 0)
+        now = self.ctx.ticks_ms()
+        if self.power_w:
+            self.energy_wh += self.power_w * self.ctx.kernel.ticks_diff(now, self.power_ms) / 3600000
+        self.power_ms = now
+        if p != self.power_w:
+            # power first: POWER_MGR picks the direction from the setpoint when the session is authorised
+            self.power_w = p
+            self._send_i32(self.pm, MSG_POWER_SCHEDULE, p, 0, SRC_ISO15118, 0)
+        if (level, state) != self.reported:
+            self.reported = (level, state)
+            proto = sm.protocol_code(s.result.protocol if s is not None else None, ac)
+            self._send_i32(self.pm, MSG_SESSION_STATE, level, proto, state, self.serial)
+
+    def on_answer(self, sess, req, res_name, code):
+        if req == "ChargeParameterDiscoveryReq" and code == "OK" and not self.needs_sent and self.ocpp >= 0:
+            from ocpp import clock
+            b = sm.needs_payload(sess.d, self.cfg["evse"], clock.now())
+            if self.ctx.send(self.ocpp, MSG_EV_CHARGING_NEEDS, b) != 0:
+                self.send_errors += 1
+            self.needs_sent = True
+        r = sess.result
+        for lst in (r.requests, r.responses, r.loop_us):
+            if len(lst) > 2 * KEEP_MSGS:  # a charge loop runs for hours: keep the head and the tail
+                del lst[KEEP_MSGS // 2:len(lst) - KEEP_MSGS]
+        sess.messages = getattr(sess, "messages", 0) + 1
+        self.drain()
+        self.report()
+
+    # -- sessions ---------------------------------------------------------------------------------
+    async def serve(self):
+        ctx = self.ctx
+        if self.sess is not None and not self.sess.done:
+            # restarted mid-session: tell the EV to stop and finish cleanly
+            self.resumed += 1
+            self.limits.stop_charging = True
+            if self.sess.d is not None:
+                self.sess.d.charging = False  # power 0 now; the EV's PowerDelivery(Stop) follows
+            self.report()
+            await self._finish(await self.sess.resume(ctx))
+        while True:
+            ctx.feed()
+            self.drain()
+            try:
+                stream = await self.ep.accept(ctx, ACCEPT_SLICE_MS)
+            except StreamTimeout:
+                continue
+            from iso15118.secc_runner import ServiceSession
+            self.serial += 1
+            self.energy_wh = 0.0
+            self.needs_sent = False
+            self.sess = ServiceSession(self.limits, self.protocols, self.cfg["sequence_timeout_ms"],
+                                       on_answer=self.on_answer)
+            self.report()
+            await self._finish(await self.sess.run(ctx, stream))
+
+    async def _finish(self, r):
+        self.limits.stop_charging = False
+        self.report()
+        d = r.as_dict()
+        d["serial"] = self.serial
+        d["messages"] = getattr(self.sess, "messages", 0)
+        d["energy_wh"] = round(self.energy_wh, 1)
+        ac = self.sess is not None and getattr(self.sess.d, "ac", False)
+        d["protocol_name"] = sm.PROTO_NAMES[sm.protocol_code(r.protocol, ac)]
+        self.history.append(d)
+        if len(self.history) > HISTORY:
+            self.history.pop(0)
+
+    def status(self):
+        s = self.sess
+        live = None
+        if s is not None and not s.done:
+            live = {"serial": self.serial, "state": sm.STATE_NAMES[sm.state_code(s.state) if s.d else sm.STATE_SAP],
+                    "messages": getattr(s, "messages", 0), "power_w": self.power_w}
+        return {"iface": self.cfg["iface"], "offers": self.ep.offers, "sessions": self.serial, "live": live,
+                "history": self.history, "resumed": self.resumed, "max_p": self.limits.max_p,
+                "send_errors": self.send_errors, "sdp": self.ep.sdp.stats()}
+
+
+async def _configure(ctx):
+    from iso15118.transport.netif import NetifError
+    fs = ctx.kernel.board.FS_ROOT
+    while True:
+        ctx.feed()
+        try:
+            svc = IsoService(ctx, conf.load(fs))
+            ctx.config_error = ""
+            return svc
+        except (conf.ConfigError, NetifError) as e:
+            ctx.config_error = str(e)
+            ctx.config_errors = getattr(ctx, "config_errors", 0) + 1
+        except OSError as e:  # the port is taken, the interface went away
+            ctx.config_error = "%s: %s" % (conf.FILE, e)
+            ctx.config_errors = getattr(ctx, "config_errors", 0) + 1
+        t = 0
+        while t < CONFIG_RETRY_MS:
+            ctx.feed()
+            await ctx.sleep_ms(200)
+            t += 200
+
+
+async def main(ctx):
+    svc = ctx.store.get("svc")
+    if svc is None:
+        svc = await _configure(ctx)
+        ctx.store.set("svc", svc)
+    svc.ctx = ctx
+    ctx.iso = svc  # status for the simulation and tests
+    await svc.serve()

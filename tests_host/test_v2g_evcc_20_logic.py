@@ -2,7 +2,8 @@
 in both control modes against a minimal in-process -20 SECC (tests_host/mp/e20_fake.py, virtual clock,
 every document through our EXI codec both ways), Ongoing repeats, charge then discharge with the
 negative values where the standard puts them, every message and sequence timer ending the session
-with its name, and the EV's refusals (no EIM, service or control mode not offered, FAILED answers,
+with its name, the charge-loop pacing, the EVSE terminating the charge, and the EV's refusals (no EIM,
+service or control mode not offered, FAILED/WARNING answers, no ScheduleTuple, a wrong payload type,
 foreign SessionID). The real peer is in test_v2g_evcc_20.py."""
 from __future__ import annotations
 
@@ -64,6 +65,15 @@ out["closed"] = session(close_on="DC_PreChargeReq")
 def foreign(res):
     res["Header"]["SessionID"] = "FFFFFFFFFFFFFFFF"
 out["foreign_session"] = session(rewrite={"ServiceDiscoveryRes": foreign})
+def evse_terminates(res):
+    res["EVSEStatus"] = {"NotificationMaxDelay": 0, "EVSENotification": "Terminate"}
+def dynamic_answer(res):
+    res.pop("Scheduled_SEResControlMode")
+    res["Dynamic_SEResControlMode"] = {"PriceLevelSchedule": {"TimeAnchor": 0, "PriceScheduleID": 1,
+        "NumberOfPriceLevels": 1, "PriceLevelScheduleEntries": {"PriceLevelScheduleEntry": [{"Duration": 3600, "PriceLevel": 0}]}}}
+out["evse_terminate"] = session("AC_BPT", rewrite={"AC_ChargeLoopRes": evse_terminates})
+out["no_schedule"] = session(rewrite={"ScheduleExchangeRes": dynamic_answer})
+out["wrong_pt"] = session(wrong_pt="DC_CableCheckRes")
 out["battery_above_evse"] = session(ev=EvModel(loops=2, energy_service="DC_BPT", min_v=520, full_v=560, max_v=600))
 # pacing: an EV configured for 1 s between requests repeats an Ongoing ScheduleExchange after 1 s, but
 # the charge loop within V2G_EVCC_Sequence_Performance_Time
@@ -185,6 +195,12 @@ def test_evcc_20_sequences_discharge_timers_and_failures(mp):
     assert r["failed"]["requests"][-1] == "DC_ChargeParameterDiscoveryReq"
     assert r["auth_warning"]["end"] == "Failed" and "WARNING_EIMAuthorizationFailure" in r["auth_warning"]["detail"]
     assert r["closed"]["end"] == "PeerClosed" and r["closed"]["requests"][-1] == "DC_PreChargeReq"
+    t = r["evse_terminate"]   # the EVSE ends the charge: PowerDelivery(Stop), SessionStop after one loop
+    assert t["end"] == "SessionStop" and t["detail"] == "EVSE: Terminate", t["detail"]
+    assert t["requests"][-3:] == ["AC_ChargeLoopReq", "PowerDeliveryReq", "SessionStopReq"], t["requests"]
+    assert t["requests"].count("AC_ChargeLoopReq") == 1
+    assert r["no_schedule"]["end"] == "Failed" and "without a ScheduleTuple" in r["no_schedule"]["detail"]
+    assert r["wrong_pt"]["end"] == "Malformed" and "0x8002" in r["wrong_pt"]["detail"], r["wrong_pt"]["detail"]
     f = r["foreign_session"]
     assert f["end"] == "Failed" and "SessionID FFFFFFFFFFFFFFFF, ours is 0102030405060708" in f["detail"], f
     assert f["requests"][-1] == "ServiceDiscoveryReq"

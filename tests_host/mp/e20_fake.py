@@ -28,7 +28,7 @@ class Secc20Stream:
     # rewrite: {response name: fn(body)} applied before encoding; schedule_w: the schedule's power
     # present_v: fixed EVSE output voltage (None: the supply follows the EV's target)
     def __init__(self, ctx, services=(1, 2, 5, 6), modes=(1, 2), silent=None, close_on=None, ongoing=None,
-                 rewrite=None, latency_ms=1, schedule_w=50000, present_v=None):
+                 rewrite=None, latency_ms=1, schedule_w=50000, present_v=None, wrong_pt=None):
         self.ctx = ctx
         self.services = services
         self.modes = modes
@@ -39,6 +39,7 @@ class Secc20Stream:
         self.latency_ms = latency_ms
         self.schedule_w = schedule_w
         self.fixed_v = present_v
+        self.wrong_pt = wrong_pt    # response name sent with the common payload type instead of its own
         self.queue = []
         self.sap = True
         self.closed = False
@@ -84,7 +85,8 @@ class Secc20Stream:
         res["Header"] = v20.header(SESSION_ID)
         if res_name in self.rewrite:
             self.rewrite[res_name](res)
-        self.queue.append((v20.payload_type(res_name), codec.encode(schemas.grammar(v20.schema_of(res_name)),
+        pt_out = v20.PT_COMMON if res_name == self.wrong_pt else v20.payload_type(res_name)
+        self.queue.append((pt_out, codec.encode(schemas.grammar(v20.schema_of(res_name)),
                                                                     {res_name: res})))
 
     async def recv(self, ctx, timeout_ms):

@@ -98,18 +98,24 @@ def _do_pre_charge(d, req):
     return OK
 
 
-def clamp(d, v, i):
+def clamp(d, v, i, entry=None):
     # EV target (V, A; A < 0 discharges) -> (v, i, voltage_limited, current_limited, power_limited)
-    # within the EVSE's and the EV's limits; discharge only in a BPT session.
+    # within the EVSE's and the EV's limits; discharge only in a BPT session. entry: the schedule's
+    # power now (W): a charging entry caps the charge power and allows no discharge, a discharging
+    # entry caps the discharge power and allows no charge.
     lim = d.limits
     e = d.evse
     v1 = min(max(v, 0), lim.max_v)
     if i >= 0:
         i_max = min(lim.max_i, d.ev_max_i) if d.ev_max_i else lim.max_i
         p_max = min(lim.max_p, d.ev_max_p) if d.ev_max_p else lim.max_p
+        if entry is not None:
+            p_max = min(p_max, max(entry, 0))
     else:
         i_max = min(e.max_dis_i, d.ev_max_dis_i) if d.bpt else 0
         p_max = min(e.max_dis_p, d.ev_max_dis_p) if d.bpt else 0
+        if entry is not None:
+            p_max = min(p_max, max(-entry, 0))
     a = min(abs(i), i_max)
     p_lim = False
     if v1 > 0 and v1 * a > p_max:
@@ -119,10 +125,10 @@ def clamp(d, v, i):
     return v1, i1, v1 < v, abs(i1) < abs(i) and not p_lim, p_lim
 
 
-def _deliver(d, v, i):
+def _deliver(d, v, i, entry=None):
     # Present output: the converter's measurement once there is one, else the ideal converter
     # (EvseLimits.follow_target; it only knows charging, so a discharge current is kept here).
-    r = clamp(d, v, i)
+    r = clamp(d, v, i, entry)
     d.limited = (r[2], r[3], r[4])
     d.limits.follow_target(r[0], max(r[1], 0))
     d.present_i = d.limits.present_i if d.limits.measured or r[1] >= 0 else r[1]
@@ -139,12 +145,7 @@ def _do_charge_loop(d, req):
         # The EV sets the targets (a negative current asks for discharge), within the active entry of
         # the schedule it selected: a charging entry caps the power, a discharging entry allows
         # discharge down to it and no charge.
-        v = rn_value(mode["EVTargetVoltage"])
-        i = rn_value(mode["EVTargetCurrent"])
-        entry = d.schedule_power()
-        if v > 0 and entry is not None:
-            i = min(i, entry // v) if entry >= 0 else max(min(i, 0), entry // v)
-        _deliver(d, v, i)
+        _deliver(d, rn_value(mode["EVTargetVoltage"]), rn_value(mode["EVTargetCurrent"]), d.schedule_power())
     else:
         # Dynamic: the EVSE decides the power (Evse20.setpoint_w, + charge / - discharge) within the
         # EV's limits of this request; the EV's battery sets the voltage.

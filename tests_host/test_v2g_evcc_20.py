@@ -307,3 +307,36 @@ def test_our_evcc_20_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_p
           f"mean {sum(loop_times) / len(loop_times):.0f} ms, {late} over 500 ms); EV turnaround seen by the SECC "
           f"max {max(turn)} ms (performance time 250 ms); flow {flow}; "
           f"net energy {r['ev']['energy_wh']} Wh")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_our_evcc_20_against_our_secc_20_records_agree(v2g_link, case):
+    """The gateway's two -20 halves over the link: our SECC (s_run, firmware/iso15118/secc) on one end,
+    our EVCC in the namespace on the other, BPT charge then discharge. Both records list the same
+    requests and the same [response, ResponseCode] pairs, all OK, to a clean SessionStop."""
+    from test_v2g_transport_link import wait_line
+    protocol, _, namespace, sequence, loop_req, mode = CASES[case]
+    link = v2g_link
+    env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
+    code = ("import s_run; s_run.run(" + json.dumps(json.dumps({"iface": link.local, "sessions": 1, "accept_ms": 20000}))
+            + ", 30000)")
+    secc = subprocess.Popen([micropython(), "-X", "heapsize=2M", "-c", code], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_line(secc, "READY")
+    cfg = {"iface": link.peer, "protocols": [protocol],
+           "ev": {"soc": 30, "target_soc": 80, "loops": LOOPS, "loop_ms": 20, "bpt_mode": mode}}
+    ev = subprocess.Popen(link.in_ns([micropython(), "-X", "heapsize=2M", "-c",
+                                      f"import e_run; e_run.run({json.dumps(json.dumps(cfg))}, 20000)"]),
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = evcc_result(ev, 40)
+    s = evcc_result(secc, 40)
+    r = out["result"]
+    (sr,) = s["sessions"]
+    assert r["end"] == sr["end"] == "SessionStop", (r["detail"], r["responses"], sr)
+    assert r["protocol"] == sr["protocol"] == namespace
+    assert r["requests"] == sr["requests"] and r["responses"] == sr["responses"], (r["requests"], sr["requests"])
+    assert collapse(r["requests"][1:]) == sequence, r["requests"]
+    assert all(c.startswith("OK") for _, c in r["responses"]), r["responses"]
+    assert r["requests"].count(loop_req) == LOOPS and r["detail"] == "complete"
+    print(f"{case} EVCC <-> SECC (both ours): {r['duration_ms']} ms, {len(r['requests'])} requests, "
+          f"SECC response max {max(r['times_ms'])} ms, net energy {r['ev']['energy_wh']} Wh")

@@ -18,7 +18,7 @@ from iso15118.v20 import rn
 from iso15118.secc import iso20, sap
 from iso15118.secc.evse_limits import EvseLimits
 from iso15118.secc.session import SeccSession
-from iso15118.transport.stream import StreamClosed
+from iso15118.transport.stream import StreamClosed, StreamTimeout
 G = {n: schemas.grammar(n) for n in ("iso20-common", "iso20-dc", "iso20-ac")}
 out = {}
 
@@ -192,11 +192,16 @@ class Kernel:
 class Ctx:
     kernel = Kernel()
 class Stream:
-    def __init__(self, frames):
+    def __init__(self, frames, silent=False):
         self.frames = frames
         self.sent = []
+        self.silent = silent
+        self.timeout_ms = None
     async def recv(self, ctx, timeout_ms):
         if not self.frames:
+            if self.silent:
+                self.timeout_ms = timeout_ms
+                raise StreamTimeout("no data")
             raise StreamClosed("EV closed")
         return self.frames.pop(0)
     async def send(self, ctx, pt, payload):
@@ -222,6 +227,9 @@ for case, frames in (("unknown_session", [frame("SessionSetupReq"), frame("Autho
     st = Stream([sapreq] + frames)
     r = drive(SeccSession(EvseLimits()).run(Ctx(), st)).as_dict()
     loops[case] = [r["end"], r["responses"], st.sent, r["detail"]]
+st = Stream([sapreq, frame("SessionSetupReq")], silent=True)
+r = drive(SeccSession(EvseLimits(), sequence_timeout_ms=1500).run(Ctx(), st)).as_dict()
+loops["silent"] = [r["end"], st.timeout_ms, r["responses"][-1]]
 loops["released"] = [m for m in ("exi.grammars.iso20_dc", "exi.grammars.iso20_common") if m in sys.modules]
 out["loop"] = loops
 print("RESULT " + json.dumps(out))
@@ -343,7 +351,7 @@ def test_offer_and_sap(mp):
                         "urn:iso:std:iso:15118:-20:AC", {"ResponseCode": "Failed_NoNegotiation"}]
 
 
-def test_session_loop_unknown_session_and_wrong_payload_type(mp):
+def test_session_loop_unknown_session_wrong_payload_type_and_sequence_timeout(mp):
     lp = result(mp)["loop"]
     end, responses, sent, _ = lp["unknown_session"]
     assert end == "Failed"
@@ -353,4 +361,6 @@ def test_session_loop_unknown_session_and_wrong_payload_type(mp):
     assert sent == [0x8001, 0x8002, 0x8002]
     end, responses, sent, detail = lp["ac_pt_in_dc"]
     assert end == "Malformed" and "0x8003" in detail and len(responses) == 2
+    # no request within V2G_SECC_Sequence_Timeout (configured 1.5 s here) after SessionSetupRes
+    assert lp["silent"] == ["SequenceTimeout", 1500, ["SessionSetupRes", "OK_NewSessionEstablished"]]
     assert lp["released"] == []

@@ -277,10 +277,11 @@ def test_dc_bpt_scheduled_follows_the_schedule_entry(mp):
     assert tup["DischargingSchedule"]["PowerSchedule"]["PowerScheduleEntries"]["PowerScheduleEntry"] == [
         {"Duration": 7200, "Power": {"Exponent": 1, "Value": -5000}}]
     assert "PriceLevelSchedule" in tup["ChargingSchedule"]
-    # charging entry: 300 A at 400 V capped to 20 kW = 50 A; a discharge request there gets 0 A
+    # charging entry: 300 A at 400 V capped to 20 kW = 50 A; a discharge request there stays within the
+    # DischargingSchedule and the EV's 20 A discharge maximum
     assert i_charge == {"Exponent": 0, "Value": 50} and p_lim is True
-    assert i_dis == {"Exponent": 0, "Value": 0}
-    assert notes["channel"] == "Discharge" and notes["p_max_w"] == 20000
+    assert i_dis == {"Exponent": 0, "Value": -20}
+    assert notes["channel"] == "Discharge" and notes["p_max_w"] == 20000 and notes["p_min_w"] == -8000
     # discharging entry: no charge; -30 A within the EV's 20 A discharge maximum -> -20 A, current limited
     assert result(mp)["dc_sch_discharge_entry"] == [{"Exponent": 0, "Value": 0}, {"Exponent": 0, "Value": -20}, True]
 
@@ -364,3 +365,102 @@ def test_session_loop_unknown_session_wrong_payload_type_and_sequence_timeout(mp
     # no request within V2G_SECC_Sequence_Timeout (configured 1.5 s here) after SessionSetupRes
     assert lp["silent"] == ["SequenceTimeout", 1500, ["SessionSetupRes", "OK_NewSessionEstablished"]]
     assert lp["released"] == []
+
+
+# Our own EVCC (firmware/iso15118/evcc, EvModel) against this SECC in one process: two coroutines over
+# an in-memory stream pair in virtual time. The EVCC discharges by itself in its last loops
+# (Scheduled: negative EVTargetCurrent / EVPresentActivePower); in Dynamic the SECC's setpoint turns
+# negative after 3 loops.
+PAIR = r"""
+import json
+from iso15118 import v20
+from iso15118.evcc.ev_model import EvModel
+from iso15118.evcc.session import EvccSession
+from iso15118.secc.session import SeccSession
+from iso15118.secc.iso20 import Evse20
+from iso15118.secc.evse_limits import EvseLimits
+from iso15118.transport.stream import StreamClosed, StreamTimeout
+
+class Kernel:
+    def __init__(self): self.now = 0
+    def ticks_ms(self): return self.now
+    def ticks_diff(self, a, b): return a - b
+    def ticks_add(self, a, b): return a + b
+class Pass:
+    def __iter__(self):
+        yield
+class Ctx:
+    def __init__(self, k): self.kernel = k
+    def feed(self): pass
+    async def sleep_ms(self, ms):
+        t = self.kernel.now + ms
+        while self.kernel.now < t:
+            await Pass()
+class End:
+    def __init__(self, k):
+        self.k, self.rx, self.peer, self.closed = k, [], None, False
+    async def send(self, ctx, pt, payload, timeout_ms=2000):
+        if self.closed or self.peer.closed:
+            raise StreamClosed("closed")
+        self.peer.rx.append((pt, bytes(payload)))
+    async def recv(self, ctx, timeout_ms):
+        t = self.k.now + timeout_ms
+        while not self.rx:
+            if self.peer.closed:
+                raise StreamClosed("peer closed")
+            if self.k.now >= t:
+                raise StreamTimeout("no data")
+            await Pass()
+        return self.rx.pop(0)
+    def close(self):
+        self.closed = True
+    def cipher(self):
+        return None
+
+def pair_run(service, mode):
+    k = Kernel()
+    a, b = End(k), End(k)
+    a.peer, b.peer = b, a
+    evse = Evse20(control_modes=(mode, "Dynamic" if mode == "Scheduled" else "Scheduled"))
+    n = [0]
+    def power_mgr(name):
+        if name.endswith("ChargeLoopReq"):
+            n[0] += 1
+            if mode == "Dynamic" and n[0] == 3:
+                evse.setpoint_w = -4000
+    ev = EvModel(loops=6, loop_ms=100, soc=50, energy_service=service, bpt_mode=mode)
+    cs = [SeccSession(EvseLimits(), on_state=power_mgr, evse20=evse).run(Ctx(k), a),
+          EvccSession(ev, [v20.NS_DC if service.startswith("DC") else v20.NS_AC]).run(Ctx(k), b)]
+    res = [None, None]
+    live = [0, 1]
+    while live and k.now < 600000:
+        for i in list(live):
+            try:
+                cs[i].send(None)
+            except StopIteration as e:
+                res[i] = e.value.as_dict()
+                live.remove(i)
+        k.now += 1
+    s, e = res
+    return {"secc": [s["end"], s["detail"]], "evcc": [e["end"], e["detail"]], "notes": s["notes"],
+            "same": s["requests"][1:] == e["requests"][1:],
+            "codes": sorted(set(c for _, c in s["responses"] + e["responses"]))}
+
+print("RESULT " + json.dumps({svc + "/" + m: pair_run(svc, m) for svc in ("DC_BPT", "AC_BPT", "DC", "AC")
+                              for m in ("Scheduled", "Dynamic")}))
+"""
+
+
+def test_our_evcc_against_this_secc_all_services_and_modes(mp):
+    r = mp(PAIR, heap="4M").data
+    for case, x in r.items():
+        assert x["secc"] == ["SessionStop", ""] and x["evcc"][0] == "SessionStop", (case, x)
+        assert x["same"], case
+        assert all(c.startswith("OK") for c in x["codes"]), (case, x["codes"])
+        service, mode = case.split("/")
+        assert x["notes"]["service"] == service and x["notes"]["control"] == mode
+        if service.endswith("BPT"):
+            assert x["notes"]["p_max_w"] > 0 and x["notes"]["p_min_w"] < 0 and x["notes"]["discharge_loops"] >= 2, \
+                (case, x["notes"])
+        else:
+            assert x["notes"]["p_min_w"] == 0 and x["notes"]["discharge_loops"] == 0, (case, x["notes"])

@@ -101,8 +101,9 @@ def _do_pre_charge(d, req):
 def clamp(d, v, i, entry=None):
     # EV target (V, A; A < 0 discharges) -> (v, i, voltage_limited, current_limited, power_limited)
     # within the EVSE's and the EV's limits; discharge only in a BPT session. entry: the schedule's
-    # power now (W): a charging entry caps the charge power and allows no discharge, a discharging
-    # entry caps the discharge power and allows no charge.
+    # ChargingSchedule power now (W): a charging entry caps the charge power (discharge stays within
+    # the DischargingSchedule, the EVSE's discharge maximum), a discharging entry caps the discharge
+    # power and allows no charge.
     lim = d.limits
     e = d.evse
     v1 = min(max(v, 0), lim.max_v)
@@ -114,8 +115,8 @@ def clamp(d, v, i, entry=None):
     else:
         i_max = min(e.max_dis_i, d.ev_max_dis_i) if d.bpt else 0
         p_max = min(e.max_dis_p, d.ev_max_dis_p) if d.bpt else 0
-        if entry is not None:
-            p_max = min(p_max, max(-entry, 0))
+        if entry is not None and entry < 0:
+            p_max = min(p_max, -entry)
     a = min(abs(i), i_max)
     p_lim = False
     if v1 > 0 and v1 * a > p_max:
@@ -143,8 +144,7 @@ def _do_charge_loop(d, req):
     ev_v = rn_value(req["EVPresentVoltage"])
     if d.control == "Scheduled":
         # The EV sets the targets (a negative current asks for discharge), within the active entry of
-        # the schedule it selected: a charging entry caps the power, a discharging entry allows
-        # discharge down to it and no charge.
+        # the schedule it selected (see clamp).
         _deliver(d, rn_value(mode["EVTargetVoltage"]), rn_value(mode["EVTargetCurrent"]), d.schedule_power())
     else:
         # Dynamic: the EVSE decides the power (Evse20.setpoint_w, + charge / - discharge) within the

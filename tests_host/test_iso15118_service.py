@@ -5,8 +5,16 @@ the charge loop ends in a clean SessionStop while the CRITICAL domain and the gr
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 
 import pytest
+
+from conftest import MP_DIR, ROOT, micropython
+from netns import v2g_link  # noqa: F401  (fixture)
+from test_v2g_session_din import collapse, evcc_sequence, read_until, secc_result
+from test_v2g_transport_link import PEER_VENV, _need_peer, stop
 
 RUN = """
 import simmain, harness
@@ -125,3 +133,55 @@ def test_good_config_starts_the_secc_on_loopback(mp, tmp_path):
                                                   "limits": {"max_p": 7400, "modes": ["DC_extended"]}}))
     r = mp(CONFIG_RUN.format(fs=str(fs))).data
     assert r == {"error": "", "errors": 0, "faults": 0, "restarts": 0, "running": True}
+
+
+def test_iso15118_package_evcc_sees_a_clean_stop_when_our_secc_restarts_mid_loop(v2g_link, tmp_path):
+    """The independent peer: the iso15118 package's EVCC (-2 AC, EIM) on the far end of a veth pair
+    against the whole gateway in wall-clock time. ISO15118 crashes after the fifth ChargingStatusReq;
+    the EVCC gets StopCharging, sends PowerDelivery(Stop) and SessionStop, and logs SessionStopRes."""
+    _need_peer()
+    link = v2g_link
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "iso15118.json").write_text(json.dumps({"iface": link.local, "protocols": ["ISO_15118_2"]}))
+    argv = ["--fs", str(fs), "--wall", "--seconds", "60", "--status-ms", "100000", "--ev", "none"]
+    env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
+    gw = subprocess.Popen([micropython(), "-X", "heapsize=4M", "-c",
+                           f"import i_run; i_run.run({argv!r}, 5, 'ChargingStatus')"],
+                          env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cfg = tmp_path / "evcc.json"
+    cfg.write_text(json.dumps({"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["AC"],
+                               "energyTransferMode": "AC_three_phase_core", "isCertInstallNeeded": False,
+                               "useTls": False, "chargeLoopCycle": 60}))
+    penv = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(tmp_path / "pki") + "/")
+    time.sleep(1.0)  # the gateway boots and binds SDP (the EVCC would retry SDP anyway)
+    ev = subprocess.Popen(link.in_ns([str(PEER_VENV / "bin" / "python"), "-m", "iso15118.evcc.main", str(cfg)]),
+                          cwd=tmp_path, env=penv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    head = ""
+    try:
+        s = secc_result(gw, 90)
+        head = read_until(ev, "SessionStopRes received", 10)
+    finally:
+        log = head + stop(ev)
+    t = s["trigger"]
+    assert t["crash_ms"] is not None and t["loops_before"] == 5, (t, log[-3000:])
+    iso = {x["name"]: x for x in s["services"]}["ISO15118"]
+    assert iso["restarts"] == 1 and iso["restart_latency_us"]["max"] < 100_000
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "SessionStop" and s["iso15118"]["resumed"] == 1, h
+    assert h["responses"][-2:] == [["PowerDeliveryRes", "OK"], ["SessionStopRes", "OK"]]
+    # The EVCC's view: charge loop, then stop and a clean end; nothing else after the loop.
+    sent = collapse(evcc_sequence(log, "sent"))
+    assert sent[-3:] == ["ChargingStatus", "PowerDelivery", "SessionStop"], sent
+    assert collapse(evcc_sequence(log, "received"))[-1] == "SessionStop", log[-3000:]
+    assert "StopCharging" in log or "requested to stop" in log or sent.count("PowerDelivery") == 2
+    # The CRITICAL domain: not one tick instant dropped from the crash to the end of the run. (Wall
+    # clock on unix runs ticks between service steps: the one-time EXI grammar load at the first
+    # session is a step long enough to drop tick instants; on the board the tick IRQ preempts it.)
+    c = s["critical"]
+    at_crash = [m for when, m in t["missed"] if when <= t["crash_ms"]][-1]
+    print(f"package EVCC, crash after {t['loops_before']} ChargingStatusReq: restart "
+          f"{iso['restart_latency_us']['max']} µs, ticks {c['ticks_run']} run / {c['ticks_missed']} missed "
+          f"({c['ticks_missed'] - at_crash} after the crash), session {h['duration_ms']} ms, {h['messages']} messages")
+    assert c["ticks_missed"] == at_crash, json.dumps(t)
+    assert s["pll_locked_at_end"] == 1

@@ -127,9 +127,11 @@ def main(argv):
         kernel.boot()
         state["boots"] += 1
         started = kernel.ticks_ms()
+        ended = False  # run() returned: the time is up or the kernel was stopped (no reboot)
         try:
             kernel.run(total_ms - state["elapsed"])
             kernel.drain_audit()
+            ended = True
         except board.SystemReset as e:
             reboots.append({"t_ms": state["elapsed"] + kernel.ticks_diff(kernel.ticks_ms(), started),
                             "reason": str(e)})
@@ -141,6 +143,8 @@ def main(argv):
         finally:
             board.stop_hang_watch()
         state["elapsed"] += kernel.ticks_diff(kernel.ticks_ms(), started)
+        if ended:
+            break
     kernel.note_heap()
     gc.collect()
     summary = kernel.summary()

@@ -1,0 +1,56 @@
+# The gateway simulation (simmain: whole V2G table, grid plant) in wall-clock time for a real EVCC on
+# a network interface, with the ISO15118 crash injected by condition instead of by time: once the
+# live session has answered `after` charge-loop requests (the peer's start-up time is unknown).
+# The run stops shortly after the session that was live at the crash has ended. Prints RESULT <json>.
+import simmain
+import harness
+from jezgro import faults
+from jezgro.kernel import Kernel
+
+STATE = {"after": 5, "loop": "ChargingStatus", "crash_ms": None, "stop_ms": None, "loops_before": 0,
+         "missed": [], "first_request_ms": None}
+
+
+def _check(k, now):
+    iso = getattr(k.services[5], "iso", None)
+    if iso is None:
+        return
+    m = k.critical.missed
+    if not STATE["missed"] or STATE["missed"][-1][1] != m:
+        STATE["missed"].append([now, m])  # when tick instants were dropped (wall clock: > 50 ms late)
+    if STATE["first_request_ms"] is None and iso.sess is not None:
+        STATE["first_request_ms"] = now
+    if STATE["crash_ms"] is None:
+        sess = iso.sess
+        if sess is not None and not sess.done and type(sess.state).__name__ == STATE["loop"]:
+            n = len([x for x in sess.result.requests if x == STATE["loop"] + "Req"])
+            if n >= STATE["after"]:
+                STATE["loops_before"] = n
+                STATE["crash_ms"] = now
+                k.inject(5, faults.INJ_CRASH)
+    elif STATE["stop_ms"] is None and iso.history:
+        STATE["stop_ms"] = now
+    elif STATE["stop_ms"] is not None and k.ticks_diff(now, STATE["stop_ms"]) > 500:
+        k.stop()
+
+
+class TriggerKernel(Kernel):
+    def _housekeeping(self, now):
+        Kernel._housekeeping(self, now)
+        _check(self, now)
+
+
+def run(argv, after, loop):
+    STATE["after"] = after
+    STATE["loop"] = loop
+    simmain.Kernel = TriggerKernel
+    s = simmain.main(argv)
+    s["trigger"] = STATE
+    s["faults"] = 0  # secc_result's check: faults of the gateway are in s["services"]
+    s["fault_text"] = ""
+    from jezgro import shared
+    import array
+    pll = array.array("i", bytes(4 * shared.FIELDS))
+    shared.PLL.read(pll)
+    s["pll_locked_at_end"] = pll[shared.LOCKED]
+    harness.result(s)

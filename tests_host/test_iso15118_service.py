@@ -185,3 +185,49 @@ def test_iso15118_package_evcc_sees_a_clean_stop_when_our_secc_restarts_mid_loop
           f"({c['ticks_missed'] - at_crash} after the crash), session {h['duration_ms']} ms, {h['messages']} messages")
     assert c["ticks_missed"] == at_crash, json.dumps(t)
     assert s["pll_locked_at_end"] == 1
+
+
+def test_ocpp_limit_reaches_the_ev_through_power_mgr(mp, tmp_path):
+    """A back-office limit of 6.9 kW arriving at POWER_MGR mid-session (as OCPP_CLIENT sends it) is
+    POWER_MGR's import cap for the EV: ISO15118 lowers EVSEMaxCurrent to 10 A per phase, the EV draws
+    3 x 230 V x 10 A and DROOP_CTRL follows the lower power."""
+    r = mp(f"""
+import i_run
+i_run.run({["--fs", str(tmp_path / "fs"), "--seconds", "5", "--status-ms", "100", "--ev-loops", "25"]!r},
+          0, "ChargingStatus", (2000, 6900))
+""", timeout=240, heap="4M")
+    s = r.data
+    status = [json.loads(x[7:]) for x in r.out.splitlines() if x.startswith("STATUS ")]
+    assert s["trigger"]["cap_sent"] == 0
+    p = [(x["t_ms"], x["power"]["iso_p_w"], x["power"]["droop_p_w"]) for x in status if x["gateway"] == "CHARGING"]
+    before = [x for x in p if x[0] < 2000]
+    after = [x for x in p if x[0] >= 2100]
+    assert before and all(x[1] == x[2] == 11040 for x in before[1:]), p
+    assert after and all(x[1] == x[2] == 6900 for x in after), p
+    assert s["ev"]["result"]["end"] == "SessionStop" and s["iso15118"]["max_p"] == 6900
+
+
+ARBITER = """
+import harness
+from power.arbiter import Arbiter
+from power.messages import SRC_OCPP, SRC_STATION, SRC_ISO15118, LIM_IMPORT
+a = Arbiter()
+out = [a.import_cap()]
+a.setpoint(SRC_ISO15118, 11000, 0, 0)
+out.append(a.import_cap())
+a.setpoint(SRC_OCPP, 7000, 0, 0)
+out.append(a.import_cap())
+a.limits(SRC_STATION, 5000, 0, LIM_IMPORT)
+out.append(a.import_cap())
+a.drop(SRC_OCPP, True)
+a.limits(SRC_STATION, 5000, 0, 0)
+out.append(a.import_cap())
+a.setpoint(SRC_OCPP, -3000, 0, 0)
+out.append(a.import_cap())
+harness.result(out)
+"""
+
+
+def test_import_cap_for_the_ev(mp):
+    # none; the EV's own setpoint is no cap; OCPP's limit; a tighter station limit; both gone; export
+    assert mp(ARBITER).data == [-1, -1, 7000, 5000, -1, 0]

@@ -122,3 +122,7 @@ def test_default_sim_talks_to_a_local_csms(tmp_path):
     log = [json.loads(x) for x in (out / "csms.jsonl").read_text().splitlines()]
     actions = [r["msg"][2] for r in log if r["dir"] == "rx" and r["msg"][0] == 2]
     assert actions[0] == "BootNotification" and "StatusNotification" in actions
+    # The simulated EV's charging needs, from our SECC's ChargeParameterDiscovery through OCPP_CLIENT.
+    needs = [r["msg"][3] for r in log if r["dir"] == "rx" and r["msg"][0] == 2 and r["msg"][2] == "NotifyEVChargingNeeds"]
+    assert needs == [{"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase", "acChargingParameters": {
+        "evMaxCurrent": 16, "evMinCurrent": 6, "evMaxVoltage": 230, "energyAmount": 30000}}}], needs

@@ -8,10 +8,16 @@ from jezgro import faults
 from jezgro.kernel import Kernel
 
 STATE = {"after": 5, "loop": "ChargingStatus", "crash_ms": None, "stop_ms": None, "loops_before": 0,
-         "missed": [], "first_request_ms": None}
+         "missed": [], "first_request_ms": None, "cap": None, "cap_sent": None}
 
 
 def _check(k, now):
+    cap = STATE["cap"]
+    if cap is not None and STATE["cap_sent"] is None and k.ticks_diff(now, k.boot_ms) >= cap[0]:
+        # the back office's composite-schedule limit, as OCPP_CLIENT sends it (ocpp/power_msg.py)
+        from jezgro.const import MSG_POWER_SCHEDULE
+        from power.messages import SRC_OCPP
+        STATE["cap_sent"] = k.ipc.send_i32(7, 4, MSG_POWER_SCHEDULE, cap[1], 0, SRC_OCPP, 0)
     iso = getattr(k.services[5], "iso", None)
     if iso is None:
         return
@@ -40,9 +46,11 @@ class TriggerKernel(Kernel):
         _check(self, now)
 
 
-def run(argv, after, loop):
-    STATE["after"] = after
+def run(argv, after, loop, cap=None):
+    # cap: (ms after boot, W) an OCPP limit to POWER_MGR; after=0: no crash
+    STATE["after"] = after if after else 1 << 30
     STATE["loop"] = loop
+    STATE["cap"] = cap
     simmain.Kernel = TriggerKernel
     s = simmain.main(argv)
     s["trigger"] = STATE

@@ -189,6 +189,7 @@ out["sap"] = [sap.negotiate({"AppProtocol": [ap(sap.ISO20_AC, 2, 1, 3), ap(sap.I
 class Kernel:
     def ticks_ms(self): return 0
     def ticks_diff(self, a, b): return a - b
+    def ticks_add(self, a, b): return a + b
 class Ctx:
     kernel = Kernel()
 class Stream:
@@ -230,6 +231,9 @@ for case, frames in (("unknown_session", [frame("SessionSetupReq"), frame("Autho
 st = Stream([sapreq, frame("SessionSetupReq")], silent=True)
 r = drive(SeccSession(EvseLimits(), sequence_timeout_ms=1500).run(Ctx(), st)).as_dict()
 loops["silent"] = [r["end"], st.timeout_ms, r["responses"][-1]]
+st = Stream([sapreq], silent=True)
+r = drive(SeccSession(EvseLimits(), setup_timeout_ms=1000).run(Ctx(), st)).as_dict()
+loops["no_setup"] = [r["end"], st.timeout_ms, r["detail"]]
 loops["released"] = [m for m in ("exi.grammars.iso20_dc", "exi.grammars.iso20_common") if m in sys.modules]
 out["loop"] = loops
 print("RESULT " + json.dumps(out))
@@ -352,7 +356,7 @@ def test_offer_and_sap(mp):
                         "urn:iso:std:iso:15118:-20:AC", {"ResponseCode": "Failed_NoNegotiation"}]
 
 
-def test_session_loop_unknown_session_wrong_payload_type_and_sequence_timeout(mp):
+def test_session_loop_unknown_session_wrong_payload_type_and_timeouts(mp):
     lp = result(mp)["loop"]
     end, responses, sent, _ = lp["unknown_session"]
     assert end == "Failed"
@@ -364,6 +368,8 @@ def test_session_loop_unknown_session_wrong_payload_type_and_sequence_timeout(mp
     assert end == "Malformed" and "0x8003" in detail and len(responses) == 2
     # no request within V2G_SECC_Sequence_Timeout (configured 1.5 s here) after SessionSetupRes
     assert lp["silent"] == ["SequenceTimeout", 1500, ["SessionSetupRes", "OK_NewSessionEstablished"]]
+    # no SessionSetupReq within V2G_SECC_CommunicationSetup_Timeout (1 s here, 20 s by default)
+    assert lp["no_setup"] == ["CommunicationSetupTimeout", 1000, "no SessionSetupReq within 1000 ms"]
     assert lp["released"] == []
 
 

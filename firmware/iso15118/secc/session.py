@@ -18,12 +18,14 @@ MACHINES = {sap.DIN: (din, din.DinData), sap.ISO2: (iso2, iso2.Iso2Data),
 
 PT_EXI = 0x8001                  # V2GTP payload type of -2/DIN EXI messages
 SEQUENCE_TIMEOUT_MS = 60000      # V2G_SECC_Sequence_Timeout
+SETUP_TIMEOUT_MS = 20000         # V2G_SECC_CommunicationSetup_Timeout: connection -> SessionSetupReq
 PERFORMANCE_MS = 25              # charge-loop response budget (V2G_SECC_CurrentDemand_Performance_Time)
 
 # How a session ended (SessionResult.end)
 END_STOP = "SessionStop"         # clean: SessionStopRes OK sent
 END_FAILED = "Failed"            # we sent a FAILED response (or no protocol matched) and closed
 END_TIMEOUT = "SequenceTimeout"
+END_SETUP_TIMEOUT = "CommunicationSetupTimeout"
 END_CLOSED = "PeerClosed"
 END_MALFORMED = "Malformed"      # undecodable EXI or V2GTP framing: nothing to answer, closed
 
@@ -47,11 +49,14 @@ class SessionResult:
 
 class SeccSession:
     def __init__(self, limits, protocols=sap.SUPPORTED, sequence_timeout_ms=SEQUENCE_TIMEOUT_MS, on_state=None,
-                 evse20=None):
+                 evse20=None, setup_timeout_ms=SETUP_TIMEOUT_MS):
         self.limits = limits
         self.evse20 = evse20 if evse20 is not None else iso20.Evse20()  # -20 offer, BPT/AC limits
         self.protocols = protocols
         self.timeout_ms = sequence_timeout_ms
+        self.setup_ms = setup_timeout_ms
+        self.setup_deadline = None  # ticks_ms by which SessionSetupReq must have come (None once it has)
+        self.setup_timer = False    # the pending receive waits on the CommunicationSetup timer
         self.on_state = on_state  # called with each request name (MSG_SESSION_STATE reporting)
         self.result = SessionResult()
 
@@ -59,10 +64,14 @@ class SeccSession:
         r = self.result
         k = ctx.kernel
         t0 = k.ticks_ms()
+        self.setup_deadline = k.ticks_add(t0, self.setup_ms)
         try:
             await self._run(ctx, stream)
         except StreamTimeout:
-            r.end, r.detail = END_TIMEOUT, "no request within %d ms" % self.timeout_ms
+            if self.setup_timer:
+                r.end, r.detail = END_SETUP_TIMEOUT, "no SessionSetupReq within %d ms" % self.setup_ms
+            else:
+                r.end, r.detail = END_TIMEOUT, "no request within %d ms" % self.timeout_ms
         except StreamClosed as e:
             r.end, r.detail = END_CLOSED, str(e)
         except (V2GTPError, EXIError) as e:
@@ -72,8 +81,24 @@ class SeccSession:
             r.duration_ms = k.ticks_diff(k.ticks_ms(), t0)
         return r
 
+    def _timeout(self, ctx):
+        # V2G_SECC_Sequence_Timeout, cut by V2G_SECC_CommunicationSetup_Timeout until SessionSetupReq
+        t = self.timeout_ms
+        self.setup_timer = False
+        if self.setup_deadline is not None:
+            k = ctx.kernel
+            left = max(0, k.ticks_diff(self.setup_deadline, k.ticks_ms()))
+            if left < t:
+                t = left
+                self.setup_timer = True
+        return t
+
+    def _got(self, name):
+        if name == "SessionSetupReq":
+            self.setup_deadline = None
+
     async def _recv(self, ctx, stream, grammar):
-        pt, payload = await stream.recv(ctx, self.timeout_ms)
+        pt, payload = await stream.recv(ctx, self._timeout(ctx))
         t = time.ticks_us()
         if pt != PT_EXI:
             raise EXIError("payload type 0x%04x in a -2/DIN session" % pt)
@@ -81,7 +106,7 @@ class SeccSession:
 
     async def _recv20(self, ctx, stream, grammars):
         # grammars: payload type -> grammar of the schema sets this -20 session uses
-        pt, payload = await stream.recv(ctx, self.timeout_ms)
+        pt, payload = await stream.recv(ctx, self._timeout(ctx))
         t = time.ticks_us()
         g = grammars.get(pt)
         if g is None:
@@ -123,6 +148,7 @@ class SeccSession:
             if msg is None or len(msg.get("Body", {})) != 1:
                 raise EXIError("not one V2G_Message body: %s" % list(doc))
             name, body = next(iter(msg["Body"].items()))
+            self._got(name)
             r.requests.append(name)
             if self.on_state is not None:
                 self.on_state(name)
@@ -157,6 +183,7 @@ class SeccSession:
             while state is not None:
                 doc, t_rx = await self._recv20(ctx, stream, grammars)
                 name, body = v20.message(doc)
+                self._got(name)
                 r.requests.append(name)
                 if self.on_state is not None:
                     self.on_state(name)

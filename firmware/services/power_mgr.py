@@ -43,8 +43,7 @@ class PowerManager:
         self.transitions = 0
         self.pll = array.array("i", bytes(4 * shared.FIELDS))
         self.iso = self._sid("ISO15118")
-        self.cap_sent = None
-        self.cap_ms = 0
+        self.cap_sent = None  # tell ISO15118 once at start (after our own restart too)
 
     def _sid(self, name):
         return self.names.index(name) if name in self.names else -1
@@ -119,7 +118,7 @@ class PowerManager:
         elif t == MSG_SERVICE_RESTARTED:
             self._released(msg.i32(0))
             if msg.i32(0) == self.iso:
-                self.cap_sent = None  # a new incarnation: tell it the cap now
+                self.cap_sent = None  # released from quarantine: tell it again
 
     def _follow_direction(self):
         if self.state == fsm.CHARGING or self.state == fsm.DISCHARGING:
@@ -158,7 +157,7 @@ class PowerManager:
                 self.event(fsm.GRID_LOST)  # a no-op where the table has no such transition
         if self.arb.expire(now, k.ticks_diff):
             self._follow_direction()
-        self._send_cap(now)
+        self._send_cap()
         p, q, _ = self.arb.effective()
         if not fsm.power_allowed(self.state):
             p = q = 0
@@ -170,18 +169,17 @@ class PowerManager:
                     self.last_sent_ms = now
 
 
-    def _send_cap(self, now):
+    def _send_cap(self):
         # The EV's import cap to ISO15118 (MSG_POWER_LIMITS, power/messages.py; LIM_IMPORT absent when
-        # nothing caps it), on change and every REFRESH_MS.
+        # nothing caps it), on change only: ISO15118 keeps it across its restarts (its store), and
+        # a session waiting up to 60 s for the EV's next request must not find its mailbox full.
         if self.iso < 0:
             return
-        k = self.ctx.kernel
         cap = self.arb.import_cap()
-        if cap != self.cap_sent or k.ticks_diff(now, self.cap_ms) >= REFRESH_MS:
+        if cap != self.cap_sent:
             flags = LIM_IMPORT if cap >= 0 else 0
             if self.ctx.send_i32(self.iso, MSG_POWER_LIMITS, cap if cap >= 0 else 0, 0, SRC_LOCAL, flags) == 0:
                 self.cap_sent = cap
-            self.cap_ms = now
 
 
 async def main(ctx):

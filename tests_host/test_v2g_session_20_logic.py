@@ -26,8 +26,8 @@ def wire(name, body):
     g = G[v20.schema_of(name)]
     return codec.decode(g, codec.encode(g, {name: body}))[name]
 
-def run(seq, ns=v20.NS_DC, evse=None, limits=None, full=None):
-    d = iso20.Data20(limits or EvseLimits(), evse or iso20.Evse20(), ns)
+def run(seq, ns=v20.NS_DC, evse=None, limits=None, full=None, clock=None):
+    d = iso20.Data20(limits or EvseLimits(), evse or iso20.Evse20(), ns, clock)
     st = iso20.SessionSetup()
     got = []
     for name, body in seq:
@@ -113,6 +113,18 @@ ev = iso20.Evse20(plan=[(3600, -8000)])
 full = []
 run(sch + [pd_start(1, power=-8000, channel="Discharge"), dc_sch_loop(400, 300), dc_sch_loop(400, -30)], evse=ev, full=full)
 out["dc_sch_discharge_entry"] = [full[-2]["EVSEPresentCurrent"], full[-1]["EVSEPresentCurrent"], full[-1]["EVSECurrentLimitAchieved"]]
+# the plan in time (the kernel's clock, here 6 s further at each reading): charge 10 s, discharge 10 s
+class Clock:
+    t = -6000
+    def ticks_ms(self):
+        self.t += 6000
+        return self.t
+    def ticks_diff(self, a, b):
+        return a - b
+full = []
+run(sch + [pd_start(1), dc_sch_loop(400, 300), dc_sch_loop(400, 300), dc_sch_loop(400, -30), dc_sch_loop(400, 300)],
+    evse=iso20.Evse20(plan=[(10, 20000), (10, -8000)]), full=full, clock=Clock())
+out["dc_sch_time"] = [r["EVSEPresentCurrent"]["Value"] for r in full[-4:]]
 # plain DC (no BPT): a negative target current gives no discharge, the schedule has no discharge part
 dc = setup(sid=2, pset=1) + [("DC_ChargeParameterDiscoveryReq", {"DC_CPDReqEnergyTransferMode": DC_CP}), SE_SCH] + PRE
 full = []
@@ -288,6 +300,12 @@ def test_dc_bpt_scheduled_follows_the_schedule_entry(mp):
     assert notes["channel"] == "Discharge" and notes["p_max_w"] == 20000 and notes["p_min_w"] == -8000
     # discharging entry: no charge; -30 A within the EV's 20 A discharge maximum -> -20 A, current limited
     assert result(mp)["dc_sch_discharge_entry"] == [{"Exponent": 0, "Value": 0}, {"Exponent": 0, "Value": -20}, True]
+
+
+def test_schedule_entries_follow_the_kernel_clock(mp):
+    # 6 s: charging entry (20 kW / 400 V = 50 A); 12 s: discharging entry, no charge; 18 s: discharge
+    # within the entry (8 kW) and the EV's 20 A; 24 s: past the plan, only the EVSE's/EV's limits (200 A)
+    assert result(mp)["dc_sch_time"] == [50, 0, -20, 200]
 
 
 def test_plain_dc_never_discharges(mp):

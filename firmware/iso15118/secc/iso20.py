@@ -55,9 +55,12 @@ class Evse20:
 class Data20:
     # What one -20 session knows: its energy (DC/AC), the selected service and control mode, the
     # EV's limits of its last request, the output and the powers seen (notes()).
-    def __init__(self, limits, evse, namespace):
+    def __init__(self, limits, evse, namespace, clock=None):
         self.limits = limits
         self.evse = evse
+        # the kernel's ms clock (virtual in simulations; wraps like the board's), else the time module
+        self.clock = clock.ticks_ms if clock is not None else time.ticks_ms
+        self.clock_diff = clock.ticks_diff if clock is not None else time.ticks_diff
         self.dc = namespace == v20.NS_DC
         self.offered = list(evse.dc_services if self.dc else evse.ac_services)
         self.session_id = v20.SESSION_ID_NEW
@@ -97,7 +100,7 @@ class Data20:
 
     def schedule_power(self):
         # The selected schedule's entry now (W), None past its end.
-        t = time.ticks_diff(time.ticks_ms(), self.t_start) // 1000
+        t = self.clock_diff(self.clock(), self.t_start) // 1000
         for duration, power in self.plan()[:self.supporting_points]:
             if t < duration:
                 return power if self.bpt or power > 0 else 0
@@ -324,7 +327,7 @@ def _do_power_delivery(d, req):
         return v20.FAILED_SCHEDULE_SELECTION_INVALID   # Start without saying which schedule
     d.channel = req.get("BPT_ChannelSelection") if d.bpt else None
     d.charging = True
-    d.t_start = time.ticks_ms()
+    d.t_start = d.clock()
     return OK
 
 

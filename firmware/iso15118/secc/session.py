@@ -177,7 +177,7 @@ class SeccSession:
         energy = v20.DC if ns == sap.ISO20_DC else v20.AC
         names = (v20.COMMON, energy)
         grammars = {v20.SCHEMA_PT[n]: schemas.grammar(n) for n in names}
-        d = iso20.Data20(self.limits, self.evse20, ns)
+        d = iso20.Data20(self.limits, self.evse20, ns, ctx.kernel)
         state = iso20.SessionSetup()  # type: iso20.State | None
         try:
             while state is not None:

@@ -12,6 +12,8 @@
 #   in i32[3] (absent: only our own rating applies). Becomes EvseLimits.max_p for the next response.
 # MSG_EV_CHARGING_NEEDS (ISO15118 -> OCPP_CLIENT) at ChargeParameterDiscovery: the byte format of
 #   ocpp/iso15118_bridge.py, built by needs_payload() below.
+# MSG_EV_CHARGING_SCHEDULE (ISO15118 -> OCPP_CLIENT) at PowerDelivery(Start) when the EV sent a
+#   ChargingProfile (ISO 15118-2): iso15118_bridge.py's chunks, built by schedule_chunks() below.
 from micropython import const
 import struct
 
@@ -91,3 +93,24 @@ def needs_payload(d, evse_id, now_unix):
     b[2] = flags & 0xFF
     b[3] = flags >> 8
     return b
+
+
+MAX_PERIODS = const(24)   # the bridge's limit
+CHUNK_PERIODS = const(5)
+
+
+def schedule_chunks(profile, evse_id, time_base):
+    # [(start s, max power W)] (at most 24 used) -> MSG_EV_CHARGING_SCHEDULE payloads (48 bytes each)
+    per = profile[:MAX_PERIODS]
+    out = []
+    for first in range(0, len(per), CHUNK_PERIODS):
+        b = bytearray(8 + 8 * CHUNK_PERIODS)
+        b[0] = evse_id
+        b[1] = first
+        b[2] = len(per)
+        b[3] = 0  # unit W
+        struct.pack_into("<i", b, 4, int(time_base))
+        for k, (start, limit) in enumerate(per[first:first + CHUNK_PERIODS]):
+            struct.pack_into("<ii", b, 8 + 8 * k, int(start), int(limit))
+        out.append(b)
+    return out

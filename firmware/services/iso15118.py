@@ -5,7 +5,9 @@
 #                 the session's power changes; POWER_MGR arbitrates and forwards to DROOP_CTRL.
 #   POWER_MGR  -> MSG_POWER_LIMITS: the import cap (OCPP composite schedule, station, limits) as
 #                 EvseLimits.max_p: the EV sees it in the next response (EVSEMaxCurrent / power limit).
-#   OCPP_CLIENT <- MSG_EV_CHARGING_NEEDS at ChargeParameterDiscovery (NotifyEVChargingNeeds).
+#   OCPP_CLIENT <- MSG_EV_CHARGING_NEEDS at ChargeParameterDiscovery (NotifyEVChargingNeeds),
+#                 MSG_EV_CHARGING_SCHEDULE at PowerDelivery(Start) with the EV's ChargingProfile
+#                 (NotifyEVChargingSchedule).
 # A bad config is reported (ctx.config_error, ctx.config_errors) and re-read every CONFIG_RETRY_MS.
 #
 # Restart: everything lives in one IsoService object in ctx.store, sockets included. A restarted
@@ -14,7 +16,8 @@
 # (DC: welding detection) and ends with SessionStopReq -> SessionStopRes OK. Power is reported 0 at
 # once, so the grid side ramps down through POWER_MGR as for any stop.
 from micropython import const
-from jezgro.const import MSG_POWER_SCHEDULE, MSG_POWER_LIMITS, MSG_SESSION_STATE, MSG_EV_CHARGING_NEEDS
+from jezgro.const import (MSG_POWER_SCHEDULE, MSG_POWER_LIMITS, MSG_SESSION_STATE, MSG_EV_CHARGING_NEEDS,
+                          MSG_EV_CHARGING_SCHEDULE)
 from power.messages import SRC_ISO15118, LIM_IMPORT, SESSION_NONE, SESSION_CONNECTED, SESSION_AUTHORIZED
 from iso15118 import service_config as conf
 from iso15118 import session_msg as sm
@@ -53,6 +56,7 @@ class IsoService:
         self.power_ms = 0
         self.energy_wh = 0.0      # of the running session, from the reported power over time
         self.needs_sent = False
+        self.schedule_sent = False
         self.history = []
         self.resumed = 0
         self.send_errors = 0
@@ -99,13 +103,21 @@ class IsoService:
             proto = sm.protocol_code(s.result.protocol if s is not None else None, ac)
             self._send_i32(self.pm, MSG_SESSION_STATE, level, proto, state, self.serial)
 
+    def _to_ocpp(self, t, b):
+        if self.ctx.send(self.ocpp, t, b) != 0:
+            self.send_errors += 1
+
     def on_answer(self, sess, req, res_name, code):
-        if req == "ChargeParameterDiscoveryReq" and code == "OK" and not self.needs_sent and self.ocpp >= 0:
-            from ocpp import clock
-            b = sm.needs_payload(sess.d, self.cfg["evse"], clock.now())
-            if self.ctx.send(self.ocpp, MSG_EV_CHARGING_NEEDS, b) != 0:
-                self.send_errors += 1
-            self.needs_sent = True
+        if self.ocpp >= 0 and code == "OK":
+            if req == "ChargeParameterDiscoveryReq" and not self.needs_sent:
+                from ocpp import clock
+                self._to_ocpp(MSG_EV_CHARGING_NEEDS, sm.needs_payload(sess.d, self.cfg["evse"], clock.now()))
+                self.needs_sent = True
+            elif req == "PowerDeliveryReq" and getattr(sess.d, "ev_profile", None) and not self.schedule_sent:
+                from ocpp import clock
+                for b in sm.schedule_chunks(sess.d.ev_profile, self.cfg["evse"], clock.now()):
+                    self._to_ocpp(MSG_EV_CHARGING_SCHEDULE, b)
+                self.schedule_sent = True
         r = sess.result
         for lst in (r.requests, r.responses, r.loop_us):
             if len(lst) > 2 * KEEP_MSGS:  # a charge loop runs for hours: keep the head and the tail
@@ -136,6 +148,7 @@ class IsoService:
             self.serial += 1
             self.energy_wh = 0.0
             self.needs_sent = False
+            self.schedule_sent = False
             self.sess = ServiceSession(self.limits, self.protocols, self.cfg["sequence_timeout_ms"],
                                        on_answer=self.on_answer)
             self.report()

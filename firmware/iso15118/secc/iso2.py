@@ -22,6 +22,7 @@ class Iso2Data(din.DinData):
         self.energy_request_wh = 0   # EAmount (AC) / EVEnergyRequest (DC), 0 when not given
         self.departure_s = None      # DepartureTime: seconds from now, None when not given
         self.ev_max_p = 0            # DC EVMaximumPowerLimit, W (0 when not given)
+        self.ev_profile = []         # PowerDeliveryReq(Start) ChargingProfile: [(start s, max power W)]
 
     def ac_status(self):
         return {"NotificationMaxDelay": 0, "EVSENotification": din.notification(self.limits), "RCD": False}
@@ -146,7 +147,12 @@ def _do_charge_param(d, req):
 
 def _do_power_delivery(d, req):
     # Renegotiate is not offered (no schedule changes yet): it ends the charge like Stop.
-    return din._do_power_delivery(d, {"ReadyToChargeState": req["ChargeProgress"] == "Start"})
+    start = req["ChargeProgress"] == "Start"
+    if start and "ChargingProfile" in req:
+        # the EV's planned charging profile, handed on to the back office (NotifyEVChargingSchedule)
+        d.ev_profile = [(e["ChargingProfileEntryStart"], pv_value(e["ChargingProfileEntryMaxPower"]))
+                        for e in req["ChargingProfile"]["ProfileEntry"]]
+    return din._do_power_delivery(d, {"ReadyToChargeState": start})
 
 
 def _do_session_stop(d, req):

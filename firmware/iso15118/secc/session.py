@@ -48,8 +48,12 @@ class SessionResult:
 
 
 class SeccSession:
+    # The session's progress lives in the object, not in the coroutine: the ISO15118 service keeps it
+    # in ctx.store, and after a fault of the service resume() carries on in the state the session had
+    # with the same stream and session data (SessionID, EV values). The stream is closed only when
+    # the session really ended (a fault skips that), so the EV sees no break.
     def __init__(self, limits, protocols=sap.SUPPORTED, sequence_timeout_ms=SEQUENCE_TIMEOUT_MS, on_state=None,
-                 evse20=None, setup_timeout_ms=SETUP_TIMEOUT_MS):
+                 evse20=None, setup_timeout_ms=SETUP_TIMEOUT_MS, on_answer=None):
         self.limits = limits
         self.evse20 = evse20 if evse20 is not None else iso20.Evse20()  # -20 offer, BPT/AC limits
         self.protocols = protocols
@@ -57,16 +61,38 @@ class SeccSession:
         self.setup_ms = setup_timeout_ms
         self.setup_deadline = None  # ticks_ms by which SessionSetupReq must have come (None once it has)
         self.setup_timer = False    # the pending receive waits on the CommunicationSetup timer
-        self.on_state = on_state  # called with each request name (MSG_SESSION_STATE reporting)
+        self.on_state = on_state    # called with each request name (MSG_SESSION_STATE reporting)
+        self.on_answer = on_answer  # called as on_answer(session, request, response name, code) after each response
         self.result = SessionResult()
+        self.stream = None
+        self.mod = None             # the negotiated protocol's state module
+        self.d = None               # its session data
+        self.state = None           # the state waiting for the next request
+        self.grammars = None        # payload type -> grammar of the negotiated protocol
+        self.done = False
+        self.t0 = 0
 
     async def run(self, ctx, stream):
-        r = self.result
         k = ctx.kernel
-        t0 = k.ticks_ms()
-        self.setup_deadline = k.ticks_add(t0, self.setup_ms)
+        self.stream = stream
+        self.t0 = k.ticks_ms()
+        self.setup_deadline = k.ticks_add(self.t0, self.setup_ms)
+        return await self._guarded(ctx, self._run(ctx, stream))
+
+    async def resume(self, ctx):
+        # A restarted service finishes the session it kept. Before the protocol was negotiated there
+        # is nothing to resume: the connection closes and the EV starts again with SDP.
+        if self.mod is None:
+            r = self.result
+            r.end, r.detail = END_FAILED, "service restarted during supportedAppProtocol"
+            self._finish(ctx)
+            return r
+        return await self._guarded(ctx, self._loop(ctx))
+
+    async def _guarded(self, ctx, coro):
+        r = self.result
         try:
-            await self._run(ctx, stream)
+            await coro
         except StreamTimeout:
             if self.setup_timer:
                 r.end, r.detail = END_SETUP_TIMEOUT, "no SessionSetupReq within %d ms" % self.setup_ms
@@ -74,12 +100,24 @@ class SeccSession:
                 r.end, r.detail = END_TIMEOUT, "no request within %d ms" % self.timeout_ms
         except StreamClosed as e:
             r.end, r.detail = END_CLOSED, str(e)
-        except (V2GTPError, EXIError) as e:
+        except (V2GTPError, EXIError, KeyError, TypeError, IndexError) as e:
+            # undecodable, or decodable but without an element the state needs: nothing to answer
             r.end, r.detail = END_MALFORMED, "%s: %s" % (type(e).__name__, e)
-        finally:
-            stream.close()
-            r.duration_ms = k.ticks_diff(k.ticks_ms(), t0)
+        self._finish(ctx)
         return r
+
+    def _finish(self, ctx):
+        self.done = True
+        self.state = None
+        if self.stream is not None:
+            self.stream.close()
+        if self.d is not None and hasattr(self.d, "notes"):
+            self.result.notes = self.d.notes()
+        if self.grammars is not None:
+            self.grammars = None
+            for n in self._schema_names():
+                schemas.release(n)
+        self.result.duration_ms = ctx.kernel.ticks_diff(ctx.kernel.ticks_ms(), self.t0)
 
     def _timeout(self, ctx):
         # V2G_SECC_Sequence_Timeout, cut by V2G_SECC_CommunicationSetup_Timeout until SessionSetupReq
@@ -93,33 +131,21 @@ class SeccSession:
                 self.setup_timer = True
         return t
 
-    def _got(self, name):
-        if name == "SessionSetupReq":
-            self.setup_deadline = None
-
-    async def _recv(self, ctx, stream, grammar):
-        pt, payload = await stream.recv(ctx, self._timeout(ctx))
-        t = time.ticks_us()
-        if pt != PT_EXI:
-            raise EXIError("payload type 0x%04x in a -2/DIN session" % pt)
-        return codec.decode(grammar, payload), t
-
-    async def _recv20(self, ctx, stream, grammars):
-        # grammars: payload type -> grammar of the schema sets this -20 session uses
-        pt, payload = await stream.recv(ctx, self._timeout(ctx))
-        t = time.ticks_us()
-        g = grammars.get(pt)
-        if g is None:
-            raise EXIError("payload type 0x%04x in this -20 session" % pt)
-        return codec.decode(g, payload), t
+    def _schema_names(self):
+        ns = self.result.protocol
+        if self.mod is iso20:
+            return (v20.COMMON, v20.DC if ns == sap.ISO20_DC else v20.AC)
+        return (self.protocols[ns][2],)
 
     async def _run(self, ctx, stream):
         r = self.result
         hs = schemas.grammar("handshake")
-        doc, _ = await self._recv(ctx, stream, hs)
-        req = doc.get("supportedAppProtocolReq")
+        pt, payload = await stream.recv(ctx, self._timeout(ctx))
+        if pt != PT_EXI:
+            raise EXIError("payload type 0x%04x for supportedAppProtocolReq" % pt)
+        req = codec.decode(hs, payload).get("supportedAppProtocolReq")
         if req is None:
-            raise EXIError("expected supportedAppProtocolReq, got %s" % list(doc))
+            raise EXIError("expected supportedAppProtocolReq")
         r.requests.append("supportedAppProtocolReq")
         res, ns, _ = sap.negotiate(req, self.protocols)
         await stream.send(ctx, PT_EXI, codec.encode(hs, {"supportedAppProtocolRes": res}))
@@ -133,79 +159,79 @@ class SeccSession:
         if machine is None:
             r.end, r.detail = END_FAILED, "no state machine for %s" % ns
             return
-        if machine[0] is iso20:
-            await self._states20(ctx, stream, ns)
-            return
-        await self._states(ctx, stream, schemas.grammar(self.protocols[ns][2]), machine[0], machine[1])
+        self.mod = machine[0]
+        if self.mod is iso20:
+            self.d = iso20.Data20(self.limits, self.evse20, ns, ctx.kernel)
+        else:
+            self.d = machine[1](self.limits)
+        self.state = self.mod.SessionSetup()
+        await self._loop(ctx)
 
-    async def _states(self, ctx, stream, g, mod, data_cls):
+    async def _recv_request(self, ctx, stream, mod, grammars):
+        # -> (request name, body, its SessionID, time received). DIN/-2: one V2G_Message on 0x8001;
+        # -20: a top-level document whose payload type picks the schema set.
+        pt, payload = await stream.recv(ctx, self._timeout(ctx))
+        t = time.ticks_us()
+        g = grammars.get(pt)
+        if g is None:
+            raise EXIError("payload type 0x%04x in a %s session" % (pt, self.result.protocol))
+        doc = codec.decode(g, payload)
+        if mod is iso20:
+            name, body = v20.message(doc)
+            return name, body, body["Header"].get("SessionID"), t
+        msg = doc.get("V2G_Message")
+        if msg is None or len(msg.get("Body", {})) != 1:
+            raise EXIError("not one V2G_Message body: %s" % list(doc))
+        name, body = next(iter(msg["Body"].items()))
+        return name, body, msg["Header"].get("SessionID"), t
+
+    async def _send_response(self, ctx, stream, mod, grammars, sid, res_name, res):
+        if mod is iso20:
+            res["Header"] = v20.header(sid)
+            pt = v20.payload_type(res_name)
+            await stream.send(ctx, pt, codec.encode(grammars[pt], {res_name: res}))
+        else:
+            doc = {"V2G_Message": {"Header": {"SessionID": sid}, "Body": {res_name: res}}}
+            await stream.send(ctx, PT_EXI, codec.encode(grammars[PT_EXI], doc))
+
+    async def _loop(self, ctx):
+        # One request, one response, until a state ends the session. Grammars stay loaded for the
+        # session (-20: common plus DC or AC, 30-40 KB) and are released when it ends.
         r = self.result
-        d = data_cls(self.limits)
-        state = mod.SessionSetup()  # type: din.State | None
-        while state is not None:
-            doc, t_rx = await self._recv(ctx, stream, g)
-            msg = doc.get("V2G_Message")
-            if msg is None or len(msg.get("Body", {})) != 1:
-                raise EXIError("not one V2G_Message body: %s" % list(doc))
-            name, body = next(iter(msg["Body"].items()))
-            self._got(name)
+        stream, mod, d = self.stream, self.mod, self.d
+        if stream is None or mod is None or d is None:
+            raise EXIError("no negotiated session to run")
+        grammars = self.grammars
+        if grammars is None:
+            names = self._schema_names()
+            if mod is iso20:
+                grammars = {v20.SCHEMA_PT[n]: schemas.grammar(n) for n in names}
+            else:
+                grammars = {PT_EXI: schemas.grammar(names[0])}
+            self.grammars = grammars
+        while self.state is not None:
+            name, body, sid, t_rx = await self._recv_request(ctx, stream, mod, grammars)
+            if name == "SessionSetupReq":
+                self.setup_deadline = None
             r.requests.append(name)
             if self.on_state is not None:
                 self.on_state(name)
             if name not in mod.BUILD:
                 raise EXIError("%s is no request of this protocol" % name)
-            if name != "SessionSetupReq" and msg["Header"].get("SessionID") != d.session_id:
+            if name != "SessionSetupReq" and sid != d.session_id:
                 res_name, build = mod.BUILD[name]
-                res_name, res, state = res_name, build(d, din.UNKNOWN_SESSION), None
+                res, nxt = build(d, mod.UNKNOWN_SESSION), None
             else:
-                res_name, res, state = state.process(d, name, body)
-            out = {"V2G_Message": {"Header": {"SessionID": d.session_id}, "Body": {res_name: res}}}
-            await stream.send(ctx, PT_EXI, codec.encode(g, out))
+                res_name, res, nxt = self.state.process(d, name, body)
+            await self._send_response(ctx, stream, mod, grammars, d.session_id, res_name, res)
+            self.state = nxt
             if name in mod.LOOP_REQUESTS:
                 r.loop_us.append(time.ticks_diff(time.ticks_us(), t_rx))
-            r.responses.append([res_name, res["ResponseCode"]])
-            if state is None:
-                ok = name == "SessionStopReq" and res["ResponseCode"] == din.OK
+            code = res["ResponseCode"]
+            r.responses.append([res_name, code])
+            if nxt is None:
+                ok = name == "SessionStopReq" and code == mod.OK
                 r.end = END_STOP if ok else END_FAILED
-                r.detail = "" if ok else "%s answered %s" % (name, res["ResponseCode"])
-
-    async def _states20(self, ctx, stream, ns):
-        # The -20 loop: the request's payload type picks the grammar; the response goes out in the
-        # schema set and payload type of its name. The grammars are released at the end (two of
-        # them stay loaded for a whole session, 30-40 KB).
-        r = self.result
-        energy = v20.DC if ns == sap.ISO20_DC else v20.AC
-        names = (v20.COMMON, energy)
-        grammars = {v20.SCHEMA_PT[n]: schemas.grammar(n) for n in names}
-        d = iso20.Data20(self.limits, self.evse20, ns, ctx.kernel)
-        state = iso20.SessionSetup()  # type: iso20.State | None
-        try:
-            while state is not None:
-                doc, t_rx = await self._recv20(ctx, stream, grammars)
-                name, body = v20.message(doc)
-                self._got(name)
-                r.requests.append(name)
-                if self.on_state is not None:
-                    self.on_state(name)
-                if name not in iso20.BUILD:
-                    raise EXIError("%s is no request of this protocol" % name)
-                if name != "SessionSetupReq" and body["Header"].get("SessionID") != d.session_id:
-                    res_name, build = iso20.BUILD[name]
-                    res, state = build(d, v20.FAILED_UNKNOWN_SESSION), None
-                else:
-                    res_name, res, state = state.process(d, name, body)
-                res["Header"] = v20.header(d.session_id)
-                pt = v20.payload_type(res_name)
-                await stream.send(ctx, pt, codec.encode(grammars[pt], {res_name: res}))
-                if name in iso20.LOOP_REQUESTS:
-                    r.loop_us.append(time.ticks_diff(time.ticks_us(), t_rx))
-                r.responses.append([res_name, res["ResponseCode"]])
-                if state is None:
-                    ok = name == "SessionStopReq" and res["ResponseCode"] == v20.OK
-                    r.end = END_STOP if ok else END_FAILED
-                    r.detail = "" if ok else "%s answered %s" % (name, res["ResponseCode"])
-        finally:
-            r.notes = d.notes()
-            grammars = {}
-            for n in names:
-                schemas.release(n)
+                r.detail = "" if ok else "%s answered %s" % (name, code)
+            if self.on_answer is not None:
+                self.on_answer(self, name, res_name, code)

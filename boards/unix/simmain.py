@@ -158,6 +158,11 @@ def main(argv):
     iso = getattr(kernel.services[_sid(table, "ISO15118")], "iso", None) if _sid(table, "ISO15118") >= 0 else None
     if iso is not None:
         summary["iso15118"] = iso.status()
+        for h in summary["iso15118"]["history"]:
+            # one line per SECC session for the live output (`jezgro sim` prints untagged lines as is)
+            sys.stdout.write("ISO15118 session %d: %s, %d messages, %s Wh, %s%s\n" % (
+                h["serial"], h["protocol_name"], h["messages"], h["energy_wh"], h["end"],
+                (" (" + h["detail"] + ")") if h["detail"] else ""))
     if _sid(table, "EV_SIM") >= 0:
         import ev_sim
         summary["ev"] = ev_sim.OUT

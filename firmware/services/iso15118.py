@@ -159,7 +159,9 @@ class IsoService:
         self.report()
         d = r.as_dict()
         d["serial"] = self.serial
-        d["messages"] = getattr(self.sess, "messages", 0)
+        # requests answered, supportedAppProtocolReq included (the lists themselves are trimmed)
+        sap = 1 if r.requests and r.requests[0] == "supportedAppProtocolReq" else 0
+        d["messages"] = getattr(self.sess, "messages", 0) + sap
         d["energy_wh"] = round(self.energy_wh, 1)
         ac = self.sess is not None and getattr(self.sess.d, "ac", False)
         d["protocol_name"] = sm.PROTO_NAMES[sm.protocol_code(r.protocol, ac)]

@@ -15,7 +15,7 @@ from conftest import MP_DIR, ROOT, micropython
 from jezgro_host.csms import Csms
 from netns import v2g_link  # noqa: F401  (fixture)
 from test_v2g_session_din import collapse, evcc_sequence, read_until, secc_result
-from test_v2g_transport_link import PEER_VENV, _need_peer, stop
+from test_v2g_transport_link import PEER_VENV, _need_peer, certs, stop  # noqa: F401  (fixture)
 
 RUN = """
 import simmain, harness
@@ -293,3 +293,38 @@ def test_long_session_keeps_bounded_records(mp, tmp_path):
     assert len(h["requests"]) <= 48 and len(h["responses"]) <= 48 and len(h["loop_us"]) <= 48
     assert h["requests"][:2] == ["supportedAppProtocolReq", "SessionSetupReq"]
     assert h["requests"][-2:] == ["PowerDeliveryReq", "SessionStopReq"]
+
+
+TLS_RUN = """
+import json, harness
+from jezgro.service import ServiceSpec
+from jezgro.const import PRIO_MEDIUM, PRIO_LOW
+import board
+from iso15118.evcc import ev_sim
+board.FS_ROOT = {fs!r}
+ev_sim.CFG.update({{"iface": "lo", "protocols": ["iso2-dc"], "ev": {{"loops": 5, "loop_ms": 50}},
+                   "tls": [None, None, bytes.fromhex({ca!r}), "secc.test", None]}})
+k = harness.kernel([ServiceSpec(1, "ISO15118", PRIO_MEDIUM, 16, 128, 1000000, "services.iso15118"),
+                    ServiceSpec(2, "EVCC", PRIO_LOW, 16, 128, 1000000, "iso15118.evcc.ev_sim")])
+k.boot()
+k.run(20000)
+st = k.services[1].iso.status()
+harness.result({{"offers": st["offers"], "history": st["history"], "ev": ev_sim.OUT["result"],
+                 "faults": k.services[1].faults + k.services[2].faults}})
+"""
+
+
+def test_tls_offered_from_the_config_and_used_by_our_evcc(mp, tmp_path, certs):
+    """tls: true in iso15118.json: SDP offers TLS and TCP; our EVCC asks for TLS, checks the SECC's
+    certificate against the CA and runs a -2 DC session over it (loopback, virtual time)."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "secc.crt").write_bytes(certs["cert"])
+    (fs / "secc.key").write_bytes(certs["key"])
+    (fs / "iso15118.json").write_text(json.dumps({"iface": "lo", "tls": True, "protocols": ["ISO_15118_2"]}))
+    r = mp(TLS_RUN.format(fs=str(fs), ca=certs["ca"].hex()), timeout=120, heap="4M").data
+    assert sorted(r["offers"]) == ["0", "16"]  # SDP security 0x00 TLS, 0x10 no TLS
+    assert r["faults"] == 0
+    (h,) = r["history"]
+    assert h["end"] == "SessionStop" and h["protocol_name"] == "ISO 15118-2 DC" and h["cipher"] is not None, h
+    assert r["ev"]["end"] == "SessionStop" and r["ev"]["cipher"] is not None

@@ -163,6 +163,9 @@ class IsoService:
         sap = 1 if r.requests and r.requests[0] == "supportedAppProtocolReq" else 0
         d["messages"] = getattr(self.sess, "messages", 0) + sap
         d["energy_wh"] = round(self.energy_wh, 1)
+        st = self.sess.stream if self.sess is not None else None
+        c = st.cipher() if st is not None else None
+        d["cipher"] = list(c) if c is not None else None
         ac = self.sess is not None and getattr(self.sess.d, "ac", False)
         d["protocol_name"] = sm.PROTO_NAMES[sm.protocol_code(r.protocol, ac)]
         self.history.append(d)

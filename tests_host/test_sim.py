@@ -112,7 +112,7 @@ def test_services_tables_match_spec_totals():
 
 def test_default_sim_talks_to_a_local_csms(tmp_path):
     out = tmp_path / "out"
-    p = subprocess.run([JEZGRO, "sim", "--seconds", "3", "--out", str(out), "--quiet"],
+    p = subprocess.run([JEZGRO, "sim", "--seconds", "4", "--out", str(out), "--quiet"],
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert p.returncode == 0, p.stderr + p.stdout
     s = json.loads((out / "summary.json").read_text())
@@ -125,4 +125,4 @@ def test_default_sim_talks_to_a_local_csms(tmp_path):
     # The simulated EV's charging needs, from our SECC's ChargeParameterDiscovery through OCPP_CLIENT.
     needs = [r["msg"][3] for r in log if r["dir"] == "rx" and r["msg"][0] == 2 and r["msg"][2] == "NotifyEVChargingNeeds"]
     assert needs == [{"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase", "acChargingParameters": {
-        "evMaxCurrent": 16, "evMinCurrent": 6, "evMaxVoltage": 230, "energyAmount": 30000}}}], needs
+        "evMaxCurrent": 16, "evMinCurrent": 6, "evMaxVoltage": 230, "energyAmount": 30000}}}], (actions, s.get("ev"))

@@ -19,7 +19,8 @@ def spec(sid):
 
 def secc_config(iface):
     # The gateway's ISO15118 provisioning for the simulation: our SECC on the same loopback.
-    return {"iface": iface, "protocols": ["ISO_15118_2", "DIN_SPEC_70121"], "tls": False,
+    return {"iface": iface, "protocols": ["ISO_15118_20_DC", "ISO_15118_20_AC", "ISO_15118_2", "DIN_SPEC_70121"],
+            "tls": False,
             "limits": {"max_p": 22000, "ac_max_i": 32, "ac_nominal_v": 230}}
 
 

@@ -13,7 +13,8 @@ from iso15118.secc import sap
 from iso15118.secc.evse_limits import EvseLimits, ALL_MODES
 
 FILE = "iso15118.json"
-PROTOCOLS = {"ISO_15118_2": sap.ISO2, "DIN_SPEC_70121": sap.DIN}
+PROTOCOLS = {"ISO_15118_2": sap.ISO2, "DIN_SPEC_70121": sap.DIN, "ISO_15118_20_DC": sap.ISO20_DC,
+             "ISO_15118_20_AC": sap.ISO20_AC}
 LIMIT_KEYS = ("max_v", "max_i", "max_p", "min_v", "min_i", "ripple_i", "tolerance_i", "ac_max_i", "ac_nominal_v")
 DEFAULTS = {"iface": "eth0", "protocols": ["ISO_15118_2", "DIN_SPEC_70121"], "tls": False, "tls_cert": "secc.crt",
             "tls_key": "secc.key", "sequence_timeout_ms": 60000, "evse": 1, "limits": {}}

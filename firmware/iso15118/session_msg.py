@@ -24,11 +24,12 @@ PROTO_ISO2_AC = const(3)
 PROTO_ISO20 = const(4)
 PROTO_NAMES = ("none", "DIN 70121", "ISO 15118-2 DC", "ISO 15118-2 AC", "ISO 15118-20")
 
-# SECC states by class name (din.py, iso2.py), plus before/after a session.
+# SECC states by class name (din.py, iso2.py, iso20.py), plus before/after a session.
 STATE_NAMES = ("Idle", "SupportedAppProtocol", "SessionSetup", "ServiceDiscovery", "ServicePaymentSelection",
                "PaymentServiceSelection", "ContractAuthentication", "Authorization", "ChargeParameterDiscovery",
                "CableCheck", "PreCharge", "PowerDelivery", "CurrentDemand", "ACPowerDelivery", "ChargingStatus",
-               "AfterCharging", "WeldingDetection", "ACSessionStop", "Ended")
+               "AfterCharging", "WeldingDetection", "ACSessionStop", "Ended",
+               "AuthorizationSetup", "ServiceDetail", "ScheduleExchange", "ChargeLoop", "Stopped")  # -20
 STATE_IDLE = const(0)
 STATE_SAP = const(1)
 STATE_ENDED = const(18)
@@ -52,6 +53,27 @@ def state_code(state):
         return STATE_ENDED
     name = type(state).__name__
     return STATE_NAMES.index(name) if name in STATE_NAMES else STATE_IDLE
+
+
+def is_ac(d):
+    # -2: the AC branch; -20: the AC namespace (Data20.dc False)
+    if d is None:
+        return False
+    if hasattr(d, "dc"):
+        return not d.dc
+    return getattr(d, "ac", False)
+
+
+def session_power(d):
+    # The power the session draws now, W (0 before PowerDelivery Start and after Stop). DIN/-2:
+    # the session data's power_w(); -20: the AC target active power, DC present V x A.
+    if d is None or not d.charging:
+        return 0
+    if hasattr(d, "power_w"):
+        return d.power_w()
+    if not d.dc and d.target_w is not None:
+        return int(d.target_w)
+    return d.limits.present_v * d.present_i
 
 
 def protocol_code(ns, ac):

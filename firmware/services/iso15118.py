@@ -22,6 +22,8 @@ from power.messages import SRC_ISO15118, LIM_IMPORT, SESSION_NONE, SESSION_CONNE
 from iso15118 import service_config as conf
 from iso15118 import session_msg as sm
 from iso15118.transport.stream import StreamTimeout
+from iso15118.secc.session import SeccSession
+from iso15118.secc.iso20 import Evse20
 
 CONFIG_RETRY_MS = const(5000)
 ACCEPT_SLICE_MS = const(200)  # accept() in slices: IPC is handled between them
@@ -44,6 +46,7 @@ class IsoService:
         self.cfg = cfg
         self.limits = conf.limits(cfg)
         self.rating_p = self.limits.max_p
+        self.evse20 = Evse20(ac_nominal_v=self.limits.ac_nominal_v)  # the -20 offer (when configured)
         self.protocols = conf.supported(cfg)
         fs = ctx.kernel.board.FS_ROOT
         self.ep = SeccEndpoint(nif.Netif(cfg["iface"]), True, conf.tls_config(cfg, fs))
@@ -86,10 +89,10 @@ class IsoService:
             level, state, ac = SESSION_CONNECTED, sm.STATE_SAP, False
         else:
             d = s.d
-            ac = getattr(d, "ac", False)
+            ac = sm.is_ac(d)
             level = SESSION_AUTHORIZED if d.charging else SESSION_CONNECTED
             state = sm.state_code(s.state)
-        p = 0 if level == SESSION_NONE else (s.d.power_w() if s is not None and s.d is not None else 0)
+        p = 0 if level == SESSION_NONE or s is None else sm.session_power(s.d)
         now = self.ctx.ticks_ms()
         if self.power_w:
             self.energy_wh += self.power_w * self.ctx.kernel.ticks_diff(now, self.power_ms) / 3600000
@@ -109,7 +112,7 @@ class IsoService:
 
     def on_answer(self, sess, req, res_name, code):
         if self.ocpp >= 0 and code == "OK":
-            if req == "ChargeParameterDiscoveryReq" and not self.needs_sent:
+            if req == "ChargeParameterDiscoveryReq" and not self.needs_sent and hasattr(sess.d, "ev_max_v"):
                 from ocpp import clock
                 self._to_ocpp(MSG_EV_CHARGING_NEEDS, sm.needs_payload(sess.d, self.cfg["evse"], clock.now()))
                 self.needs_sent = True
@@ -133,6 +136,7 @@ class IsoService:
             # restarted mid-session: tell the EV to stop and finish cleanly
             self.resumed += 1
             self.limits.stop_charging = True
+            self.evse20.stop_requested = True
             if self.sess.d is not None:
                 self.sess.d.charging = False  # power 0 now; the EV's PowerDelivery(Stop) follows
             self.report()
@@ -144,18 +148,18 @@ class IsoService:
                 stream = await self.ep.accept(ctx, ACCEPT_SLICE_MS)
             except StreamTimeout:
                 continue
-            from iso15118.secc_runner import ServiceSession
             self.serial += 1
             self.energy_wh = 0.0
             self.needs_sent = False
             self.schedule_sent = False
-            self.sess = ServiceSession(self.limits, self.protocols, self.cfg["sequence_timeout_ms"],
-                                       on_answer=self.on_answer)
+            self.sess = SeccSession(self.limits, self.protocols, self.cfg["sequence_timeout_ms"],
+                                    evse20=self.evse20, on_answer=self.on_answer)
             self.report()
             await self._finish(await self.sess.run(ctx, stream))
 
     async def _finish(self, r):
         self.limits.stop_charging = False
+        self.evse20.stop_requested = False
         self.report()
         d = r.as_dict()
         d["serial"] = self.serial
@@ -166,7 +170,7 @@ class IsoService:
         st = self.sess.stream if self.sess is not None else None
         c = st.cipher() if st is not None else None
         d["cipher"] = list(c) if c is not None else None
-        ac = self.sess is not None and getattr(self.sess.d, "ac", False)
+        ac = self.sess is not None and sm.is_ac(self.sess.d)
         d["protocol_name"] = sm.PROTO_NAMES[sm.protocol_code(r.protocol, ac)]
         self.history.append(d)
         if len(self.history) > HISTORY:

@@ -54,5 +54,5 @@ async def main(ctx):
 
 def _line(r):
     ev = r.get("ev") or {}
-    return "session %s: %s, %s messages, %s Wh, %s" % (
-        r.get("protocol"), r.get("end"), r.get("messages"), ev.get("energy_wh"), r.get("detail") or "ok")
+    return "session %s: %s, %s messages, %.1f Wh, %s" % (
+        r.get("protocol"), r.get("end"), r.get("messages"), ev.get("energy_wh", 0), r.get("detail") or "ok")

@@ -160,7 +160,7 @@ def main(argv):
         summary["iso15118"] = iso.status()
         for h in summary["iso15118"]["history"]:
             # one line per SECC session for the live output (`jezgro sim` prints untagged lines as is)
-            sys.stdout.write("ISO15118 session %d: %s, %d messages, %s Wh, %s%s\n" % (
+            sys.stdout.write("ISO15118 session %d: %s, %d messages, %.1f Wh, %s%s\n" % (
                 h["serial"], h["protocol_name"], h["messages"], h["energy_wh"], h["end"],
                 (" (" + h["detail"] + ")") if h["detail"] else ""))
     if _sid(table, "EV_SIM") >= 0:
@@ -183,6 +183,9 @@ def _with_ev(table, opts):
             f.write(json.dumps(ev_sim.secc_config(ev_sim.CFG["iface"])))
     if opts["ev"] == "none":
         return table
+    from iso15118.evcc.session import PROTOCOL_NAMES
+    if opts["ev"] not in PROTOCOL_NAMES:
+        raise SystemExit("bad --ev %r: one of none, %s" % (opts["ev"], ", ".join(sorted(PROTOCOL_NAMES))))
     ev_sim.CFG["protocols"] = [opts["ev"]]
     ev_sim.CFG["at_ms"] = int(float(opts["ev-at"]) * 1000)
     ev_sim.CFG["ev"]["loops"] = int(opts["ev-loops"])

@@ -184,7 +184,7 @@ class IsoService:
                     "messages": getattr(s, "messages", 0), "power_w": self.power_w}
         return {"iface": self.cfg["iface"], "offers": self.ep.offers, "sessions": self.serial, "live": live,
                 "history": self.history, "resumed": self.resumed, "max_p": self.limits.max_p,
-                "send_errors": self.send_errors, "sdp": self.ep.sdp.stats()}
+                "send_errors": self.send_errors, "ipc_ignored": self.ipc_bad, "sdp": self.ep.sdp.stats()}
 
 
 async def _configure(ctx):

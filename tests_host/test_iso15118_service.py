@@ -333,3 +333,27 @@ def test_tls_offered_from_the_config_and_used_by_our_evcc(mp, tmp_path, certs):
     (h,) = r["history"]
     assert h["end"] == "SessionStop" and h["protocol_name"] == "ISO 15118-2 DC" and h["cipher"] is not None, h
     assert r["ev"]["end"] == "SessionStop" and r["ev"]["cipher"] is not None
+
+
+def test_station_command_drives_a_dynamic_bpt_ev_to_discharge(mp, tmp_path):
+    """V2G dispatch: an EV in an ISO 15118-20 DC_BPT session with Dynamic control charges at its
+    default; the station controller commands -5 kW at POWER_MGR (SRC_STATION); POWER_MGR passes it to
+    ISO15118 as the EVSE's target, the EV discharges, and the gateway goes DISCHARGING with DROOP_CTRL
+    exporting what the session reports."""
+    r = mp(f"""
+import i_run
+i_run.run({["--fs", str(tmp_path / "fs"), "--seconds", "5", "--status-ms", "100", "--ev", "iso20-dc-bpt",
+            "--ev-loops", "30"]!r}, 0, "ChargeLoop", (2000, -5000, 3), {{"bpt_mode": "Dynamic"}})
+""", timeout=240, heap="4M")
+    s = r.data
+    status = [json.loads(x[7:]) for x in r.out.splitlines() if x.startswith("STATUS ")]
+    assert s["trigger"]["cap_sent"] == 0
+    during = [(x["t_ms"], x["gateway"], x["power"]["iso_p_w"], x["power"]["droop_p_w"]) for x in status
+              if x["power"]["iso_state"] == "ChargeLoop"]
+    before = [x for x in during if x[0] < 2000]
+    after = [x for x in during if x[0] >= 2200]
+    assert before and all(x[1] == "CHARGING" and x[2] > 0 for x in before[1:]), during
+    # the converter's current in whole amperes at the battery voltage: within 10 % of the command
+    assert after and all(x[1] == "DISCHARGING" and x[2] == x[3] and -5500 <= x[2] <= -4500 for x in after), during
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "SessionStop" and h["notes"]["control"] == "Dynamic" and -5500 <= h["notes"]["p_min_w"] <= -4500

@@ -10,6 +10,8 @@
 #   POWER_MGR is the setpoint arbiter and forwards the result to DROOP_CTRL.
 # MSG_POWER_LIMITS (POWER_MGR -> ISO15118, power/messages.py format): i32[0] max import W with LIM_IMPORT
 #   in i32[3] (absent: only our own rating applies). Becomes EvseLimits.max_p for the next response.
+# MSG_POWER_SCHEDULE (POWER_MGR -> ISO15118): i32[0] the station controller's power command W with
+#   i32[2] SRC_STATION, or i32[2] SRC_LOCAL: no command. Becomes Evse20.setpoint_w (-20 Dynamic).
 # MSG_EV_CHARGING_NEEDS (ISO15118 -> OCPP_CLIENT) at ChargeParameterDiscovery: the byte format of
 #   ocpp/iso15118_bridge.py, built by needs_payload() below.
 # MSG_EV_CHARGING_SCHEDULE (ISO15118 -> OCPP_CLIENT) at PowerDelivery(Start) when the EV sent a

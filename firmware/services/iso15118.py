@@ -5,6 +5,8 @@
 #                 the session's power changes; POWER_MGR arbitrates and forwards to DROOP_CTRL.
 #   POWER_MGR  -> MSG_POWER_LIMITS: the import cap (OCPP composite schedule, station, limits) as
 #                 EvseLimits.max_p: the EV sees it in the next response (EVSEMaxCurrent / power limit).
+#   POWER_MGR  -> MSG_POWER_SCHEDULE: the station's power command (src SRC_STATION, else none) as
+#                 Evse20.setpoint_w, the EVSE-controlled power of an ISO 15118-20 Dynamic session.
 #   OCPP_CLIENT <- MSG_EV_CHARGING_NEEDS at ChargeParameterDiscovery (NotifyEVChargingNeeds),
 #                 MSG_EV_CHARGING_SCHEDULE at PowerDelivery(Start) with the EV's ChargingProfile
 #                 (NotifyEVChargingSchedule).
@@ -18,7 +20,8 @@
 from micropython import const
 from jezgro.const import (MSG_POWER_SCHEDULE, MSG_POWER_LIMITS, MSG_SESSION_STATE, MSG_EV_CHARGING_NEEDS,
                           MSG_EV_CHARGING_SCHEDULE)
-from power.messages import SRC_ISO15118, LIM_IMPORT, SESSION_NONE, SESSION_CONNECTED, SESSION_AUTHORIZED
+from power.messages import (SRC_ISO15118, SRC_STATION, LIM_IMPORT, SESSION_NONE, SESSION_CONNECTED,
+                            SESSION_AUTHORIZED)
 from iso15118 import service_config as conf
 from iso15118 import session_msg as sm
 from iso15118.transport.stream import StreamTimeout
@@ -73,6 +76,9 @@ class IsoService:
             if msg.type == MSG_POWER_LIMITS:
                 cap = msg.i32(0) if msg.i32(3) & LIM_IMPORT else -1
                 self.limits.set_limits(max_p=self.rating_p if cap < 0 else min(self.rating_p, cap))
+            elif msg.type == MSG_POWER_SCHEDULE:
+                # the station's power command: the target of a -20 Dynamic session (None: the EV's plan)
+                self.evse20.setpoint_w = msg.i32(0) if msg.i32(2) == SRC_STATION else None
             else:
                 self.ipc_bad += 1
             msg = ctx.try_receive()

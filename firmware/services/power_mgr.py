@@ -44,6 +44,7 @@ class PowerManager:
         self.pll = array.array("i", bytes(4 * shared.FIELDS))
         self.iso = self._sid("ISO15118")
         self.cap_sent = None  # tell ISO15118 once at start (after our own restart too)
+        self.target_sent = None
 
     def _sid(self, name):
         return self.names.index(name) if name in self.names else -1
@@ -119,6 +120,7 @@ class PowerManager:
             self._released(msg.i32(0))
             if msg.i32(0) == self.iso:
                 self.cap_sent = None  # released from quarantine: tell it again
+                self.target_sent = None
 
     def _follow_direction(self):
         if self.state == fsm.CHARGING or self.state == fsm.DISCHARGING:
@@ -158,6 +160,7 @@ class PowerManager:
         if self.arb.expire(now, k.ticks_diff):
             self._follow_direction()
         self._send_cap()
+        self._send_target()
         p, q, _ = self.arb.effective()
         if not fsm.power_allowed(self.state):
             p = q = 0
@@ -180,6 +183,19 @@ class PowerManager:
             flags = LIM_IMPORT if cap >= 0 else 0
             if self.ctx.send_i32(self.iso, MSG_POWER_LIMITS, cap if cap >= 0 else 0, 0, SRC_LOCAL, flags) == 0:
                 self.cap_sent = cap
+
+
+    def _send_target(self):
+        # The station controller's power command as the target of the EV (ISO 15118-20 Dynamic
+        # control: the EVSE sets the power, discharge included): MSG_POWER_SCHEDULE to ISO15118 with
+        # src SRC_STATION; src SRC_LOCAL when there is none (the EV follows its own schedule). On change.
+        if self.iso < 0:
+            return
+        a = self.arb
+        t = (a.p[SRC_STATION], SRC_STATION) if a.has[SRC_STATION] else (0, SRC_LOCAL)
+        if t != self.target_sent:
+            if self.ctx.send_i32(self.iso, MSG_POWER_SCHEDULE, t[0], 0, t[1], 0) == 0:
+                self.target_sent = t
 
 
 async def main(ctx):

@@ -14,10 +14,13 @@ STATE = {"after": 5, "loop": "ChargingStatus", "crash_ms": None, "stop_ms": None
 def _check(k, now):
     cap = STATE["cap"]
     if cap is not None and STATE["cap_sent"] is None and k.ticks_diff(now, k.boot_ms) >= cap[0]:
-        # the back office's composite-schedule limit, as OCPP_CLIENT sends it (ocpp/power_msg.py)
+        # cap: (ms, W[, src]) a setpoint to POWER_MGR as its source sends it: by default the back
+        # office's composite-schedule limit from OCPP_CLIENT (ocpp/power_msg.py); SRC_STATION: the
+        # station controller's command (from CAN_HANDLER's id)
         from jezgro.const import MSG_POWER_SCHEDULE
-        from power.messages import SRC_OCPP
-        STATE["cap_sent"] = k.ipc.send_i32(7, 4, MSG_POWER_SCHEDULE, cap[1], 0, SRC_OCPP, 0)
+        from power.messages import SRC_OCPP, SRC_STATION
+        src = cap[2] if len(cap) > 2 else SRC_OCPP
+        STATE["cap_sent"] = k.ipc.send_i32(8 if src == SRC_STATION else 7, 4, MSG_POWER_SCHEDULE, cap[1], 0, src, 0)
     iso = getattr(k.services[5], "iso", None)
     if iso is None:
         return
@@ -46,8 +49,11 @@ class TriggerKernel(Kernel):
         _check(self, now)
 
 
-def run(argv, after, loop, cap=None):
-    # cap: (ms after boot, W) an OCPP limit to POWER_MGR; after=0: no crash
+def run(argv, after, loop, cap=None, ev=None):
+    # cap: (ms after boot, W[, src]) a setpoint to POWER_MGR; after=0: no crash; ev: EvModel arguments
+    if ev:
+        import ev_sim
+        ev_sim.CFG["ev"].update(ev)
     STATE["after"] = after if after else 1 << 30
     STATE["loop"] = loop
     STATE["cap"] = cap

@@ -1,10 +1,10 @@
 # ISO15118 (MEDIUM, 128 KB, 1 s watchdog): the SECC of the gateway. SDP server and V2G listener on the
 # configured interface (iso15118/service_config.py), one SECC session at a time (DIN 70121, ISO 15118-2
-# DC/AC), and the session's side of the gateway (payloads: iso15118/session_msg.py):
+# DC/AC, ISO 15118-20 DC/AC with BPT), and the session's side of the gateway (iso15118/session_msg.py):
 #   POWER_MGR  <- MSG_SESSION_STATE on every SECC state change, MSG_POWER_SCHEDULE (SRC_ISO15118) when
 #                 the session's power changes; POWER_MGR arbitrates and forwards to DROOP_CTRL.
 #   POWER_MGR  -> MSG_POWER_LIMITS: the import cap (OCPP composite schedule, station, limits) as
-#                 EvseLimits.max_p: the EV sees it in the next response (EVSEMaxCurrent / power limit).
+#                 EvseLimits.max_p (-20 AC: Evse20.ac_max_p): the EV sees it in the next response.
 #   POWER_MGR  -> MSG_POWER_SCHEDULE: the station's power command (src SRC_STATION, else none) as
 #                 Evse20.setpoint_w, the EVSE-controlled power of an ISO 15118-20 Dynamic session.
 #   OCPP_CLIENT <- MSG_EV_CHARGING_NEEDS at ChargeParameterDiscovery (NotifyEVChargingNeeds),
@@ -14,8 +14,8 @@
 #
 # Restart: everything lives in one IsoService object in ctx.store, sockets included. A restarted
 # incarnation keeps the endpoint (no re-bind) and finishes a session that was running: the next
-# charge-loop response says EVSENotification=StopCharging (DC also EVSE_Shutdown), the EV stops
-# (DC: welding detection) and ends with SessionStopReq -> SessionStopRes OK. Power is reported 0 at
+# charge-loop response says EVSENotification=StopCharging (DC also EVSE_Shutdown; -20: Terminate), the
+# EV stops (DC: welding detection) and ends with SessionStopReq -> SessionStopRes OK. Power is reported 0 at
 # once, so the grid side ramps down through POWER_MGR as for any stop.
 from micropython import const
 from jezgro.const import (MSG_POWER_SCHEDULE, MSG_POWER_LIMITS, MSG_SESSION_STATE, MSG_EV_CHARGING_NEEDS,
@@ -50,6 +50,7 @@ class IsoService:
         self.limits = conf.limits(cfg)
         self.rating_p = self.limits.max_p
         self.evse20 = Evse20(ac_nominal_v=self.limits.ac_nominal_v)  # the -20 offer (when configured)
+        self.rating_ac20 = self.evse20.ac_max_p
         self.protocols = conf.supported(cfg)
         fs = ctx.kernel.board.FS_ROOT
         self.ep = SeccEndpoint(nif.Netif(cfg["iface"]), True, conf.tls_config(cfg, fs))
@@ -76,6 +77,7 @@ class IsoService:
             if msg.type == MSG_POWER_LIMITS:
                 cap = msg.i32(0) if msg.i32(3) & LIM_IMPORT else -1
                 self.limits.set_limits(max_p=self.rating_p if cap < 0 else min(self.rating_p, cap))
+                self.evse20.ac_max_p = self.rating_ac20 if cap < 0 else min(self.rating_ac20, cap)
             elif msg.type == MSG_POWER_SCHEDULE:
                 # the station's power command: the target of a -20 Dynamic session (None: the EV's plan)
                 self.evse20.setpoint_w = msg.i32(0) if msg.i32(2) == SRC_STATION else None

@@ -75,6 +75,32 @@ class LiveStatus:
             self.drawn = 0
 
 
+def _sessions(summary: dict) -> list[str]:
+    """ISO 15118 sessions of the SECC (and the simulated EV's view), with the charge-loop response
+    time against the 25 ms budget."""
+    iso = summary.get("iso15118") or {}
+    out = []
+    for h in iso.get("history", []):
+        loop = h.get("loop_us") or []
+        resp = (f", charge-loop response mean {sum(loop) / len(loop) / 1000:.2f} ms max {max(loop) / 1000:.2f} ms"
+                f" (budget 25 ms)" if loop else "")
+        detail = f" ({h['detail']})" if h.get("detail") else ""
+        out.append(f"ISO 15118 session {h.get('serial', '?')}: {h.get('protocol_name') or h.get('protocol')}, "
+                   f"{h.get('messages', len(h.get('requests', [])))} messages, {h.get('energy_wh', 0)} Wh, "
+                   f"{h.get('end')}{detail}{resp}")
+    if iso.get("resumed"):
+        out.append(f"ISO 15118 sessions resumed after a service restart: {iso['resumed']}")
+    ev = (summary.get("ev") or {}).get("result")
+    if ev:
+        e = ev.get("ev", {})
+        out.append(f"EV simulator: {e.get('energy_service')} session ended {ev.get('end')}, "
+                   f"SoC {e.get('soc')} % (target {e.get('target_soc')} %), {e.get('energy_wh')} Wh, "
+                   f"{e.get('loops')} charge loops")
+    elif summary.get("ev") is not None and not iso.get("history"):
+        out.append("ISO 15118: no session (no EV connected in this run)")
+    return out
+
+
 def human(summary: dict) -> str:
     c = summary["critical"]
     i = summary["ipc"]
@@ -91,7 +117,9 @@ def human(summary: dict) -> str:
                f"max jitter {c['max_jitter_us']} µs, tick cost max {c['max_cost_us']} µs")
     out.append(f"IPC pool: high-water {i['high_water']}/{i['slots']} slots, sent {i['sent']}, "
                f"exhausted {i['pool_exhausted']}, stale rejected {i['stale_rejected']}")
-    out.append(f"Heap peak (live, sampled): {summary['heap']['peak_bytes']} bytes")
+    ev_note = " (the simulated EV's EVCC and grammars included: not on the board)" if summary.get("ev") else ""
+    out.append(f"Heap peak (live, sampled): {summary['heap']['peak_bytes']} bytes{ev_note}")
+    out.extend(_sessions(summary))
     if summary["reboots"]:
         out.append(f"Reboots: {summary['reboots']}")
     if summary["reset"]["cause"]:

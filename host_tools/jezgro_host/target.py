@@ -4,7 +4,7 @@ check   compiles every .py under firmware/ and boards/stm32h743/ with `mpy-cross
         (Cortex-M7 with double-precision FPU: viper/native code is compiled for real here), then
         type-checks firmware/ and the stm32 board code with mypy against micropython-stm32-stubs +
         micropython-stdlib-stubs instead of CPython's typeshed (mypy.ini at the repo root).
-build   the same compilation into the tree the board needs at /flash: jezgro/, services/, config/
+build   the same compilation into the tree the board needs at /flash: every firmware package
         as .mpy, board.mpy, and main.py as source (the stm32 port runs main.py, not main.mpy).
 deploy  copies that tree to an attached board with mpremote and resets it.
 

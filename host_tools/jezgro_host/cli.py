@@ -23,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--heap", default="1M", help="MicroPython heap size (unix objects are ~1.5-2x the board's)")
     s.add_argument("--quiet", action="store_true", help="no live status")
     s.add_argument("--scenario", default=None, help="grid scenario (boards/unix/scenarios/NAME.json) or none")
+    s.add_argument("--ev", default=None, metavar="PROTOCOL",
+                   help="the simulated EV (our EVCC) against the SECC over loopback: din, iso2-dc, iso2-ac, "
+                        "iso20-dc-bpt, iso20-ac-bpt, or none (default iso2-ac)")
+    s.add_argument("--ev-at", default=None, metavar="S", help="plug-in time of the simulated EV, s (default 1)")
+    s.add_argument("--ev-loops", default=None, metavar="N", help="its charge-loop requests (default 30)")
     s.add_argument("--csms", default=None, metavar="URL",
                    help="OCPP_CLIENT connects to this CSMS (default: a local `jezgro csms` started for the run)")
     s.add_argument("--no-csms", action="store_true",

@@ -139,6 +139,9 @@ def main(a) -> int:
         args += ["--inject", inj]
     if a.scenario:
         args += ["--scenario", a.scenario]
+    for opt, val in (("--ev", a.ev), ("--ev-at", a.ev_at), ("--ev-loops", a.ev_loops)):
+        if val is not None:
+            args += [opt, str(val)]
     local_csms = None
     csms_url = a.csms
     if csms_url is None and not a.no_csms:

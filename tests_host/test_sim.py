@@ -126,3 +126,27 @@ def test_default_sim_talks_to_a_local_csms(tmp_path):
     needs = [r["msg"][3] for r in log if r["dir"] == "rx" and r["msg"][0] == 2 and r["msg"][2] == "NotifyEVChargingNeeds"]
     assert needs == [{"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase", "acChargingParameters": {
         "evMaxCurrent": 16, "evMinCurrent": 6, "evMaxVoltage": 230, "energyAmount": 30000}}}], (actions, s.get("ev"))
+
+
+def test_sim_ev_session_captured_to_pcapng(tmp_path):
+    """`jezgro sim --ev iso20-dc-bpt --pcap`: our EVCC and the gateway's SECC run a -20 DC BPT session
+    over loopback in virtual time, the printed summary shows it, and the SECC's capture holds the SDP
+    exchange and every V2GTP message of the session in order, readable by our strict pcapng reader."""
+    from pcapng_check import read, v2gtp_messages
+    out = tmp_path / "out"
+    p = subprocess.run([JEZGRO, "sim", "--seconds", "6", "--out", str(out), "--quiet", "--no-csms",
+                        "--ev", "iso20-dc-bpt", "--ev-loops", "10", "--pcap", "s.pcapng"],
+                       capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr + p.stdout
+    s = json.loads((out / "summary.json").read_text())
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "SessionStop" and h["protocol"] == "urn:iso:std:iso:15118:-20:DC", h
+    assert "ISO 15118 session 1: ISO 15118-20" in p.stdout and "SessionStop" in p.stdout
+    pc = read(str(out / "fs" / "s.pcapng"))
+    assert [x.payload[2:4].hex() for x in pc.udp()] == ["9000", "9001"]
+    streams = list(pc.tcp_streams().values())
+    assert len(streams) == 2
+    msgs = sorted((v2gtp_messages(st) for st in streams), key=len)
+    # requests to the SECC and its responses: one each per message of the session record
+    assert len(msgs[0]) == len(msgs[1]) == len(h["requests"]) == h["messages"], (h["messages"], len(msgs[0]))
+    assert {pt for m in msgs for pt, _ in m[1:]} == {0x8002, 0x8004}  # -20 common and DC schema sets

@@ -11,6 +11,7 @@
 #               [--ca FILE] [--cert FILE] [--key FILE]]   OCPP_CLIENT's CSMS (implies --wall)
 #              [--ev PROTOCOL|none] [--ev-at S] [--ev-loops N]   the simulated EV (ev_sim.py, our EVCC)
 #                                       against ISO15118 over loopback; default iso2-ac at 1 s, 30 loops
+#              [--pcap NAME]            the SECC captures SDP and sessions to <fs>/NAME (pcapng)
 import sys
 import os
 import json
@@ -22,7 +23,8 @@ from jezgro.faults import KINDS
 DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs",
             "status-ms": "1000", "hwwdt-ms": "2000", "scenario": "clean_grid",
             "csms": "", "station-id": "JEZGRO-SIM", "security-profile": "", "password": "", "ca": "",
-            "cert": "", "key": "", "ev": "iso2-ac", "ev-at": "1", "ev-loops": "30"}
+            "cert": "", "key": "", "ev": "iso2-ac", "ev-at": "1", "ev-loops": "30",
+            "pcap": ""}
 
 
 def parse(argv):
@@ -181,6 +183,12 @@ def _with_ev(table, opts):
     except OSError:
         with open(path, "w") as f:
             f.write(json.dumps(ev_sim.secc_config(ev_sim.CFG["iface"])))
+    if opts["pcap"]:  # --pcap NAME: the SECC captures SDP and sessions to <fs>/NAME
+        with open(path) as f:
+            c = json.loads(f.read())
+        c["pcapng"] = opts["pcap"]
+        with open(path, "w") as f:
+            f.write(json.dumps(c))
     if opts["ev"] == "none":
         return table
     from iso15118.evcc.session import PROTOCOL_NAMES

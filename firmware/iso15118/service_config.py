@@ -6,7 +6,9 @@
 # protocols: what supportedAppProtocolRes may choose, in our order of preference (the EV's priority
 # decides among them, ISO 15118-2 [V2G2-172]); tls: also offer TLS (cert/key files in <fs>, PEM or
 # DER) besides TCP; limits: EvseLimits keyword arguments (the charger's rating; POWER_MGR may lower
-# max_p at run time); evse: the OCPP EVSE id the charging needs are reported for.
+# max_p at run time); evse: the OCPP EVSE id the charging needs are reported for; pcapng: a file in
+# <fs> that receives every SDP exchange and session as pcapng for Wireshark (off when null; it grows
+# with every session: for commissioning and debugging, not for permanent use on the board's flash).
 # load() raises ConfigError with a message that names the file and the key.
 import json
 from iso15118.secc import sap
@@ -17,7 +19,7 @@ PROTOCOLS = {"ISO_15118_2": sap.ISO2, "DIN_SPEC_70121": sap.DIN, "ISO_15118_20_D
              "ISO_15118_20_AC": sap.ISO20_AC}
 LIMIT_KEYS = ("max_v", "max_i", "max_p", "min_v", "min_i", "ripple_i", "tolerance_i", "ac_max_i", "ac_nominal_v")
 DEFAULTS = {"iface": "eth0", "protocols": ["ISO_15118_2", "DIN_SPEC_70121"], "tls": False, "tls_cert": "secc.crt",
-            "tls_key": "secc.key", "sequence_timeout_ms": 60000, "evse": 1, "limits": {}}
+            "tls_key": "secc.key", "sequence_timeout_ms": 60000, "evse": 1, "limits": {}, "pcapng": None}
 
 
 class ConfigError(ValueError):
@@ -48,6 +50,8 @@ def parse(d):
             raise ConfigError("%s: unknown protocol %r (one of %s)" % (FILE, p, ", ".join(PROTOCOLS)))
     if not isinstance(c["tls"], bool):
         raise ConfigError("%s: tls must be true or false" % FILE)
+    if c["pcapng"] is not None and (not isinstance(c["pcapng"], str) or not c["pcapng"] or "/" in c["pcapng"]):
+        raise ConfigError("%s: pcapng must be null or a file name in the filesystem root" % FILE)
     _int(c["sequence_timeout_ms"], "sequence_timeout_ms", 100, 600000)
     _int(c["evse"], "evse", 1, 255)
     lim = c["limits"]
@@ -107,3 +111,14 @@ def tls_config(c, fs):
         except OSError as e:
             raise ConfigError("%s: %s file %s: %s" % (FILE, key, c[key], e))
     return TlsConfig(out[0], out[1])
+
+
+def capture(c, fs):
+    # -> Capture for the configured pcapng file, or None
+    if c["pcapng"] is None:
+        return None
+    from iso15118.capture import Capture
+    try:
+        return Capture(fs + "/" + c["pcapng"], c["iface"])
+    except OSError as e:
+        raise ConfigError("%s: pcapng file %s: %s" % (FILE, c["pcapng"], e))

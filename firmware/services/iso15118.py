@@ -53,7 +53,8 @@ class IsoService:
         self.rating_ac20 = self.evse20.ac_max_p
         self.protocols = conf.supported(cfg)
         fs = ctx.kernel.board.FS_ROOT
-        self.ep = SeccEndpoint(nif.Netif(cfg["iface"]), True, conf.tls_config(cfg, fs))
+        self.capture = conf.capture(cfg, fs)
+        self.ep = SeccEndpoint(nif.Netif(cfg["iface"]), True, conf.tls_config(cfg, fs), self.capture)
         self.pm = _sid(ctx, "POWER_MGR")
         self.ocpp = _sid(ctx, "OCPP_CLIENT")
         self.sess = None

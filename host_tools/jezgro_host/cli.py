@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
                         "iso20-dc-bpt, iso20-ac-bpt, or none (default iso2-ac)")
     s.add_argument("--ev-at", default=None, metavar="S", help="plug-in time of the simulated EV, s (default 1)")
     s.add_argument("--ev-loops", default=None, metavar="N", help="its charge-loop requests (default 30)")
+    s.add_argument("--pcap", default=None, metavar="NAME",
+                   help="the SECC captures SDP and its sessions to OUT/fs/NAME (pcapng, for Wireshark)")
     s.add_argument("--csms", default=None, metavar="URL",
                    help="OCPP_CLIENT connects to this CSMS (default: a local `jezgro csms` started for the run)")
     s.add_argument("--no-csms", action="store_true",

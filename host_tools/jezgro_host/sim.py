@@ -139,7 +139,7 @@ def main(a) -> int:
         args += ["--inject", inj]
     if a.scenario:
         args += ["--scenario", a.scenario]
-    for opt, val in (("--ev", a.ev), ("--ev-at", a.ev_at), ("--ev-loops", a.ev_loops)):
+    for opt, val in (("--ev", a.ev), ("--ev-at", a.ev_at), ("--ev-loops", a.ev_loops), ("--pcap", a.pcap)):
         if val is not None:
             args += [opt, str(val)]
     local_csms = None

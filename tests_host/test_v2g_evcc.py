@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MP_DIR, ROOT, micropython
 from netns import v2g_link  # noqa: F401  (fixture)
 from test_v2g_session_din import collapse, evcc_sequence
 from test_v2g_transport_link import PEER_VENV, _need_peer, certs, stop, wait_line  # noqa: F401  (fixture)
+from v2g_runs import firmware_result as evcc_result, firmware_run
 
 # The package's SimEVSEController never changes its output (1 V, 1 A whatever is asked) and announces
 # a 40 V / 40 A charger in ChargeParameterDiscoveryRes but 600 V / 300 A in CurrentDemandRes. A real
@@ -90,26 +90,7 @@ MSG_MS = {"CurrentDemandReq": 2000}
 
 
 def evcc_start(cfg: dict, run_ms: int) -> subprocess.Popen[str]:
-    env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
-    code = f"import e_run; e_run.run({json.dumps(cfg)!r}, {run_ms})"
-    return subprocess.Popen([micropython(), "-X", "heapsize=2M", "-c", code], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def evcc_result(proc: subprocess.Popen[str], timeout: float) -> dict:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"EVCC run did not end in {timeout} s: {out[-2000:]} {err[-2000:]}")
-    assert proc.returncode == 0, out + err
-    for line in out.splitlines():
-        if line.startswith("RESULT "):
-            data = json.loads(line[7:])
-            assert data["faults"] == 0, data["fault_text"]
-            return data
-    raise AssertionError(out + err)
+    return firmware_run("e_run", cfg, run_ms)
 
 
 def secc_start(link, tmp_path, certs) -> subprocess.Popen[str]:  # noqa: F811
@@ -253,15 +234,10 @@ def test_our_evcc_against_our_secc_records_agree(v2g_link, protocol):
     """The gateway's two halves over the link: our SECC (s_run) on one end, our EVCC in the namespace
     on the other. Both records list the same requests and the same [response, ResponseCode] pairs."""
     link = v2g_link
-    env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
-    code = f"import s_run; s_run.run({json.dumps(json.dumps({'iface': link.local, 'sessions': 1, 'accept_ms': 20000}))}, 30000)"
-    secc = subprocess.Popen([micropython(), "-X", "heapsize=2M", "-c", code], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    secc = firmware_run("s_run", {"iface": link.local, "sessions": 1, "accept_ms": 20000}, 30000)
     wait_line(secc, "READY")
     cfg = {"iface": link.peer, "protocols": [protocol], "ev": {"loops": LOOPS, "loop_ms": 20}}
-    ev = subprocess.Popen(link.in_ns([micropython(), "-X", "heapsize=2M", "-c",
-                                      f"import e_run; e_run.run({json.dumps(json.dumps(cfg))}, 20000)"]),
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ev = firmware_run("e_run", cfg, 20000, netns=link.netns)
     out = evcc_result(ev, 40)
     s = evcc_result(secc, 40)
     r = out["result"]

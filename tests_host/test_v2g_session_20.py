@@ -20,7 +20,7 @@ import pytest
 from netns import v2g_link  # noqa: F401  (fixture)
 from test_v2g_session_din import collapse, evcc_sequence, read_until, secc_result
 from test_v2g_transport_link import PEER_VENV, _need_peer, stop, wait_line
-from conftest import MP_DIR, ROOT, micropython
+from v2g_runs import firmware_run
 
 NS_DC = "urn:iso:std:iso:15118:-20:DC"
 NS_AC = "urn:iso:std:iso:15118:-20:AC"
@@ -40,10 +40,7 @@ DISCHARGE_W = -5000
 
 
 def secc20_start(cfg: dict, run_ms: int) -> subprocess.Popen[str]:
-    env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
-    code = f"import s20_run; s20_run.run({json.dumps(cfg)!r}, {run_ms})"
-    return subprocess.Popen([micropython(), "-X", "heapsize=2M", "-c", code], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return firmware_run("s20_run", cfg, run_ms)
 
 
 @pytest.mark.parametrize("case", list(CASES))

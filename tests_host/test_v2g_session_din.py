@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from conftest import MP_DIR, ROOT, micropython
 from netns import v2g_link  # noqa: F401  (fixture)
 from test_v2g_transport_link import PEER_VENV, _need_peer, stop, wait_line
+from v2g_runs import firmware_result as secc_result, firmware_run
 
 DIN_SEQUENCE = ["SessionSetup", "ServiceDiscovery", "ServicePaymentSelection", "ContractAuthentication",
                 "ChargeParameterDiscovery", "CableCheck", "PreCharge", "PowerDelivery", "CurrentDemand",
@@ -32,26 +32,7 @@ CASES = {"din": ("DIN_SPEC_70121", "DC", "DC_extended", DIN_NS, DIN_SEQUENCE, "C
 
 
 def secc_start(cfg: dict, run_ms: int) -> subprocess.Popen[str]:
-    env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
-    code = f"import s_run; s_run.run({json.dumps(cfg)!r}, {run_ms})"
-    return subprocess.Popen([micropython(), "-X", "heapsize=2M", "-c", code], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def secc_result(proc: subprocess.Popen[str], timeout: float) -> dict:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"SECC run did not end in {timeout} s: {out[-2000:]} {err[-2000:]}")
-    assert proc.returncode == 0, out + err
-    for line in out.splitlines():
-        if line.startswith("RESULT "):
-            data = json.loads(line[7:])
-            assert data["faults"] == 0, data["fault_text"]
-            return data
-    raise AssertionError(out + err)
+    return firmware_run("s_run", cfg, run_ms)
 
 
 def read_until(proc: subprocess.Popen[str], text: str, timeout: float) -> str:

@@ -10,14 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import MP_DIR, ROOT, micropython
+from conftest import ROOT
 from netns import Link, v2g_link  # noqa: F401  (fixture)
 from pcapng_check import read, v2gtp_messages
 from test_v2g_transport_codec import check_with_tshark
+from v2g_runs import firmware_result as mp_result, firmware_run
 
 PEER_VENV = ROOT / ".venv-iso15118"
 ISO_PKG = PEER_VENV / "lib" / "python3.11" / "site-packages" / "iso15118"
@@ -27,13 +27,7 @@ SAP_REQ_2 = "8000ebab9371d34b9b79d189a98989c1d191d191818999d26b9b3a232b300200000
 
 
 def mp_start(role: str, cfg: dict, run_ms: int, netns: str | None = None) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env["MICROPYPATH"] = f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}"
-    code = f"import v_run; v_run.run({role!r}, {json.dumps(cfg)!r}, {run_ms})"
-    argv = [micropython(), "-X", "heapsize=2M", "-c", code]
-    if netns:
-        argv = ["ip", "netns", "exec", netns] + argv
-    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return firmware_run("v_run", role, cfg, run_ms, netns=netns)
 
 
 def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 10) -> str:
@@ -46,22 +40,6 @@ def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 10) -> 
         if not line and proc.poll() is not None:
             break
     raise AssertionError(f"no {prefix!r} line; stderr: {proc.stderr.read() if proc.stderr else ''}")
-
-
-def mp_result(proc: subprocess.Popen[str], timeout: float = 40) -> dict:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # never leave a MicroPython process holding the link behind
-        out, err = proc.communicate()
-        raise AssertionError(f"MicroPython run did not end in {timeout} s: {out[-2000:]} {err[-2000:]}")
-    assert proc.returncode == 0, out + err
-    for line in out.splitlines():
-        if line.startswith("RESULT "):
-            data = json.loads(line[7:])
-            assert data["faults"] == 0, data["fault_text"]
-            return data
-    raise AssertionError(out + err)
 
 
 def py_peer(link: Link, code: str, python: str = sys.executable, env: dict | None = None) -> subprocess.Popen[str]:

@@ -10,17 +10,12 @@ charge loop itself); in Dynamic mode the EVSE decides the power, and our stand-i
 setpoint negative after a few loops, so the charge loop really reports negative current/power."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import time
 
 import pytest
 
 from netns import v2g_link  # noqa: F401  (fixture)
-from test_v2g_session_din import collapse, evcc_sequence, read_until, secc_result
-from test_v2g_transport_link import PEER_VENV, _need_peer, stop, wait_line
-from v2g_runs import firmware_run
+from test_v2g_session_din import check_clean_session, package_evcc_session, secc_start
+from test_v2g_transport_link import _need_peer, wait_line
 
 NS_DC = "urn:iso:std:iso:15118:-20:DC"
 NS_AC = "urn:iso:std:iso:15118:-20:AC"
@@ -39,10 +34,6 @@ DISCHARGE_AFTER = 4     # Dynamic: charge-loop request after which the setpoint 
 DISCHARGE_W = -5000
 
 
-def secc20_start(cfg: dict, run_ms: int) -> subprocess.Popen[str]:
-    return firmware_run("s20_run", cfg, run_ms)
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_iso15118_evcc_20_bpt_session_to_clean_session_stop(v2g_link, tmp_path, case):
     _need_peer()
@@ -52,39 +43,14 @@ def test_iso15118_evcc_20_bpt_session_to_clean_session_stop(v2g_link, tmp_path, 
     evse20 = {"control_modes": [mode, other],
               # a schedule that charges for an hour, then discharges: the EV's power profile copies it
               "plan": [[3600, 20000], [3600, -10000]]}
-    secc = secc20_start({"iface": link.local, "sessions": 1, "accept_ms": 30000, "evse20": evse20,
+    secc = secc_start({"iface": link.local, "sessions": 1, "accept_ms": 30000, "evse20": evse20,
                          "discharge_after": DISCHARGE_AFTER if mode == "Dynamic" else None,
                          "discharge_w": DISCHARGE_W}, 120000)
     wait_line(secc, "READY")
-    cfg = tmp_path / "evcc.json"
-    cfg.write_text(json.dumps({"supportedProtocols": [protocol], "supportedEnergyServices": [service],
-                               "isCertInstallNeeded": False, "useTls": False, "enforceTls": False,
-                               "chargeLoopCycle": 10}))
-    env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(tmp_path / "pki") + "/")
-    t0 = time.monotonic()
-    head = ""
-    ev = subprocess.Popen(link.in_ns([str(PEER_VENV / "bin" / "python"), "-m", "iso15118.evcc.main", str(cfg)]),
-                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        s = secc_result(secc, 130)
-        head = read_until(ev, "SessionStopRes received", 10)  # our side ends first: let the EVCC finish
-    finally:
-        log = head + stop(ev)
-    wall = time.monotonic() - t0
-    assert s["errors"] == [], (s, log[-4000:])
-    (r,) = s["sessions"]
-    assert r["end"] == "SessionStop", (r, log[-4000:])
-    assert r["protocol"] == namespace
-    assert r["requests"][0] == "supportedAppProtocolReq"
-    assert collapse(r["requests"][1:]) == sequence, r["requests"]
-    assert collapse([n for n, _ in r["responses"][1:]]) == sequence
-    assert r["responses"][0] == ["supportedAppProtocolRes", "OK_SuccessfulNegotiation"]
-    assert all(c.startswith("OK") for _, c in r["responses"]), r["responses"]
-    # The EVCC's view: the same messages sent and answered in order, as many charge loops.
-    sent = evcc_sequence(log, "sent")
-    assert collapse(sent) == ["supportedAppProtocol"] + sequence, log[-4000:]
-    assert collapse(evcc_sequence(log, "received")) == ["supportedAppProtocol"] + sequence, \
-        [x for x in log.splitlines() if "SessionStop" in x or "rror" in x]
+    s, log, wall = package_evcc_session(link, tmp_path, {
+        "supportedProtocols": [protocol], "supportedEnergyServices": [service], "isCertInstallNeeded": False,
+        "useTls": False, "enforceTls": False, "chargeLoopCycle": 10}, secc, 130)
+    r, sent = check_clean_session(s, log, namespace, sequence)
     assert r["requests"].count(loop_req) == sent.count(loop_req) >= 8
     # It took the service and the control mode we put first.
     notes = r["notes"]

@@ -72,28 +72,29 @@ def evcc_sequence(log: str, direction: str) -> list[str]:
     return [n for n in names if n.endswith(("Req", "Res"))]
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_iso15118_evcc_session_to_clean_session_stop(v2g_link, tmp_path, case):
-    _need_peer()
-    protocol, service, mode, namespace, sequence, loop = CASES[case]
-    link = v2g_link
-    secc = secc_start({"iface": link.local, "sessions": 1, "accept_ms": 30000}, 90000)
-    wait_line(secc, "READY")
+def package_evcc_session(link, tmp_path, evcc_cfg: dict, secc: subprocess.Popen[str], secc_timeout: float,
+                         pki=None) -> tuple[dict, str, float]:
+    """The iso15118 package's EVCC (config evcc_cfg; PKI dir pki, default an empty one) in the peer's
+    namespace against our SECC run `secc`, until that run ends and the EVCC has its SessionStopRes.
+    -> (our SECC's RESULT, the EVCC's log, wall seconds incl. the EVCC's start)."""
     cfg = tmp_path / "evcc.json"
-    cfg.write_text(json.dumps({"supportedProtocols": [protocol], "supportedEnergyServices": [service],
-                               "energyTransferMode": mode, "isCertInstallNeeded": False,
-                               "useTls": False, "chargeLoopCycle": 10}))
-    env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(tmp_path / "pki") + "/")
+    cfg.write_text(json.dumps(evcc_cfg))
+    env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(pki or tmp_path / "pki") + "/")
     t0 = time.monotonic()
     head = ""
     ev = subprocess.Popen(link.in_ns([str(PEER_VENV / "bin" / "python"), "-m", "iso15118.evcc.main", str(cfg)]),
                           cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        s = secc_result(secc, 100)
+        s = secc_result(secc, secc_timeout)
         head = read_until(ev, "SessionStopRes received", 10)  # our side ends first: let the EVCC finish
     finally:
         log = head + stop(ev)
-    wall = time.monotonic() - t0
+    return s, log, time.monotonic() - t0
+
+
+def check_clean_session(s: dict, log: str, namespace: str, sequence: list[str]) -> tuple[dict, list[str]]:
+    """One session of our SECC to a clean SessionStop, all codes OK, the expected message sequence on
+    both sides (our record and the EVCC's log). -> (the session record, the names the EVCC sent)."""
     assert s["errors"] == [], (s, log[-4000:])
     (r,) = s["sessions"]
     assert r["end"] == "SessionStop", (r, log[-4000:])
@@ -108,6 +109,20 @@ def test_iso15118_evcc_session_to_clean_session_stop(v2g_link, tmp_path, case):
     assert collapse(sent) == ["supportedAppProtocol"] + sequence, log[-4000:]
     assert collapse(evcc_sequence(log, "received")) == ["supportedAppProtocol"] + sequence, \
         [x for x in log.splitlines() if "SessionStop" in x or "rror" in x]
+    return r, sent
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_iso15118_evcc_session_to_clean_session_stop(v2g_link, tmp_path, case):
+    _need_peer()
+    protocol, service, mode, namespace, sequence, loop = CASES[case]
+    link = v2g_link
+    secc = secc_start({"iface": link.local, "sessions": 1, "accept_ms": 30000}, 90000)
+    wait_line(secc, "READY")
+    s, log, wall = package_evcc_session(link, tmp_path, {
+        "supportedProtocols": [protocol], "supportedEnergyServices": [service], "energyTransferMode": mode,
+        "isCertInstallNeeded": False, "useTls": False, "chargeLoopCycle": 10}, secc, 100)
+    r, sent = check_clean_session(s, log, namespace, sequence)
     # Its simulated battery goes from 10 % to full in chargeLoopCycle=10 steps of 10 %.
     assert r["requests"].count(loop) == sent.count(loop) >= 8
     loop_ms = [u / 1000 for u in r["loop_us"]]

@@ -5,16 +5,13 @@ and the session's V2GTP messages (the tap sits above TLS: it records what the se
 received), and Wireshark reads it with docs/v2gtp.lua."""
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 
 from netns import v2g_link  # noqa: F401  (fixture)
 from pcapng_check import read, v2gtp_messages
-from test_v2g_session_din import ISO2_SEQUENCE, collapse, evcc_sequence, read_until, secc_result, secc_start
+from test_v2g_session_din import ISO2_NS, ISO2_SEQUENCE, check_clean_session, package_evcc_session, secc_start
 from test_v2g_transport_codec import check_with_tshark
-from test_v2g_transport_link import PEER_VENV, _need_peer, certs, stop, wait_line  # noqa: F401  (fixture)
+from test_v2g_transport_link import _need_peer, certs, wait_line  # noqa: F401  (fixture)
 
 SUITE_2 = "TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"  # ISO 15118-2's mandatory suite
 
@@ -27,30 +24,15 @@ def test_iso2_dc_session_over_tls_with_pcapng_capture(v2g_link, certs, tmp_path)
                        "tls": [certs["cert"].hex(), certs["key"].hex(), ""], "pcapng": str(pcap)}, 90000)
     ready = wait_line(secc, "READY")
     assert "16:" not in ready  # TLS offered only
-    cfg = tmp_path / "evcc.json"
-    cfg.write_text(json.dumps({"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["DC"],
-                               "energyTransferMode": "DC_extended", "isCertInstallNeeded": False,
-                               "useTls": True, "enforceTls": True, "chargeLoopCycle": 10}))
     pki = tmp_path / "pki"
     (pki / "iso15118_2" / "certs").mkdir(parents=True)
     (pki / "iso15118_2" / "certs" / "v2gRootCACert.pem").write_bytes(certs["ca"])
-    env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(pki) + "/")
-    ev = subprocess.Popen(link.in_ns([str(PEER_VENV / "bin" / "python"), "-m", "iso15118.evcc.main", str(cfg)]),
-                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    head = ""
-    try:
-        s = secc_result(secc, 100)
-        head = read_until(ev, "SessionStopRes received", 10)
-    finally:
-        log = head + stop(ev)
-    assert s["errors"] == [], (s, log[-4000:])
-    (r,) = s["sessions"]
-    assert r["end"] == "SessionStop", (r, log[-4000:])
+    s, log, _ = package_evcc_session(link, tmp_path, {
+        "supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["DC"], "energyTransferMode": "DC_extended",
+        "isCertInstallNeeded": False, "useTls": True, "enforceTls": True, "chargeLoopCycle": 10}, secc, 100, pki)
+    r, _ = check_clean_session(s, log, ISO2_NS, ISO2_SEQUENCE)
     assert r["cipher"] == [SUITE_2, "TLSv1.2"]
-    assert collapse(r["requests"][1:]) == ISO2_SEQUENCE
-    assert all(c.startswith("OK") for _, c in r["responses"]), r["responses"]
     assert "Security: TLS" in log
-    assert collapse(evcc_sequence(log, "received")) == ["supportedAppProtocol"] + ISO2_SEQUENCE
     # The capture: one SDP exchange, then the session's frames in both directions, in order.
     pc = read(str(pcap))
     assert pc.linktype == 101 and pc.if_name == link.local

@@ -1,5 +1,5 @@
-"""Firmware runs for the ISO 15118 link tests: a runner script from tests_host/mp (s_run, s20_run,
-e_run, v_run: the real kernel with one service, wall-clock time) under unix MicroPython, optionally
+"""Firmware runs for the ISO 15118 link tests: a runner script from tests_host/mp (s_run, e_run,
+v_run: the real kernel with one service, wall-clock time) under unix MicroPython, optionally
 inside the peer's network namespace, and its `RESULT <json>` line."""
 from __future__ import annotations
 

@@ -130,6 +130,14 @@ class Data20:
             m["BPT_DischargedEnergyReadingWh"] = self.evse.discharged_wh
         return m
 
+    def loop_status(self, res):
+        # What DC and AC charge-loop responses both carry: the stop request and the meter reading.
+        if self.terminate:
+            res["EVSEStatus"] = {"NotificationMaxDelay": 0, "EVSENotification": "Terminate"}
+        if self.meter_requested:
+            res["MeterInfo"] = self.meter_info()
+        return res
+
     def notes(self):
         return {"service": self.service, "control": self.control, "channel": self.channel,
                 "p_min_w": self.p_min, "p_max_w": self.p_max, "discharge_loops": self.discharge_loops}

@@ -29,11 +29,7 @@ def charge_loop(d, code):
     if d.control == "Dynamic" or d.target_w is not None:
         mode["EVSETargetActivePower"] = rn(d.target_w or 0)
     res = {"ResponseCode": code, CL_REQ[(d.bpt, d.control)].replace("CLReq", "CLRes"): mode}
-    if d.terminate:
-        res["EVSEStatus"] = {"NotificationMaxDelay": 0, "EVSENotification": "Terminate"}
-    if d.meter_requested:
-        res["MeterInfo"] = d.meter_info()
-    return res
+    return d.loop_status(res)
 
 
 BUILD = {

@@ -57,11 +57,7 @@ def charge_loop(d, code):
     if d.bpt:
         mode.update(_discharge_limits(d))
     res[CL_REQ[(d.bpt, d.control)].replace("CLReq", "CLRes")] = mode
-    if d.terminate:
-        res["EVSEStatus"] = {"NotificationMaxDelay": 0, "EVSENotification": "Terminate"}
-    if d.meter_requested:
-        res["MeterInfo"] = d.meter_info()
-    return res
+    return d.loop_status(res)
 
 
 BUILD = {

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from netns import v2g_link  # noqa: F401  (fixture)
-from test_v2g_session_din import collapse, evcc_sequence
+from test_v2g_session_din import (DIN_NS, DIN_SEQUENCE, ISO2_AC_SEQUENCE, ISO2_NS, ISO2_SEQUENCE, collapse,
+                                   evcc_sequence)
 from test_v2g_transport_link import PEER_VENV, _need_peer, certs, stop, wait_line  # noqa: F401  (fixture)
 from v2g_runs import firmware_result as evcc_result, firmware_run
 
@@ -67,19 +68,11 @@ async def main():
 asyncio.run(main())
 """
 
-DIN_DC = ["SessionSetup", "ServiceDiscovery", "ServicePaymentSelection", "ContractAuthentication",
-          "ChargeParameterDiscovery", "CableCheck", "PreCharge", "PowerDelivery", "CurrentDemand",
-          "PowerDelivery", "WeldingDetection", "SessionStop"]
-ISO2_DC = ["SessionSetup", "ServiceDiscovery", "PaymentServiceSelection", "Authorization",
-           "ChargeParameterDiscovery", "CableCheck", "PreCharge", "PowerDelivery", "CurrentDemand",
-           "PowerDelivery", "WeldingDetection", "SessionStop"]
-ISO2_AC = ["SessionSetup", "ServiceDiscovery", "PaymentServiceSelection", "Authorization",
-           "ChargeParameterDiscovery", "PowerDelivery", "ChargingStatus", "PowerDelivery", "SessionStop"]
 # case -> (`jezgro ev` protocol, namespace, message sequence, charge-loop request, TLS)
-CASES = {"din": ("din", "urn:din:70121:2012:MsgDef", DIN_DC, "CurrentDemandReq", False),
-         "iso2-dc": ("iso2-dc", "urn:iso:15118:2:2013:MsgDef", ISO2_DC, "CurrentDemandReq", False),
-         "iso2-ac": ("iso2-ac", "urn:iso:15118:2:2013:MsgDef", ISO2_AC, "ChargingStatusReq", False),
-         "iso2-dc-tls": ("iso2-dc", "urn:iso:15118:2:2013:MsgDef", ISO2_DC, "CurrentDemandReq", True)}
+CASES = {"din": ("din", DIN_NS, DIN_SEQUENCE, "CurrentDemandReq", False),
+         "iso2-dc": ("iso2-dc", ISO2_NS, ISO2_SEQUENCE, "CurrentDemandReq", False),
+         "iso2-ac": ("iso2-ac", ISO2_NS, ISO2_AC_SEQUENCE, "ChargingStatusReq", False),
+         "iso2-dc-tls": ("iso2-dc", ISO2_NS, ISO2_SEQUENCE, "CurrentDemandReq", True)}
 TLS_SUITE = "TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"
 LOOPS = 5
 # The package's SECC answers CurrentDemandReq in 180-210 ms on this host (pydantic + its EXI codec in a

@@ -9,7 +9,8 @@ import micropython
 import board
 from jezgro.kernel import Kernel
 from jezgro.service import ServiceSpec as S
-from jezgro.const import PRIO_MEDIUM, MSG_PING
+import msgs
+from jezgro.const import PRIO_MEDIUM
 from jezgro.ipc import Ipc, Msg
 from jezgro.critical import Critical
 from jezgro import faults
@@ -29,7 +30,7 @@ def ipc_pair(n):
     send = ipc.send_i32
     take = ipc.take
     for i in range(n):
-        send(0, 1, MSG_PING, i)
+        send(0, 1, msgs.PING, i)
         take(1, msg)
 
 
@@ -37,7 +38,7 @@ def deque_pair(n):
     # Baseline: the cheapest queue MicroPython offers, moving a preallocated object.
     from collections import deque
     q = deque((), 64)
-    item = (MSG_PING, 0)
+    item = (msgs.PING, 0)
     for i in range(n):
         q.append(item)
         q.popleft()

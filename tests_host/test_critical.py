@@ -8,7 +8,7 @@ import micropython, array, harness, time
 from jezgro.critical import Critical
 from jezgro.ipc import Ipc
 from jezgro.shared import PLL
-from jezgro.const import MSG_GRID_UNLOCKED
+import msgs
 ipc = Ipc(3, [600, 8, 8], 512)
 ipc.accepting[0] = 1
 acc = array.array("i", [0, 0])
@@ -23,7 +23,7 @@ def publish_and_send():
     # Python-level tick work the way PLL_SYNC does it: publish, and message on loss.
     PLL.publish(acc[0], 20588881, 83200, 12, 1)
     if acc[1] % 100 == 0:
-        ipc.send_i32(1, 0, MSG_GRID_UNLOCKED, acc[1], priority=True)
+        ipc.send_i32(1, 0, msgs.GRID_UNLOCKED, acc[1], priority=True)
 
 c = Critical(2, time.ticks_us, time.ticks_diff)
 c.register(0, 1, pll_like)

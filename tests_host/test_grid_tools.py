@@ -82,15 +82,16 @@ try:
     out["bad"] = "accepted"
 except ValueError as e:
     out["bad"] = str(e)
-class K: pass
-class Ctx: pass
 import board
-ctx = Ctx(); ctx.kernel = K(); ctx.kernel.board = board
+from jezgro.service import Service, ServiceSpec
+class K: pass
+k = K(); k.board = board
+ctx = Service(ServiceSpec(3, "DROOP_CTRL", 1, 4, 16, 10000, "services.droop_ctrl"), k)
 board.FS_ROOT = "."
 from services.droop_ctrl import load_config
 cfg = load_config(ctx)
 out["cfg"] = cfg
-out["cfg_err"] = [getattr(ctx, "config_error", ""), getattr(ctx, "config_errors", 0)]
+out["cfg_err"] = [ctx.status.config_error, ctx.status.config_errors]
 print("RESULT " + json.dumps(out))
 """, fs=tmp_path)
     d = r.data

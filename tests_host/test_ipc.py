@@ -5,6 +5,7 @@ SETUP = """
 import micropython, harness
 from jezgro.ipc import Ipc, Msg, handle, PAYLOAD_MAX
 from jezgro.const import *
+import msgs
 
 def locked(fn):
     # Run fn with the heap locked: any allocation raises MemoryError.
@@ -30,9 +31,9 @@ h = ipc.current_handle(2)
 def burst():
     n = 0
     for i in range(50):
-        n += ipc.send(1, 2, MSG_POWER_SCHEDULE, payload)
-        n += ipc.send_i32(1, h, MSG_GRID_UNLOCKED, i, -i, 1 << 29, -(1 << 29))
-        n += ipc.send_i32(1, 3, MSG_GRID_EMERGENCY, i, priority=True)
+        n += ipc.send(1, 2, msgs.POWER_SETPOINT, payload)
+        n += ipc.send_i32(1, h, msgs.GRID_UNLOCKED, i, -i, 1 << 29, -(1 << 29))
+        n += ipc.send_i32(1, 3, msgs.GRID_EMERGENCY, i, priority=True)
     return n
 def drain():
     got = 0
@@ -44,7 +45,7 @@ def drain():
 sent = locked(burst)
 taken = locked(drain)
 # content survives the trip
-ipc.send_i32(1, 2, MSG_GRID_UNLOCKED, -123456789, 5)
+ipc.send_i32(1, 2, msgs.GRID_UNLOCKED, -123456789, 5)
 ipc.take(2, msg)
 harness.result({"sent": sent, "taken": taken, "type": msg.type, "a": msg.i32(0), "b": msg.i32(1),
                 "src": msg.src, "in_use": ipc.in_use(), "hw": ipc.high_water})
@@ -61,8 +62,8 @@ def test_send_priority_jumps_the_queue(mp):
 ipc = Ipc(2, [8, 8])
 ipc.accepting[1] = 1
 for i in range(5):
-    ipc.send_i32(0, 1, MSG_PING, i)
-ipc.send_i32(0, 1, MSG_GRID_EMERGENCY, 99, priority=True)
+    ipc.send_i32(0, 1, msgs.PING, i)
+ipc.send_i32(0, 1, msgs.GRID_EMERGENCY, 99, priority=True)
 msg = Msg()
 order = []
 while ipc.take(1, msg):
@@ -81,17 +82,17 @@ codes = {}
 def flood():
     for s in range(1, 12):
         for i in range(64):
-            c = ipc.send_i32(0, s, MSG_PING, i)
+            c = ipc.send_i32(0, s, msgs.PING, i)
             codes[c] = codes.get(c, 0) + 1
 flood()
-full = ipc.send_i32(0, 1, MSG_PING, 0)   # mailbox 1 is full before the pool is
+full = ipc.send_i32(0, 1, msgs.PING, 0)   # mailbox 1 is full before the pool is
 msg = Msg()
 ipc.take(5, msg)
-after = ipc.send_i32(0, 5, MSG_PING, 7)  # one slot freed: sending works again
+after = ipc.send_i32(0, 5, msgs.PING, 7)  # one slot freed: sending works again
 harness.result({"codes": codes, "exhausted": ipc.pool_exhausted, "full": full,
                 "mailbox_full": ipc.mailbox_full, "after": after, "hw": ipc.high_water,
-                "oversize": ipc.send(0, 2, MSG_PING, bytearray(PAYLOAD_MAX + 1)),
-                "nosvc": ipc.send(0, 40, MSG_PING)})
+                "oversize": ipc.send(0, 2, msgs.PING, bytearray(PAYLOAD_MAX + 1)),
+                "nosvc": ipc.send(0, 40, msgs.PING)})
 """)
     d = r.data
     assert d["codes"] == {"0": 512, "-3": 11 * 64 - 512}
@@ -106,7 +107,7 @@ def test_mailbox_full_is_counted(mp):
     r = mp(SETUP + """
 ipc = Ipc(2, [4, 4])
 ipc.accepting[1] = 1
-codes = [ipc.send_i32(0, 1, MSG_PING, i) for i in range(6)]
+codes = [ipc.send_i32(0, 1, msgs.PING, i) for i in range(6)]
 harness.result({"codes": codes, "full": ipc.mailbox_full})
 """)
     assert r.data == {"codes": [0, 0, 0, 0, -4, -4], "full": 2}
@@ -122,7 +123,7 @@ k.boot()
 k.run(10)
 t_echo.log.clear()
 # ECHO answers a PING from SAFE to SAFE's handle: a round trip through two mailboxes.
-k.ipc.send_i32(2, 1, MSG_PING, 42)
+k.ipc.send_i32(2, 1, msgs.PING, 42)
 k.run(5)
 import t_safe
 harness.result({"echo": t_echo.log, "safe": t_safe.got})

@@ -106,8 +106,8 @@ k = harness.kernel([ServiceSpec(1, "ISO15118", PRIO_MEDIUM, 16, 128, 1000000, "s
 k.boot()
 k.run(3000)
 svc = k.services[1]
-harness.result({{"error": getattr(svc, "config_error", None), "errors": getattr(svc, "config_errors", 0),
-                 "faults": svc.faults, "restarts": svc.restarts, "running": getattr(svc, "iso", None) is not None}})
+harness.result({{"error": svc.status.config_error, "errors": svc.status.config_errors,
+                 "faults": svc.faults, "restarts": svc.restarts, "running": svc.status.obj is not None}})
 """
 
 BAD = {"missing": (None, "iso15118.json: cannot read"),
@@ -226,19 +226,19 @@ i_run.run({["--fs", str(tmp_path / "fs"), "--seconds", "5", "--status-ms", "100"
 ARBITER = """
 import harness
 from power.arbiter import Arbiter
-from power.messages import SRC_OCPP, SRC_STATION, SRC_ISO15118, LIM_IMPORT
+from msgs import SRC_OCPP, SRC_STATION, SRC_ISO15118, LIM_IMPORT, LIM_EXPORT
 a = Arbiter()
 out = [a.import_cap()]
 a.setpoint(SRC_ISO15118, 11000, 0, 0)
 out.append(a.import_cap())
-a.setpoint(SRC_OCPP, 7000, 0, 0)
+a.limits(SRC_OCPP, 7000, 0, LIM_IMPORT)
 out.append(a.import_cap())
 a.limits(SRC_STATION, 5000, 0, LIM_IMPORT)
 out.append(a.import_cap())
-a.drop(SRC_OCPP, True)
+a.limits(SRC_OCPP, 0, 0, 0)
 a.limits(SRC_STATION, 5000, 0, 0)
 out.append(a.import_cap())
-a.setpoint(SRC_OCPP, -3000, 0, 0)
+a.limits(SRC_OCPP, 0, 3000, LIM_IMPORT | LIM_EXPORT)
 out.append(a.import_cap())
 harness.result(out)
 """
@@ -313,7 +313,7 @@ k = harness.kernel([ServiceSpec(1, "ISO15118", PRIO_MEDIUM, 16, 128, 1000000, "s
                     ServiceSpec(2, "EVCC", PRIO_LOW, 16, 128, 1000000, "iso15118.evcc.ev_sim")])
 k.boot()
 k.run(20000)
-st = k.services[1].iso.status()
+st = k.services[1].status.obj.status()
 harness.result({{"offers": st["offers"], "history": st["history"], "ev": ev_sim.OUT["result"],
                  "faults": k.services[1].faults + k.services[2].faults}})
 """

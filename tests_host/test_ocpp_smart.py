@@ -142,8 +142,9 @@ def test_profiles_composite_v2g_power_mgr_reservations_iso15118(csms, tmp_path):
     assert out["svc"]["faults"] == 0
     assert csms.errors_sent() == []
     pm = out["power_peer"]
-    limits = [m[0] for m in pm]
-    assert all(m[2] == 1 for m in pm)  # SRC_OCPP
+    # the signed composite limit: an import cap, or (negative, V2G) no import and an export cap
+    limits = [m[0] if m[3] == 1 else -m[1] for m in pm]
+    assert all(m[2] == 1 and m[3] in (1, 3) for m in pm)  # SRC_OCPP; LIM_IMPORT (| LIM_EXPORT)
     # 11000 (charge) -> -8000 (discharge) -> 5000 (max profile caps 6000) -> 3000 (stack 1) -> 5000
     want = [11000, -8000, 5000, 3000, 5000]
     it = iter(limits)
@@ -154,7 +155,7 @@ def test_profiles_composite_v2g_power_mgr_reservations_iso15118(csms, tmp_path):
     needs = csms.calls("NotifyEVChargingNeeds")
     assert len(needs) == 1 and needs[0]["chargingNeeds"]["acChargingParameters"] == {
         "energyAmount": 30000, "evMinCurrent": 6, "evMaxCurrent": 32, "evMaxVoltage": 400}
-    assert out["ext"]["iso_bad"] == 1  # the malformed needs payload was counted, not sent
+    assert out["client"]["iso_bad"] == 1  # the malformed needs payload was counted, not sent
     sched = csms.calls("NotifyEVChargingSchedule")[0]
     assert [(q["startPeriod"], q["limit"]) for q in sched["chargingSchedule"]["chargingSchedulePeriod"]] == [
         (0, 11000), (900, 7000), (1800, -5000), (2700, -10000), (3600, 0), (4500, 11000), (5400, 3000)]

@@ -33,6 +33,7 @@ def test_jezgro_sim_runs_to_summary_with_injection(tmp_path):
     # One tick per 100 µs of simulated time (plus the one at t=0), none missed.
     assert s["critical"]["ticks_run"] == s["sim_ms"] * 10 + 1 and s["critical"]["ticks_missed"] == 0
     assert s["ipc"]["high_water"] >= 1 and s["heap"]["peak_bytes"] > 0
+    assert s["ipc"]["layout_errors"] == 0  # every send matched the message catalogue
     assert "JEZGRO-GW simulation summary" in p.stdout
     logs = subprocess.run([JEZGRO, "logs", "--dir", str(out / "fs"), "--json"], capture_output=True,
                           text=True, timeout=60)

@@ -5,6 +5,7 @@ COMMON = """
 import harness
 from jezgro.service import ServiceSpec as S
 from jezgro.const import *
+import msgs
 from jezgro import faults
 """
 
@@ -93,7 +94,7 @@ k.boot()
 k.run(500)
 s = k.summary()
 harness.result({"loopy": s["services"][1], "got": t_safe.got, "quarantined": s["quarantined"],
-                "events": s["events"], "send_after": k.ipc.send(0, 1, MSG_PING)})
+                "events": s["events"], "send_after": k.ipc.send(0, 1, msgs.PING)})
 """)
     loopy = r.data["loopy"]
     assert loopy["state"] == "held"
@@ -124,14 +125,14 @@ k = harness.kernel([S(1, "ECHO", PRIO_MEDIUM, 4, 16, 1000000, "t_echo")])
 k.boot()
 k.run(5)
 old = k.ipc.current_handle(1)
-ok_before = k.ipc.send_i32(0, old, MSG_PING, 11)
+ok_before = k.ipc.send_i32(0, old, msgs.PING, 11)
 k.run(5)
-queued = k.ipc.send_i32(0, old, MSG_PING, 12)   # queued for gen 1, which is about to die
+queued = k.ipc.send_i32(0, old, msgs.PING, 12)   # queued for gen 1, which is about to die
 k.inject(1, faults.INJ_CRASH)
 k.run(5)
-stale = k.ipc.send_i32(0, old, MSG_PING, 13)    # addressed to the dead incarnation
-by_sid = k.ipc.send_i32(0, 1, MSG_PING, 14)     # plain sid: whoever runs now
-new = k.ipc.send_i32(0, k.ipc.current_handle(1), MSG_PING, 15)
+stale = k.ipc.send_i32(0, old, msgs.PING, 13)    # addressed to the dead incarnation
+by_sid = k.ipc.send_i32(0, 1, msgs.PING, 14)     # plain sid: whoever runs now
+new = k.ipc.send_i32(0, k.ipc.current_handle(1), msgs.PING, 15)
 k.run(5)
 pings = [e[2] for e in t_echo.log if e[0] == "msg"]
 harness.result({"codes": [ok_before, queued, stale, by_sid, new], "pings": pings,

@@ -24,6 +24,9 @@ VIRTUAL_HANG_FLOOR_MS = const(250)
 
 FS_ROOT = os.getenv("JEZGRO_FS") or "sim_fs"
 NAME = "unix"
+# Every IPC send is checked against the message catalogue (msgs/catalogue.py): a message with
+# another layout or direction raises in its sender, in the simulation and in every test.
+CHECK_MSGS = True
 
 irq_off = None  # no preemption on unix: IPC needs no interrupt masking
 irq_on = None

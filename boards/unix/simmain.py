@@ -157,7 +157,7 @@ def main(argv):
     summary["reboots"] = reboots
     summary["injections"] = state["applied"]
     summary["interrupted"] = state.get("interrupted", False)
-    iso = getattr(kernel.services[_sid(table, "ISO15118")], "iso", None) if _sid(table, "ISO15118") >= 0 else None
+    iso = _published(kernel, "ISO15118")
     if iso is not None:
         summary["iso15118"] = iso.status()
         for h in summary["iso15118"]["history"]:
@@ -200,28 +200,34 @@ def _with_ev(table, opts):
     return tuple(table) + (ev_sim.spec(len(table)),)
 
 
+def _published(k, name):
+    # the state object the service published (ctx.publish), or None
+    for s in k.services:
+        if s.name == name:
+            return s.status.obj
+    return None
+
+
 def _gateway_state(k):
     # POWER_MGR owns the gateway state (spec §8.3); absent until it runs.
-    for s in k.services:
-        pm = getattr(s, "power", None)
-        if pm is not None:
-            from power.gateway_fsm import STATE_NAMES
-            return STATE_NAMES[pm.state]
-    return ""
+    pm = _published(k, "POWER_MGR")
+    if pm is None:
+        return ""
+    from power.gateway_fsm import STATE_NAMES
+    return STATE_NAMES[pm.state]
 
 
 def _power_state(k):
     # The scheduled power DROOP_CTRL follows and the SECC's view of it, W (absent parts: None).
     out = {"droop_p_w": None, "iso_p_w": None, "iso_state": None}
-    for s in k.services:
-        d = getattr(s, "droop", None)
-        if d is not None:
-            out["droop_p_w"] = int(d.sched_p)
-        iso = getattr(s, "iso", None)
-        if iso is not None:
-            out["iso_p_w"] = iso.power_w
-            live = iso.status()["live"]
-            out["iso_state"] = live["state"] if live else "Idle"
+    d = _published(k, "DROOP_CTRL")
+    if d is not None:
+        out["droop_p_w"] = int(d.sched_p)
+    iso = _published(k, "ISO15118")
+    if iso is not None:
+        out["iso_p_w"] = iso.power_w
+        live = iso.status()["live"]
+        out["iso_state"] = live["state"] if live else "Idle"
     return out
 
 

@@ -50,6 +50,12 @@ class Droop:
         self.alpha = TS / (self.pr["response_s"] / 10.0)
         self.alpha_q = TS / 0.2
 
+    def status(self):
+        # what DROOP_CTRL publishes (ctx.publish): the grid code, the scheduled and the target power
+        return {"grid_code": self.name, "sched_p_w": int(self.sched_p), "sched_q_var": int(self.sched_q),
+                "p_target_w": int(self.p_target), "q_target_var": int(self.q_target),
+                "running": self.running, "tripped": self.tripped, "trip_cause": self.trip_cause}
+
     def schedule(self, p_w, q_var):
         self.sched_p = float(p_w)
         self.sched_q = float(q_var)

@@ -2,7 +2,7 @@
 # name from the config file's "grid_code" key; default ENTSO-E). Every field
 # the droop, the protection and the tests use comes from here.
 #
-#   f_band_hz     continuous operating (critical) band: outside -> MSG_GRID_EMERGENCY
+#   f_band_hz     continuous operating (critical) band: outside -> GRID_EMERGENCY
 #   v_band_pu     continuous voltage band
 #   db_lo/db_hi   P(f) activation thresholds (Hz): deadband or LFSM-U / LFSM-O points
 #   droop_pct     P(f) droop s: dP/Pn = (df/fn)/s beyond the threshold

@@ -48,27 +48,9 @@ E_FULL = const(-4)
 E_SIZE = const(-5)
 E_DOWN = const(-6)
 
-# Message types (u16). 0x00xx kernel, 0x01xx grid, 0x02xx power, 0x03xx protocols.
-MSG_AUDIT_EVENT = const(0x0001)
-MSG_SERVICE_QUARANTINED = const(0x0002)
-MSG_SERVICE_RESTARTED = const(0x0003)
-MSG_PING = const(0x0004)
-MSG_PONG = const(0x0005)
-MSG_GRID_UNLOCKED = const(0x0101)
-MSG_GRID_LOCKED = const(0x0102)
-MSG_GRID_EMERGENCY = const(0x0103)
-MSG_POWER_SCHEDULE = const(0x0201)
-MSG_POWER_LIMITS = const(0x0202)
-MSG_SAFE_STATE = const(0x0203)
-MSG_EV_CHARGING_NEEDS = const(0x0301)
-MSG_EV_CHARGING_SCHEDULE = const(0x0302)
-MSG_SESSION_STATE = const(0x0303)
-MSG_CAN_FRAME = const(0x0304)
-MSG_ISO_CERT_REQUEST = const(0x0305)  # payload formats: firmware/ocpp/iso15118_bridge.py
-MSG_ISO_CERT_RESPONSE = const(0x0306)
-MSG_ISO_AUTHORIZE = const(0x0307)
+# Message ids and payloads: the catalogue in firmware/msgs/.
 
-# Audit event codes, carried in MSG_AUDIT_EVENT.
+# Audit event codes, carried in msgs.AUDIT_EVENT.
 EV_BOOT = const(1)
 EV_START = const(2)
 EV_CRASH = const(3)

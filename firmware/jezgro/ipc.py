@@ -124,6 +124,17 @@ class Ipc:
         self.down_rejected = 0
         self.dropped_stale_queued = 0
         self.high_water = 0
+        # Layout check (unix port: simulation and tests): fn(src, dst sid, type, n, is_i32) -> None
+        # or what is wrong; a wrong send raises in its sender. None on the board: no cost there.
+        self.checker = None
+        self.layout_errors = 0
+
+    def _check(self, src, dst, mtype, n, is_i32):
+        check = self.checker
+        err = check(src, dst & 0xFF, mtype, n, is_i32) if check is not None else None
+        if err is not None:
+            self.layout_errors += 1
+            raise ValueError(err)
 
     def current_handle(self, sid):
         return handle(sid, self.gen[sid])
@@ -184,6 +195,8 @@ class Ipc:
             n = len(payload)
         if n > PAYLOAD_MAX:
             return E_SIZE
+        if self.checker is not None:
+            self._check(src, dst, mtype, n, False)
         o = self._reserve(src, dst, mtype, n, priority)
         if o < 0:
             return o
@@ -193,6 +206,8 @@ class Ipc:
 
     def send_i32(self, src, dst, mtype, a, b=0, c=0, d=0, priority=False):
         # Fixed 16-byte payload of four int32: the common case for control messages.
+        if self.checker is not None:
+            self._check(src, dst, mtype, 16, True)
         o = self._reserve(src, dst, mtype, 16, priority)
         if o < 0:
             return o

@@ -9,8 +9,9 @@ import select
 from jezgro.const import (PRIO_CRITICAL, ST_ABSENT, ST_READY, ST_WAITING, ST_HELD, ST_STOPPED,
                           W_NONE, W_RECV, W_IO, W_FOREVER, F_EXCEPTION,
                           F_MEMORY, F_WATCHDOG, F_HANG, F_TICK, F_EXIT, EV_BOOT, EV_START,
-                          EV_RESTART, EV_RESET_CAUSE, MSG_AUDIT_EVENT, EVENT_NAMES,
+                          EV_RESTART, EV_RESET_CAUSE, EVENT_NAMES,
                           FAULT_NAMES, ST_NAMES, PRIO_NAMES)
+from msgs import AUDIT_EVENT
 from jezgro.ipc import Ipc
 from jezgro.critical import Critical
 from jezgro.supervisor import Supervisor
@@ -43,6 +44,11 @@ class Kernel:
         self.services = [Service(spec, self) for spec in table]
         n = len(table)
         self.ipc = Ipc(n, [spec.mailbox for spec in table], ipc_slots, board.irq_off, board.irq_on)
+        if getattr(board, "CHECK_MSGS", False):
+            from msgs import catalogue
+            catalogue.names()  # built now, so that checking a send allocates nothing
+            self.check = catalogue.check
+            self.ipc.checker = self._check_msg
         nslots = 0
         for spec in table:
             if spec.tick_slot >= nslots:
@@ -96,12 +102,18 @@ class Kernel:
         if self.audit_sid < 0 or self.services[self.audit_sid].module is None:
             return
         gen = self.ipc.gen[sid] if 0 <= sid < len(self.services) else 0
-        r = self.ipc.send_i32(0, self.audit_sid, MSG_AUDIT_EVENT,
+        r = self.ipc.send_i32(0, self.audit_sid, AUDIT_EVENT,
                               ev | (sid << 8) | (cause << 16), seq, self.ticks_ms(), gen)
         if r == 0:
             self.audit_sent += 1
         else:
             self.audit_lost += 1
+
+    def _check_msg(self, src, dst, mtype, n, is_i32):
+        # every send against the message catalogue (boards with CHECK_MSGS: the unix port)
+        svcs = self.services
+        return self.check(mtype, n, is_i32, svcs[src].name if src < len(svcs) else "",
+                          svcs[dst].name if dst < len(svcs) else "")
 
     def take_text(self, seq):
         return self.texts.pop(seq, "")
@@ -489,6 +501,8 @@ class Kernel:
                     "mean": (sum(lat) // len(lat)) if lat else 0,
                 },
                 "max_step_us": s.max_step_us,
+                "config_error": s.status.config_error, "config_errors": s.status.config_errors,
+                "status": s.status.summary(),
                 "tick_runs": self.critical.runs[s.spec.tick_slot] if s.spec.tick_slot >= 0 else 0,
             })
         c = self.critical
@@ -508,6 +522,7 @@ class Kernel:
                 "pool_exhausted": ipc.pool_exhausted, "mailbox_full": ipc.mailbox_full,
                 "stale_rejected": ipc.stale_rejected,
                 "stale_dropped": ipc.dropped_stale_queued, "down_rejected": ipc.down_rejected,
+                "layout_errors": ipc.layout_errors,
             },
             "heap": {"peak_bytes": self.heap_peak, "now_bytes": gc.mem_alloc(),
                      "free_bytes": gc.mem_free()},

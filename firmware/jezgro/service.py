@@ -1,6 +1,19 @@
 # A service: its static declaration (ServiceSpec, the JEZGRO_SERVICE_DEFINE
 # row) and its runtime context (Service), which is also the `ctx` handed to
 # the service's `async def main(ctx)`.
+#
+# What a service may use of ctx (its whole view of the kernel; services never
+# reach through ctx.kernel):
+#   identity      ctx.sid, ctx.name, ctx.sid_of(name), ctx.lookup(sid)
+#   messages      ctx.send / ctx.send_i32 (msgs/: the catalogue's send_* helpers), ctx.receive,
+#                 ctx.try_receive
+#   time          ctx.ticks_ms(), ctx.ticks_diff(a, b), ctx.ticks_add(t, ms), ctx.sleep_ms, ctx.yield_
+#   I/O           ctx.wait_io, ctx.wait_io_any, ctx.io_unregister(obj)
+#   files         ctx.fs_root, ctx.path(name)
+#   config        await ctx.configure(load, errors, retry_ms), ctx.config_failed(text)
+#   status        ctx.publish(obj): obj.status() -> dict is what the summary and `jezgro` show;
+#                 ctx.status holds it with the configuration state
+#   memory        ctx.store: survives restarts of this service, not reboots
 from micropython import const
 from jezgro.const import (PRIO_CRITICAL, ST_ABSENT, W_NONE, W_SLEEP, W_RECV, W_IO,
                           W_FOREVER, RESTART_PERMANENT)
@@ -50,6 +63,21 @@ class Store:
 
     def keys(self):
         return list(self._d.keys())
+
+
+class Status:
+    # A service's declared status, the one place the simulation summary, `jezgro` and the tests
+    # read a service's state from: its configuration state and the object that holds its live
+    # state (ctx.publish). Lives in the Service, so it survives restarts of the service.
+    def __init__(self):
+        self.config_error = ""  # "" configured (or nothing to configure), else "<file>: <reason>"
+        self.config_errors = 0  # failed configuration loads since boot
+        self.obj = None  # the published state object; its status() -> dict, when it has one
+
+    def summary(self):
+        # the published object's status() dict, or None (nothing published, or no status() on it)
+        f = getattr(self.obj, "status", None)
+        return f() if f is not None else None
 
 
 class _Await:
@@ -110,6 +138,7 @@ class Service:
         self.last_fault = 0
         self.max_step_us = 0
         self.last_fault_text = ""
+        self.status = Status()
 
     # --- identity -----------------------------------------------------------
     @property
@@ -118,6 +147,60 @@ class Service:
 
     def lookup(self, sid):
         return self.kernel.ipc.current_handle(sid)
+
+    def sid_of(self, name):
+        # the sid of the service called name in this configuration, or -1 (not in the table)
+        for s in self.kernel.services:
+            if s.name == name:
+                return s.sid
+        return -1
+
+    def name_of(self, sid):
+        # the name of service sid in this configuration, or "" (no such service)
+        svcs = self.kernel.services
+        return svcs[sid].name if 0 <= sid < len(svcs) else ""
+
+    # --- files and configuration ---------------------------------------------
+    @property
+    def fs_root(self):
+        return self.kernel.board.FS_ROOT
+
+    def path(self, name):
+        return self.kernel.board.FS_ROOT + "/" + name
+
+    def config_failed(self, text):
+        # A configuration that cannot be used: reported, counted, and the service carries on
+        # (unconfigured or on its defaults) instead of crash-looping into quarantine.
+        self.status.config_error = text
+        self.status.config_errors += 1
+
+    async def configure(self, load, errors, retry_ms):
+        # -> load()'s result, once it returns. Each failure with one of `errors` is reported
+        # (config_failed(str(e))) and load() is tried again after retry_ms, the watchdog fed.
+        while True:
+            self.feed()
+            try:
+                r = load()
+                self.status.config_error = ""
+                return r
+            except errors as e:
+                self.config_failed(str(e))
+            t = 0
+            while t < retry_ms:
+                self.feed()
+                await self.sleep_ms(200)
+                t += 200
+
+    def audit_text(self, seq):
+        # AUDIT_LOGGER: the fault text an AUDIT_EVENT refers to (kept by the kernel until taken)
+        return self.kernel.take_text(seq)
+
+    def request_reset(self, reason):
+        # a board reset on this service's behalf (OCPP Reset): the next boot reports who and why
+        self.kernel.request_reset(self.name, reason)
+
+    def publish(self, obj):
+        self.status.obj = obj
 
     def is_critical(self):
         return self.spec.priority == PRIO_CRITICAL
@@ -169,6 +252,9 @@ class Service:
             self.kernel.io_register(self, obj, event)
         return self._park(W_IO, timeout_ms)
 
+    def io_unregister(self, obj):
+        self.kernel.io_unregister(obj)
+
     def wait_forever(self):
         return self._park(W_FOREVER, -1)
 
@@ -180,3 +266,9 @@ class Service:
 
     def ticks_ms(self):
         return self.kernel.ticks_ms()
+
+    def ticks_diff(self, a, b):
+        return self.kernel.ticks_diff(a, b)
+
+    def ticks_add(self, t, delta):
+        return self.kernel.ticks_add(t, delta)

@@ -4,8 +4,8 @@
 # audited and the safe-state owner (POWER_MGR) is told.
 from jezgro.const import (RESTART_TEMPORARY, RESTART_TRANSIENT, F_EXIT, ST_HELD,
                           ST_STOPPED, EV_CRASH, EV_WATCHDOG, EV_QUARANTINE, EV_EXIT,
-                          F_WATCHDOG, F_HANG, MSG_SERVICE_QUARANTINED,
-                          MSG_SERVICE_RESTARTED)
+                          F_WATCHDOG, F_HANG)
+from msgs import SERVICE_QUARANTINED, SERVICE_RESTARTED
 
 LATENCY_KEEP = 64  # restart latencies kept per service for the summary
 
@@ -45,7 +45,7 @@ class Supervisor:
             self.quarantined += 1
             k.audit(EV_QUARANTINE, svc.sid, cause,
                     "%d restarts in %d s" % (len(svc.restart_times) - 1, spec.period_s))
-            k.ipc.send_i32(0, self.safe_state_sid, MSG_SERVICE_QUARANTINED, svc.sid, cause,
+            k.ipc.send_i32(0, self.safe_state_sid, SERVICE_QUARANTINED, svc.sid, cause,
                            priority=True)
             return
         svc.restart_from_us = t_fault_us
@@ -67,4 +67,4 @@ class Supervisor:
         if svc.state == ST_HELD:
             svc.restart_times = []
             self.k.start_service(svc, True)
-            self.k.ipc.send_i32(0, self.safe_state_sid, MSG_SERVICE_RESTARTED, svc.sid, priority=True)
+            self.k.ipc.send_i32(0, self.safe_state_sid, SERVICE_RESTARTED, svc.sid, priority=True)

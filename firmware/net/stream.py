@@ -35,7 +35,7 @@ class Stream:
 
     async def _wait(self, ev, deadline_ms):
         # One bounded slice; feeds between slices so long waits never starve the watchdog.
-        k = self.ctx.kernel
+        k = self.ctx
         left = k.ticks_diff(deadline_ms, k.ticks_ms())
         if left <= 0:
             return False
@@ -43,7 +43,7 @@ class Stream:
         return await self.ctx.wait_io(self.sock, ev, left if left < WAIT_SLICE_MS else WAIT_SLICE_MS)
 
     async def open(self, host, port, timeout_ms, tls=None, server_hostname=None):
-        k = self.ctx.kernel
+        k = self.ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
         s = socket.socket(ai[0], socket.SOCK_STREAM)
@@ -72,7 +72,7 @@ class Stream:
                                         server_hostname=server_hostname or host)
 
     async def write(self, data, timeout_ms):
-        k = self.ctx.kernel
+        k = self.ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
         mv = memoryview(data)
         off = 0
@@ -114,7 +114,7 @@ class Stream:
         s = self.sock
         self.sock = None
         if s is not None:
-            self.ctx.kernel.io_unregister(s)
+            self.ctx.io_unregister(s)
             try:
                 s.close()
             except OSError:

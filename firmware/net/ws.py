@@ -86,7 +86,7 @@ class WebSocket:
             for h in headers:
                 req += "%s: %s\r\n" % h
         await self.st.write((req + "\r\n").encode(), timeout_ms)
-        k = self.ctx.kernel
+        k = self.ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
         while True:
             end = bytes(self.buf[:self.n]).find(b"\r\n\r\n")
@@ -118,7 +118,7 @@ class WebSocket:
 
     async def _fill(self, deadline):
         # Read what is available (waiting in slices up to deadline): bytes added, 0 on timeout, -1 on EOF.
-        k = self.ctx.kernel
+        k = self.ctx
         mv = memoryview(self.buf)
         while True:
             if self.n >= len(self.buf):
@@ -149,7 +149,7 @@ class WebSocket:
         # Next whole data message (str for text, bytes for binary), None on timeout.
         # Raises WsClosed when the connection ends, WsError on protocol violations
         # (after sending the matching close frame).
-        k = self.ctx.kernel
+        k = self.ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
         while True:
             try:

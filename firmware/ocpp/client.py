@@ -14,6 +14,7 @@ from ocpp import rpc, clock
 from ocpp.rpc import RpcError, CALL, CALLRESULT, CALLERROR
 from ocpp.device_model import DeviceModel
 from ocpp.txqueue import TxQueue
+from ocpp.later import Later
 from ocpp.ops import INCOMING
 
 SLICE_MS = const(100)
@@ -47,7 +48,7 @@ class Client:
         self.q_attempts = 0
         self.q_retry_ms = 0
         self.last_tx_ms = 0
-        self.offline_since_ms = ctx.kernel.ticks_ms()
+        self.offline_since_ms = ctx.ticks_ms()
         self.ever_connected = False
         self.handlers = {}  # action -> module, imported on first use
         self.connectors = cfg.get("connectors", 1)
@@ -62,14 +63,29 @@ class Client:
         self.bo = BackOff(self.dm.int(C, "RetryBackOffWaitMinimum"), self.dm.int(C, "RetryBackOffRandomRange"),
                           self.dm.int(C, "RetryBackOffRepeatTimes"))
         self.ticks = []  # periodic functions of the operation modules, fn(client)
-        self.ext = {}  # state owned by operation modules (transactions, profiles, reservations)
+        # The parts ocpp/features.py installs (None: not in this build) and their shared state.
+        self.tx = None  # transaction.Transactions
+        self.sc = None  # smart_charging.SmartCharging
+        self.resv = None  # reservations.Reservations
+        self.iso = None  # iso15118_bridge.Bridge
+        self.ipc_hook = None  # fn(client, msg) for IPC from other services
+        self.power_mgr = -1  # POWER_MGR's sid: the composite-schedule limit goes there
+        self.later = Later()  # operations answered now, carried out afterwards
+        self.auth_last = None  # the last Authorize answer (status or error)
+
+    def status(self):
+        # what the simulation summary and `jezgro` show of the client
+        return {"registered": self.registered, "boot_status": self.boot_status, "queue": len(self.txq),
+                "last_error": self.last_error, "last_callerror": self.last_callerror,
+                "stats": self.stats, "active_limit_w": self.sc.active_limit_w if self.sc else None,
+                "iso_bad": self.iso.bad if self.iso else 0, "auth_last": self.auth_last}
 
     # --- time ---------------------------------------------------------------
     def now(self):
-        return self.ctx.kernel.ticks_ms()
+        return self.ctx.ticks_ms()
 
     def since(self, t):
-        return self.ctx.kernel.ticks_diff(self.now(), t)
+        return self.ctx.ticks_diff(self.now(), t)
 
     # --- outgoing -----------------------------------------------------------
     def call(self, action, payload, on_result=None):
@@ -82,7 +98,7 @@ class Client:
 
     async def _send_call(self, action, payload, on_result, from_queue):
         self.next_id += 1
-        mid = "%x-%d" % (self.ctx.kernel.ticks_ms() & 0xFFFFFF, self.next_id)
+        mid = "%x-%d" % (self.ctx.ticks_ms() & 0xFFFFFF, self.next_id)
         self.pending = [mid, action, payload, self.now(), on_result, from_queue]
         await self.ws.send_text(rpc.call(mid, action, payload))
         self.stats["calls_sent"] += 1
@@ -95,13 +111,13 @@ class Client:
                 return
             self.stats["timeouts"] += 1
             self._finish(None, "timeout")
-        kind = self.ext.get("reset_requested")
-        if kind is not None and (not self.txq.peek() or self.since(self.ext["reset_at"]) > RESET_FLUSH_MS):
+        kind = self.later.reset_kind
+        if kind is not None and (not self.txq.peek() or self.since(self.later.reset_at_ms) > RESET_FLUSH_MS):
             # Reset accepted: the Ended events went out (or are safe in the persistent
             # queue after RESET_FLUSH_MS); close cleanly and have the board reset.
-            del self.ext["reset_requested"]
+            self.later.reset_kind = None
             self.ws.close()
-            self.ctx.kernel.request_reset(self.ctx.name, "OCPP Reset " + kind)
+            self.ctx.request_reset("OCPP Reset " + kind)
         if not self.registered:
             if self.boot_status is None or self.since(self.boot_retry_ms) >= 0:
                 from ocpp.ops import boot_notification
@@ -136,7 +152,7 @@ class Client:
                     self.stats["queue_dropped"] += 1
                     self.q_attempts = 0
                 else:
-                    self.q_retry_ms = self.ctx.kernel.ticks_add(
+                    self.q_retry_ms = self.ctx.ticks_add(
                         self.now(), self.dm.int(C, "MessageAttemptInterval") * 1000 * self.q_attempts)
         if cb is not None:
             try:
@@ -232,7 +248,7 @@ class Client:
             tick(self)
 
     def poll_ipc(self):
-        hook = self.ext.get("ipc")
+        hook = self.ipc_hook
         msg = self.ctx.try_receive()
         while msg is not None:
             if hook is not None:

@@ -1,19 +1,12 @@
 # Wires the optional parts of the station into a Client: transactions and
 # meter values, smart charging (limit -> POWER_MGR), reservations, and the
 # ISO 15118 bridge (IPC from the ISO15118 service).
-def _sid(ctx, name):
-    for s in ctx.kernel.services:
-        if s.name == name:
-            return s.sid
-    return -1
-
-
 def install(cl):
     from ocpp import transaction, smart_charging, reservations, iso15118_bridge
     transaction.install(cl)
     sc = smart_charging.SmartCharging(cl)
-    cl.ext["sc"] = sc
-    cl.ext["power_mgr_sid"] = _sid(cl.ctx, "POWER_MGR")
+    cl.sc = sc
+    cl.power_mgr = cl.ctx.sid_of("POWER_MGR")
     cl.ticks.append(sc.tick)
     reservations.install(cl)
     iso15118_bridge.install(cl)

@@ -61,6 +61,5 @@ class Reservations:
 
 def install(cl):
     r = Reservations(cl)
-    cl.ext["resv"] = r
-    cl.ext["reservation_check"] = r.allows
+    cl.resv = r
     cl.ticks.append(r.tick)

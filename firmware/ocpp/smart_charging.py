@@ -48,7 +48,7 @@ def validate(cl, evse, p):
     if purpose == "TxProfile":
         if evse == 0:
             _fail("TxProfile needs an EVSE")
-        t = cl.ext["tx"].active(evse)
+        t = cl.tx.active(evse)
         if t is None or p.get("transactionId") != t["id"]:
             _fail("TxProfile without the matching active transaction")
     if not 0 <= evse <= cl.connectors:
@@ -86,7 +86,7 @@ def validate(cl, evse, p):
             ph = q.get("numberPhases", 3)
             if not isinstance(ph, int) or not 1 <= ph <= 3:
                 _fail("numberPhases must be 1..3")
-    for old in cl.ext["sc"].profiles:
+    for old in cl.sc.profiles:
         if (old["evse"] == evse and old["p"]["chargingProfilePurpose"] == purpose and
                 old["p"]["stackLevel"] == p["stackLevel"] and old["p"]["id"] != p["id"]):
             _fail("another profile has this purpose and stackLevel on the EVSE")
@@ -109,6 +109,8 @@ class SmartCharging:
         self.sent = None  # (limit, valid_until) last sent to POWER_MGR
         self.times = {}  # timestamp text -> unix s: evaluation runs every second, parsing allocates
         self.last_s = -1
+        self.active_limit_w = None  # the composite-schedule limit in force, W (None: no limit)
+        self.limit_msgs = 0  # POWER_LIMITS sent to POWER_MGR
 
     def _t(self, text):
         t = self.times.get(text)
@@ -159,7 +161,7 @@ class SmartCharging:
         p = o["p"]
         kind = p["chargingProfileKind"]
         if kind == "Relative":
-            tx = self.cl.ext["tx"].active(o["evse"]) if o["evse"] else None
+            tx = self.cl.tx.active(o["evse"]) if o["evse"] else None
             return tx["t0"] if tx and "t0" in tx else None
         st = self._t(s["startSchedule"])
         if kind == "Recurring":
@@ -265,19 +267,24 @@ class SmartCharging:
         if now == self.last_s:
             return
         self.last_s = now
-        pm = cl.ext.get("power_mgr_sid", -1)
+        pm = cl.power_mgr
         lim, nxt = self.limit_at(1, now, "W")
         key = (lim, nxt)
         if key == self.sent:
             return
         self.sent = key
-        cl.ext["active_limit_w"] = lim
+        self.active_limit_w = lim
         if lim is not None:
-            cl.ext["power_w"] = lim
+            if cl.tx is not None:
+                cl.tx.power_w = lim
         if pm >= 0 and lim is not None:
-            from ocpp import power_msg
-            power_msg.send(cl.ctx, pm, lim, (nxt - now) * 1000 if nxt is not None else 0)
-            cl.ext["power_msgs"] = cl.ext.get("power_msgs", 0) + 1
+            # the composite-schedule limit, valid until the schedule's next change: a positive limit
+            # caps the import; a negative one (a V2G period) allows no import and caps the export
+            import msgs
+            flags = msgs.LIM_IMPORT if lim >= 0 else msgs.LIM_IMPORT | msgs.LIM_EXPORT
+            msgs.send_power_limits(cl.ctx, pm, lim, -lim, msgs.SRC_OCPP, flags,
+                                   (nxt - now) * 1000 if nxt is not None else 0)
+            self.limit_msgs += 1
 
 
 def reject_info(reason):

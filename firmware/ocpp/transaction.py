@@ -8,8 +8,8 @@
 # MeterValues message otherwise).
 #
 # The energy register is integrated here from the power the gateway reports
-# (ext["power_w"], W, positive = charging) because the OCPP side has no meter
-# of its own; a station with a metering chip sets ext["meter_wh"] directly.
+# (Transactions.power_w, W, positive = charging) because the OCPP side has no meter
+# of its own; a station with a metering chip sets Transactions.meter_wh directly.
 import os
 from ocpp import clock
 from ocpp.persist import save_json, load_json
@@ -27,6 +27,8 @@ class Transactions:
         self.wh = d.get("wh", 0.0) if isinstance(d, dict) else 0.0
         self.last_s = clock.now()
         self.aligned_slot = -1
+        self.meter_wh = None  # a meter driver's energy register, Wh (None: integrate power_w)
+        self.power_w = None  # the power to integrate when there is no meter, W (+ import)
 
     def save(self):
         save_json(self.path, {"tx": self.tx, "wh": self.wh})
@@ -87,23 +89,23 @@ class Transactions:
         self._event(evse, "Ended", trigger, {"stoppedReason": reason}, context="Transaction.End")
         del self.tx[str(evse)]
         self.save()
-        sc = self.cl.ext.get("sc")
+        sc = self.cl.sc
         if sc is not None:
             sc.drop_tx(t["id"])
         from ocpp.ops import status_notification
         cl = self.cl
-        pend = cl.ext.get("availability_pending")
+        pend = cl.later.availability_on_idle
         if pend is not None and evse in pend[0]:
             # ChangeAvailability answered Scheduled: applied now the transaction is over (G03.FR.05)
-            del cl.ext["availability_pending"]
+            cl.later.availability_on_idle = None
             for e in pend[0]:
                 status_notification.send(cl, e, 1, "Available" if pend[1] == "Operative" else "Unavailable")
         else:
             status_notification.send(cl, evse, 1, cl.conn_status.get(evse) if cl.conn_status.get(evse) in (
                 "Unavailable", "Faulted") else "Available")
-        if cl.ext.get("reset_pending") and not self.tx:
+        if cl.later.reset_on_idle and not self.tx:
             # Reset OnIdle answered Scheduled: the station is idle now (B12.FR.04)
-            del cl.ext["reset_pending"]
+            cl.later.reset_on_idle = False
             from ocpp.ops import reset
             reset.after(cl, {"type": "OnIdle"}, {"status": "Accepted"})
         return True
@@ -114,10 +116,10 @@ class Transactions:
         if dt < 1:
             return
         self.last_s = now
-        if "meter_wh" in cl.ext:
-            self.wh = cl.ext["meter_wh"]
-        elif cl.ext.get("power_w") is not None and self.tx:
-            self.wh += cl.ext["power_w"] * dt / 3600
+        if self.meter_wh is not None:
+            self.wh = self.meter_wh
+        elif self.power_w is not None and self.tx:
+            self.wh += self.power_w * dt / 3600
         upd = cl.dm.int(S, "TxUpdatedInterval")
         for e, t in list(self.tx.items()):
             if upd > 0 and now - t.get("last_upd", now) >= upd:
@@ -138,5 +140,5 @@ class Transactions:
 
 def install(cl):
     t = Transactions(cl)
-    cl.ext["tx"] = t
+    cl.tx = t
     cl.ticks.append(t.tick)

@@ -1,7 +1,13 @@
 # Which power setpoint applies: the latest setpoint and limits of each source,
-# combined by precedence (messages.PRECEDENCE) and clamped by every present
-# limit. Import limits cap positive power, export limits cap negative power.
-from power.messages import N_SOURCES, PRECEDENCE, LIM_IMPORT, LIM_EXPORT, SRC_OCPP
+# combined by precedence (PRECEDENCE) and clamped by every present limit.
+# Import limits cap positive power, export limits cap negative power. Setpoints
+# (POWER_SETPOINT) and limits (POWER_LIMITS) arrive as different messages
+# (msgs/catalogue.py) and stay apart here: a limit never becomes a setpoint.
+from msgs import N_SOURCES, LIM_IMPORT, LIM_EXPORT, SRC_LOCAL, SRC_OCPP, SRC_ISO15118, SRC_STATION
+
+# Setpoint precedence: the EV's own target (ISO 15118) wins over a station
+# command, which wins over the back office; limits from every source apply.
+PRECEDENCE = (SRC_ISO15118, SRC_STATION, SRC_OCPP, SRC_LOCAL)
 
 
 class Arbiter:
@@ -9,10 +15,11 @@ class Arbiter:
         self.p = [0] * N_SOURCES
         self.q = [0] * N_SOURCES
         self.has = [False] * N_SOURCES
-        self.until = [0] * N_SOURCES  # ticks_ms expiry, or 0 for none
+        self.until = [0] * N_SOURCES  # ticks_ms expiry of the setpoint, or 0 for none
         self.max_import = [0] * N_SOURCES
         self.max_export = [0] * N_SOURCES
         self.lim_flags = [0] * N_SOURCES
+        self.lim_until = [0] * N_SOURCES  # ticks_ms expiry of the limits, or 0 for none
 
     def setpoint(self, src, p, q, expires_ms):
         self.p[src] = p
@@ -20,10 +27,11 @@ class Arbiter:
         self.has[src] = True
         self.until[src] = expires_ms
 
-    def limits(self, src, max_import, max_export, flags):
+    def limits(self, src, max_import, max_export, flags, expires_ms=0):
         self.max_import[src] = max_import if max_import > 0 else 0
         self.max_export[src] = max_export if max_export > 0 else 0
         self.lim_flags[src] = flags
+        self.lim_until[src] = expires_ms
 
     def drop(self, src, keep_limits):
         # A source went away: its setpoint no longer applies. Its limits may stay
@@ -37,6 +45,9 @@ class Arbiter:
         for s in range(N_SOURCES):
             if self.has[s] and self.until[s] and ticks_diff(now, self.until[s]) >= 0:
                 self.has[s] = False
+                changed = True
+            if self.lim_flags[s] and self.lim_until[s] and ticks_diff(now, self.lim_until[s]) >= 0:
+                self.lim_flags[s] = 0
                 changed = True
         return changed
 
@@ -57,21 +68,22 @@ class Arbiter:
         return p, q, src
 
     def import_cap(self):
-        # -> the most the EV may import (W), or -1 when nothing caps it: every import limit, and
-        # the back office's composite-schedule limit (OCPP sends it as its setpoint, power_msg.py),
-        # which stays a cap even while the EV's own setpoint wins the precedence.
+        # -> the most the EV may import (W), or -1 when nothing caps it: the lowest import limit
+        # of any source (the back office's composite-schedule limit is one of them).
         cap = -1
         for s in range(N_SOURCES):
             if self.lim_flags[s] & LIM_IMPORT and (cap < 0 or self.max_import[s] < cap):
                 cap = self.max_import[s]
-        if self.has[SRC_OCPP]:
-            p = self.p[SRC_OCPP] if self.p[SRC_OCPP] > 0 else 0
-            if cap < 0 or p < cap:
-                cap = p
         return cap
 
+    def station_target(self):
+        # the station controller's power command (W), or None: the EV's target in -20 Dynamic mode
+        return self.p[SRC_STATION] if self.has[SRC_STATION] else None
+
     def snapshot(self):
-        return [self.p, self.q, self.has, self.until, self.max_import, self.max_export, self.lim_flags]
+        return [self.p, self.q, self.has, self.until, self.max_import, self.max_export, self.lim_flags,
+                self.lim_until]
 
     def restore(self, snap):
-        self.p, self.q, self.has, self.until, self.max_import, self.max_export, self.lim_flags = snap
+        (self.p, self.q, self.has, self.until, self.max_import, self.max_export, self.lim_flags,
+         self.lim_until) = snap

@@ -1,8 +1,9 @@
-# AUDIT_LOGGER (LOW): turns kernel events (MSG_AUDIT_EVENT) into records in
+# AUDIT_LOGGER (LOW): turns kernel events (AUDIT_EVENT) into records in
 # the append-only audit log. Runs at the lowest priority on purpose: events
 # wait in its mailbox (which survives its restarts) rather than delaying
 # anything that matters more.
-from jezgro.const import MSG_AUDIT_EVENT, EVENT_NAMES, FAULT_NAMES
+import msgs
+from jezgro.const import EVENT_NAMES, FAULT_NAMES
 from jezgro.audit import AuditLog
 
 BUDGET_BYTES = 65536
@@ -10,25 +11,24 @@ IDLE_MS = 500  # wake at least this often to feed the 2 s watchdog
 
 
 def _record(ctx, boot, msg):
-    k = ctx.kernel
-    w0 = msg.i32(0)
+    w0 = msg.i32(msgs.AUDIT_CODE)
     ev = w0 & 0xFF
     sid = (w0 >> 8) & 0xFF
     cause = (w0 >> 16) & 0xFF
-    seq = msg.i32(1)
-    rec = {"boot": boot, "t_ms": msg.i32(2) & 0x3FFFFFFF,
+    seq = msg.i32(msgs.AUDIT_TEXT)
+    rec = {"boot": boot, "t_ms": msg.i32(msgs.AUDIT_T_MS) & 0x3FFFFFFF,
            "ev": EVENT_NAMES[ev] if ev < len(EVENT_NAMES) else ev,
-           "svc": k.services[sid].name if sid < len(k.services) else sid,
-           "gen": msg.i32(3)}
+           "svc": ctx.name_of(sid) or sid,
+           "gen": msg.i32(msgs.AUDIT_GEN)}
     if cause:
         rec["cause"] = FAULT_NAMES[cause] if cause < len(FAULT_NAMES) else cause
     if seq:
-        rec["text"] = k.take_text(seq)
+        rec["text"] = ctx.audit_text(seq)
     return rec
 
 
 async def main(ctx):
-    log = AuditLog(ctx.kernel.board.FS_ROOT, BUDGET_BYTES)
+    log = AuditLog(ctx.fs_root, BUDGET_BYTES)
     boot = ctx.store.get("boot")
     if boot is None:
         last = log.last()
@@ -37,6 +37,6 @@ async def main(ctx):
     while True:
         ctx.feed()
         msg = await ctx.receive(IDLE_MS)
-        if msg is None or msg.type != MSG_AUDIT_EVENT:
+        if msg is None or msg.type != msgs.AUDIT_EVENT:
             continue
         log.append(_record(ctx, boot, msg))

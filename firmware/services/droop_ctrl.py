@@ -1,18 +1,18 @@
 # DROOP_CTRL (HIGH, 1 kHz): P(f) and Q(V) around the power POWER_MGR
-# schedules (MSG_POWER_SCHEDULE, grid/messages.py), turned into CURRENT_CTRL's
-# dq references; protection and anti-islanding (grid/droop.py); MSG_GRID_EMERGENCY
+# schedules (GRID_SETPOINT, msgs/catalogue.py), turned into CURRENT_CTRL's
+# dq references; protection and anti-islanding (grid/droop.py); GRID_EMERGENCY
 # to POWER_MGR outside the profile's critical band or on a protection trip.
 #
 # Provisioning: <fs>/grid.json, e.g. {"grid_code": "VDE-AR-N-4110", "sms": true}.
-# A missing file means the defaults; a malformed one is reported (ctx.config_error,
-# counted in ctx.config_errors) and the defaults are used.
+# A missing file means the defaults; a malformed one is reported (ctx.config_failed)
+# and the defaults are used.
 import json
 import math
 from micropython import const
 from grid import pll, curctl, profiles
 from grid.droop import Droop
-from grid.messages import EMERG_FREQ, EMERG_ISLAND
-from jezgro.const import MSG_POWER_SCHEDULE, MSG_GRID_EMERGENCY, MSG_SAFE_STATE
+import msgs
+from msgs import EMERG_FREQ, EMERG_ISLAND
 
 PERIOD_MS = const(1)
 EMERG_REPEAT_MS = const(1000)
@@ -23,9 +23,8 @@ CONFIG = "grid.json"
 
 def load_config(ctx):
     cfg = {"grid_code": profiles.DEFAULT, "sms": True}
-    path = ctx.kernel.board.FS_ROOT + "/" + CONFIG
     try:
-        with open(path) as f:
+        with open(ctx.path(CONFIG)) as f:
             d = json.loads(f.read())
         if not isinstance(d, dict):
             raise ValueError("not a JSON object")
@@ -37,24 +36,16 @@ def load_config(ctx):
     except OSError:
         pass
     except (ValueError, TypeError, KeyError) as e:
-        ctx.config_error = "%s: %s" % (CONFIG, e)
-        ctx.config_errors = getattr(ctx, "config_errors", 0) + 1
+        ctx.config_failed("%s: %s" % (CONFIG, e))
     return cfg
-
-
-def _sid(ctx, name):
-    for s in ctx.kernel.services:
-        if s.name == name:
-            return s.sid
-    return -1
 
 
 async def main(ctx):
     cfg = load_config(ctx)
     d = Droop(cfg["grid_code"])
     d.sms = cfg["sms"]
-    ctx.droop = d  # status for the simulation and tests
-    pm = _sid(ctx, "POWER_MGR")
+    ctx.publish(d)
+    pm = ctx.sid_of("POWER_MGR")
     st = pll.ST
     cc = curctl.CC
     safe = 0
@@ -63,10 +54,10 @@ async def main(ctx):
         ctx.feed()
         msg = ctx.try_receive()
         while msg is not None:
-            if msg.type == MSG_POWER_SCHEDULE:
-                d.schedule(msg.i32(0), msg.i32(1))
-            elif msg.type == MSG_SAFE_STATE:
-                safe = msg.i32(0)
+            if msg.type == msgs.GRID_SETPOINT:
+                d.schedule(msg.i32(msgs.P_W), msg.i32(msgs.Q_VAR))
+            elif msg.type == msgs.SAFE_STATE:
+                safe = msg.i32(msgs.SAFE_ENTERING)
             msg = ctx.try_receive()
         f = st[pll.OMEGA_F] * W_TO_HZ
         vd = st[pll.VD]
@@ -88,9 +79,8 @@ async def main(ctx):
         cause = EMERG_ISLAND if d.tripped else (EMERG_FREQ if d.emergency(f, v) else 0)
         if cause and pm >= 0:
             now = ctx.ticks_ms()
-            if last_emerg is None or ctx.kernel.ticks_diff(now, last_emerg) >= EMERG_REPEAT_MS:
-                ctx.send_i32(pm, MSG_GRID_EMERGENCY, int(f * 1000), int(v * 1000), cause,
-                             d.tripped, priority=True)
+            if last_emerg is None or ctx.ticks_diff(now, last_emerg) >= EMERG_REPEAT_MS:
+                msgs.send_grid_emergency(ctx, pm, int(f * 1000), int(v * 1000), cause, d.tripped)
                 last_emerg = now
         elif not cause:
             last_emerg = None

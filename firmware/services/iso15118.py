@@ -1,16 +1,15 @@
 # ISO15118 (MEDIUM, 128 KB, 1 s watchdog): the SECC of the gateway. SDP server and V2G listener on the
 # configured interface (iso15118/service_config.py), one SECC session at a time (DIN 70121, ISO 15118-2
-# DC/AC, ISO 15118-20 DC/AC with BPT), and the session's side of the gateway (iso15118/session_msg.py):
-#   POWER_MGR  <- MSG_SESSION_STATE on every SECC state change, MSG_POWER_SCHEDULE (SRC_ISO15118) when
-#                 the session's power changes; POWER_MGR arbitrates and forwards to DROOP_CTRL.
-#   POWER_MGR  -> MSG_POWER_LIMITS: the import cap (OCPP composite schedule, station, limits) as
-#                 EvseLimits.max_p (-20 AC: Evse20.ac_max_p): the EV sees it in the next response.
-#   POWER_MGR  -> MSG_POWER_SCHEDULE: the station's power command (src SRC_STATION, else none) as
-#                 Evse20.setpoint_w, the EVSE-controlled power of an ISO 15118-20 Dynamic session.
-#   OCPP_CLIENT <- MSG_EV_CHARGING_NEEDS at ChargeParameterDiscovery (NotifyEVChargingNeeds),
-#                 MSG_EV_CHARGING_SCHEDULE at PowerDelivery(Start) with the EV's ChargingProfile
-#                 (NotifyEVChargingSchedule).
-# A bad config is reported (ctx.config_error, ctx.config_errors) and re-read every CONFIG_RETRY_MS.
+# DC/AC, ISO 15118-20 DC/AC with BPT), and the session's side of the gateway (msgs/catalogue.py):
+#   out SESSION_STATE (POWER_MGR) on every SECC state change, POWER_SETPOINT (SRC_ISO15118) when the
+#       session's power changes; POWER_MGR arbitrates and forwards to DROOP_CTRL.
+#   in  EV_POWER_CAP: the import cap (OCPP composite schedule, station, limits) as EvseLimits.max_p
+#       (-20 AC: Evse20.ac_max_p): the EV sees it in the next response.
+#   in  EVSE_POWER_TARGET: the station's power command as Evse20.setpoint_w, the EVSE-controlled
+#       power of an ISO 15118-20 Dynamic session.
+#   out EV_CHARGING_NEEDS (OCPP_CLIENT) at ChargeParameterDiscovery (NotifyEVChargingNeeds),
+#       EV_CHARGING_SCHEDULE at PowerDelivery(Start) with the EV's ChargingProfile (NotifyEVChargingSchedule).
+# A bad config is reported (ctx.status.config_error, config_errors) and re-read every CONFIG_RETRY_MS.
 #
 # Restart: everything lives in one IsoService object in ctx.store, sockets included. A restarted
 # incarnation keeps the endpoint (no re-bind) and finishes a session that was running: the next
@@ -18,10 +17,8 @@
 # EV stops (DC: welding detection) and ends with SessionStopReq -> SessionStopRes OK. Power is reported 0 at
 # once, so the grid side ramps down through POWER_MGR as for any stop.
 from micropython import const
-from jezgro.const import (MSG_POWER_SCHEDULE, MSG_POWER_LIMITS, MSG_SESSION_STATE, MSG_EV_CHARGING_NEEDS,
-                          MSG_EV_CHARGING_SCHEDULE)
-from power.messages import (SRC_ISO15118, SRC_STATION, LIM_IMPORT, SESSION_NONE, SESSION_CONNECTED,
-                            SESSION_AUTHORIZED)
+import msgs
+from msgs import SRC_ISO15118, SESSION_NONE, SESSION_CONNECTED, SESSION_AUTHORIZED
 from iso15118 import service_config as conf
 from iso15118 import session_msg as sm
 from iso15118.transport.stream import StreamTimeout
@@ -32,13 +29,6 @@ CONFIG_RETRY_MS = const(5000)
 ACCEPT_SLICE_MS = const(200)  # accept() in slices: IPC is handled between them
 KEEP_MSGS = const(24)         # request/response records kept per session (head and tail)
 HISTORY = const(4)            # finished sessions kept for the status
-
-
-def _sid(ctx, name):
-    for s in ctx.kernel.services:
-        if s.name == name:
-            return s.sid
-    return -1
 
 
 class IsoService:
@@ -52,15 +42,15 @@ class IsoService:
         self.evse20 = Evse20(ac_nominal_v=self.limits.ac_nominal_v)  # the -20 offer (when configured)
         self.rating_ac20 = self.evse20.ac_max_p
         self.protocols = conf.supported(cfg)
-        fs = ctx.kernel.board.FS_ROOT
+        fs = ctx.fs_root
         self.capture = conf.capture(cfg, fs)
         self.ep = SeccEndpoint(nif.Netif(cfg["iface"]), True, conf.tls_config(cfg, fs), self.capture)
-        self.pm = _sid(ctx, "POWER_MGR")
-        self.ocpp = _sid(ctx, "OCPP_CLIENT")
+        self.pm = ctx.sid_of("POWER_MGR")
+        self.ocpp = ctx.sid_of("OCPP_CLIENT")
         self.sess = None
         self.serial = 0
-        self.reported = None      # last MSG_SESSION_STATE (session, state) sent
-        self.power_w = 0          # last MSG_POWER_SCHEDULE sent
+        self.reported = None      # last SESSION_STATE (session, state) sent
+        self.power_w = 0          # last POWER_SETPOINT sent
         self.power_ms = 0
         self.energy_wh = 0.0      # of the running session, from the reported power over time
         self.needs_sent = False
@@ -75,19 +65,19 @@ class IsoService:
         ctx = self.ctx
         msg = ctx.try_receive()
         while msg is not None:
-            if msg.type == MSG_POWER_LIMITS:
-                cap = msg.i32(0) if msg.i32(3) & LIM_IMPORT else -1
-                self.limits.set_limits(max_p=self.rating_p if cap < 0 else min(self.rating_p, cap))
-                self.evse20.ac_max_p = self.rating_ac20 if cap < 0 else min(self.rating_ac20, cap)
-            elif msg.type == MSG_POWER_SCHEDULE:
+            if msg.type == msgs.EV_POWER_CAP:
+                cap = msgs.value_or_none(msg)
+                self.limits.set_limits(max_p=self.rating_p if cap is None else min(self.rating_p, cap))
+                self.evse20.ac_max_p = self.rating_ac20 if cap is None else min(self.rating_ac20, cap)
+            elif msg.type == msgs.EVSE_POWER_TARGET:
                 # the station's power command: the target of a -20 Dynamic session (None: the EV's plan)
-                self.evse20.setpoint_w = msg.i32(0) if msg.i32(2) == SRC_STATION else None
+                self.evse20.setpoint_w = msgs.value_or_none(msg)
             else:
                 self.ipc_bad += 1
             msg = ctx.try_receive()
 
-    def _send_i32(self, dst, t, a, b=0, c=0, d=0):
-        if dst >= 0 and self.ctx.send_i32(dst, t, a, b, c, d) != 0:
+    def _sent(self, r):
+        if r != 0:
             self.send_errors += 1
 
     def report(self):
@@ -104,31 +94,32 @@ class IsoService:
         p = 0 if level == SESSION_NONE or s is None else sm.session_power(s.d)
         now = self.ctx.ticks_ms()
         if self.power_w:
-            self.energy_wh += self.power_w * self.ctx.kernel.ticks_diff(now, self.power_ms) / 3600000
+            self.energy_wh += self.power_w * self.ctx.ticks_diff(now, self.power_ms) / 3600000
         self.power_ms = now
         if p != self.power_w:
             # power first: POWER_MGR picks the direction from the setpoint when the session is authorised
             self.power_w = p
-            self._send_i32(self.pm, MSG_POWER_SCHEDULE, p, 0, SRC_ISO15118, 0)
+            if self.pm >= 0:
+                self._sent(msgs.send_power_setpoint(self.ctx, self.pm, p, 0, SRC_ISO15118))
         if (level, state) != self.reported:
             self.reported = (level, state)
             proto = sm.protocol_code(s.result.protocol if s is not None else None, ac)
-            self._send_i32(self.pm, MSG_SESSION_STATE, level, proto, state, self.serial)
+            if self.pm >= 0:
+                self._sent(msgs.send_session_state(self.ctx, self.pm, level, proto, state, self.serial))
 
     def _to_ocpp(self, t, b):
-        if self.ctx.send(self.ocpp, t, b) != 0:
-            self.send_errors += 1
+        self._sent(self.ctx.send(self.ocpp, t, b))
 
     def on_answer(self, sess, req, res_name, code):
         if self.ocpp >= 0 and code == "OK":
             if req == "ChargeParameterDiscoveryReq" and not self.needs_sent and hasattr(sess.d, "ev_max_v"):
                 from ocpp import clock
-                self._to_ocpp(MSG_EV_CHARGING_NEEDS, sm.needs_payload(sess.d, self.cfg["evse"], clock.now()))
+                self._to_ocpp(msgs.EV_CHARGING_NEEDS, sm.needs_payload(sess.d, self.cfg["evse"], clock.now()))
                 self.needs_sent = True
             elif req == "PowerDeliveryReq" and getattr(sess.d, "ev_profile", None) and not self.schedule_sent:
                 from ocpp import clock
                 for b in sm.schedule_chunks(sess.d.ev_profile, self.cfg["evse"], clock.now()):
-                    self._to_ocpp(MSG_EV_CHARGING_SCHEDULE, b)
+                    self._to_ocpp(msgs.EV_CHARGING_SCHEDULE, b)
                 self.schedule_sent = True
         r = sess.result
         for lst in (r.requests, r.responses, r.loop_us):
@@ -196,33 +187,26 @@ class IsoService:
                 "send_errors": self.send_errors, "ipc_ignored": self.ipc_bad, "sdp": self.ep.sdp.stats()}
 
 
-async def _configure(ctx):
+def _loader(ctx):
+    # -> a function that builds the service from <fs>/iso15118.json, for ctx.configure: a port that
+    # is taken or an interface that went away is a configuration problem here, reported the same way
     from iso15118.transport.netif import NetifError
-    fs = ctx.kernel.board.FS_ROOT
-    while True:
-        ctx.feed()
+
+    def load():
         try:
-            svc = IsoService(ctx, conf.load(fs))
-            ctx.config_error = ""
-            return svc
-        except (conf.ConfigError, NetifError) as e:
-            ctx.config_error = str(e)
-            ctx.config_errors = getattr(ctx, "config_errors", 0) + 1
-        except OSError as e:  # the port is taken, the interface went away
-            ctx.config_error = "%s: %s" % (conf.FILE, e)
-            ctx.config_errors = getattr(ctx, "config_errors", 0) + 1
-        t = 0
-        while t < CONFIG_RETRY_MS:
-            ctx.feed()
-            await ctx.sleep_ms(200)
-            t += 200
+            return IsoService(ctx, conf.load(ctx.fs_root))
+        except NetifError as e:
+            raise conf.ConfigError(str(e))
+        except OSError as e:
+            raise conf.ConfigError("%s: %s" % (conf.FILE, e))
+    return load
 
 
 async def main(ctx):
     svc = ctx.store.get("svc")
     if svc is None:
-        svc = await _configure(ctx)
+        svc = await ctx.configure(_loader(ctx), conf.ConfigError, CONFIG_RETRY_MS)
         ctx.store.set("svc", svc)
     svc.ctx = ctx
-    ctx.iso = svc  # status for the simulation and tests
+    ctx.publish(svc)
     await svc.serve()

@@ -6,15 +6,17 @@
 #
 # Its state lives in ctx.store, so a POWER_MGR restart changes nothing the
 # rest of the gateway can see; grid lock is re-read from the PLL's shared state.
+#
+# Messages (msgs/catalogue.py): in GRID_LOCKED/UNLOCKED, GRID_EMERGENCY, POWER_SETPOINT, POWER_LIMITS,
+# SESSION_STATE, SERVICE_QUARANTINED/RESTARTED; out GRID_SETPOINT (DROOP_CTRL), SAFE_STATE,
+# EV_POWER_CAP and EVSE_POWER_TARGET (ISO15118).
 import array
-from jezgro.const import (MSG_GRID_LOCKED, MSG_GRID_UNLOCKED, MSG_GRID_EMERGENCY,
-                          MSG_POWER_SCHEDULE, MSG_POWER_LIMITS, MSG_SESSION_STATE,
-                          MSG_SERVICE_QUARANTINED, MSG_SERVICE_RESTARTED, MSG_SAFE_STATE)
+import msgs
+from msgs import (SRC_OCPP, SRC_ISO15118, SRC_STATION, N_SOURCES, SESSION_NONE, SESSION_CONNECTED,
+                  SESSION_AUTHORIZED)
 from jezgro import shared
 from power import gateway_fsm as fsm
 from power.arbiter import Arbiter
-from power.messages import (SRC_LOCAL, SRC_OCPP, SRC_ISO15118, SRC_STATION, N_SOURCES, LIM_IMPORT,
-                            SESSION_NONE, SESSION_CONNECTED, SESSION_AUTHORIZED)
 
 POLL_MS = 10
 REFRESH_MS = 1000  # resend the setpoint this often: a restarted DROOP_CTRL gets it back soon
@@ -26,9 +28,7 @@ NOTIFY = ("DROOP_CTRL", "CURRENT_CTRL", "CAN_HANDLER")
 class PowerManager:
     def __init__(self, ctx):
         self.ctx = ctx
-        k = ctx.kernel
-        self.names = [s.name for s in k.services]
-        self.droop = self._sid("DROOP_CTRL")
+        self.droop = ctx.sid_of("DROOP_CTRL")
         st = ctx.store
         self.state = st.get("state", fsm.INIT)
         self.held = st.get("held") or []
@@ -42,12 +42,12 @@ class PowerManager:
         self.emergencies = 0
         self.transitions = 0
         self.pll = array.array("i", bytes(4 * shared.FIELDS))
-        self.iso = self._sid("ISO15118")
+        self.iso = ctx.sid_of("ISO15118")
         self.cap_sent = None  # tell ISO15118 once at start (after our own restart too)
         self.target_sent = None
-
-    def _sid(self, name):
-        return self.names.index(name) if name in self.names else -1
+        self.target_told = False
+        self.notify = [sid for sid in (ctx.sid_of(n) for n in NOTIFY) if sid >= 0]
+        self.ignored = 0  # messages not for POWER_MGR (counted, not fatal)
 
     def _save(self):
         st = self.ctx.store
@@ -70,11 +70,8 @@ class PowerManager:
         return nxt
 
     def _notify_safe(self, entering):
-        # MSG_SAFE_STATE: i32[0] 1 entering safe state (power to zero now), 0 leaving it.
-        for name in NOTIFY:
-            sid = self._sid(name)
-            if sid >= 0:
-                self.ctx.send_i32(sid, MSG_SAFE_STATE, entering, self.state, priority=True)
+        for sid in self.notify:
+            msgs.send_safe_state(self.ctx, sid, entering, self.state)
 
     def _authorized(self):
         # Direction follows the sign of the setpoint that applies.
@@ -83,28 +80,31 @@ class PowerManager:
 
     def handle(self, msg, now):
         t = msg.type
-        if t == MSG_GRID_UNLOCKED:
+        if t == msgs.GRID_UNLOCKED:
             self.event(fsm.GRID_LOST)
-        elif t == MSG_GRID_LOCKED:
+        elif t == msgs.GRID_LOCKED:
             self.event(fsm.PLL_LOCKED)
-        elif t == MSG_GRID_EMERGENCY:
+        elif t == msgs.GRID_EMERGENCY:
             self.emergencies += 1  # DROOP_CTRL acts on it; we keep count for the status
-        elif t == MSG_POWER_SCHEDULE:
-            src = msg.i32(2)
+        elif t == msgs.POWER_SETPOINT:
+            src = msg.i32(msgs.SET_SRC)
             if 0 <= src < N_SOURCES:
-                valid = msg.i32(3)
-                self.arb.setpoint(src, msg.i32(0), msg.i32(1),
-                                  self.ctx.kernel.ticks_add(now, valid) if valid > 0 else 0)
+                valid = msg.i32(msgs.SET_VALID_MS)
+                self.arb.setpoint(src, msg.i32(msgs.P_W), msg.i32(msgs.Q_VAR),
+                                  self.ctx.ticks_add(now, valid) if valid > 0 else 0)
                 self._follow_direction()
                 self._save()
-        elif t == MSG_POWER_LIMITS:
-            src = msg.i32(2)
+        elif t == msgs.POWER_LIMITS:
+            sf = msg.i32(msgs.LIM_SRC_FLAGS)
+            src = msgs.lim_src(sf)
             if 0 <= src < N_SOURCES:
-                self.arb.limits(src, msg.i32(0), msg.i32(1), msg.i32(3))
+                valid = msg.i32(msgs.LIM_VALID_MS)
+                self.arb.limits(src, msg.i32(msgs.LIM_MAX_IMPORT_W), msg.i32(msgs.LIM_MAX_EXPORT_W),
+                                msgs.lim_flags(sf), self.ctx.ticks_add(now, valid) if valid > 0 else 0)
                 self._follow_direction()
                 self._save()
-        elif t == MSG_SESSION_STATE:
-            self.session = msg.i32(0)
+        elif t == msgs.SESSION_STATE:
+            self.session = msg.i32(msgs.SESS_LEVEL)
             if self.session == SESSION_NONE:
                 self.arb.drop(SRC_ISO15118, True)
                 self.event(fsm.SESSION_STOP)
@@ -114,20 +114,23 @@ class PowerManager:
                 self.event(fsm.VEHICLE_CONNECTED)
                 self.event(self._authorized())
             self._save()
-        elif t == MSG_SERVICE_QUARANTINED:
-            self._held(msg.i32(0))
-        elif t == MSG_SERVICE_RESTARTED:
-            self._released(msg.i32(0))
-            if msg.i32(0) == self.iso:
+        elif t == msgs.SERVICE_QUARANTINED:
+            self._held(msg.i32(msgs.SVC_SID))
+        elif t == msgs.SERVICE_RESTARTED:
+            sid = msg.i32(msgs.SVC_SID)
+            self._released(sid)
+            if sid == self.iso:
                 self.cap_sent = None  # released from quarantine: tell it again
-                self.target_sent = None
+                self.target_told = False
+        else:
+            self.ignored += 1
 
     def _follow_direction(self):
         if self.state == fsm.CHARGING or self.state == fsm.DISCHARGING:
             self.event(self._authorized())
 
     def _held(self, sid):
-        name = self.names[sid] if 0 <= sid < len(self.names) else ""
+        name = self.ctx.name_of(sid)
         if name and name not in self.held:
             self.held.append(name)
         if name in POWER_PATH:
@@ -140,7 +143,7 @@ class PowerManager:
         self._save()
 
     def _released(self, sid):
-        name = self.names[sid] if 0 <= sid < len(self.names) else ""
+        name = self.ctx.name_of(sid)
         if name in self.held:
             self.held.remove(name)
         if self.state == fsm.SAFE and not [n for n in self.held if n in POWER_PATH]:
@@ -148,7 +151,7 @@ class PowerManager:
         self._save()
 
     def poll(self, now):
-        k = self.ctx.kernel
+        ctx = self.ctx
         if self.state == fsm.INIT:
             self.event(fsm.HW_OK)
         if shared.PLL.read(self.pll):
@@ -157,50 +160,53 @@ class PowerManager:
                 self.event(fsm.PLL_LOCKED)
             elif not locked:
                 self.event(fsm.GRID_LOST)  # a no-op where the table has no such transition
-        if self.arb.expire(now, k.ticks_diff):
+        if self.arb.expire(now, ctx.ticks_diff):
             self._follow_direction()
         self._send_cap()
         self._send_target()
         p, q, _ = self.arb.effective()
         if not fsm.power_allowed(self.state):
             p = q = 0
-        if (p, q) != self.sent or k.ticks_diff(now, self.last_sent_ms) >= REFRESH_MS:
+        if (p, q) != self.sent or ctx.ticks_diff(now, self.last_sent_ms) >= REFRESH_MS:
             if self.droop >= 0:
-                r = self.ctx.send_i32(self.droop, MSG_POWER_SCHEDULE, p, q, 0, 0)
-                if r == 0:
+                if msgs.send_grid_setpoint(ctx, self.droop, p, q) == 0:
                     self.sent = (p, q)
                     self.last_sent_ms = now
 
-
     def _send_cap(self):
-        # The EV's import cap to ISO15118 (MSG_POWER_LIMITS, power/messages.py; LIM_IMPORT absent when
-        # nothing caps it), on change only: ISO15118 keeps it across its restarts (its store), and
-        # a session waiting up to 60 s for the EV's next request must not find its mailbox full.
+        # The EV's import cap to ISO15118 (EV_POWER_CAP, absent when nothing caps it), on change
+        # only: ISO15118 keeps it across its restarts (its store), and a session waiting up to 60 s
+        # for the EV's next request must not find its mailbox full.
         if self.iso < 0:
             return
         cap = self.arb.import_cap()
         if cap != self.cap_sent:
-            flags = LIM_IMPORT if cap >= 0 else 0
-            if self.ctx.send_i32(self.iso, MSG_POWER_LIMITS, cap if cap >= 0 else 0, 0, SRC_LOCAL, flags) == 0:
+            if msgs.send_ev_power_cap(self.ctx, self.iso, cap) == 0:
                 self.cap_sent = cap
-
 
     def _send_target(self):
         # The station controller's power command as the target of the EV (ISO 15118-20 Dynamic
-        # control: the EVSE sets the power, discharge included): MSG_POWER_SCHEDULE to ISO15118 with
-        # src SRC_STATION; src SRC_LOCAL when there is none (the EV follows its own schedule). On change.
+        # control: the EVSE sets the power, discharge included): EVSE_POWER_TARGET, absent when there
+        # is none (the EV follows its own schedule). On change.
         if self.iso < 0:
             return
-        a = self.arb
-        t = (a.p[SRC_STATION], SRC_STATION) if a.has[SRC_STATION] else (0, SRC_LOCAL)
-        if t != self.target_sent:
-            if self.ctx.send_i32(self.iso, MSG_POWER_SCHEDULE, t[0], 0, t[1], 0) == 0:
+        t = self.arb.station_target()
+        if not self.target_told or t != self.target_sent:
+            if msgs.send_evse_power_target(self.ctx, self.iso, t) == 0:
                 self.target_sent = t
+                self.target_told = True
+
+    def status(self):
+        p, q, src = self.arb.effective()
+        return {"state": fsm.STATE_NAMES[self.state], "p_w": p, "q_var": q,
+                "source": msgs.SOURCE_NAMES[src] if src >= 0 else None, "import_cap_w": self.arb.import_cap(),
+                "held": list(self.held), "emergencies": self.emergencies, "transitions": self.transitions,
+                "ignored": self.ignored}
 
 
 async def main(ctx):
     pm = PowerManager(ctx)
-    ctx.power = pm  # status for the simulation and tests
+    ctx.publish(pm)
     while True:
         ctx.feed()
         msg = await ctx.receive(POLL_MS)

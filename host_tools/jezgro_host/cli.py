@@ -71,7 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     from . import ev as ev_cmd
     ev_cmd.add_parser(sub)
 
+    # -- msgs (host_tools/jezgro_host/msgs_cmd.py) --
+    from . import msgs_cmd
+    msgs_cmd.add_parser(sub)
+
     a = p.parse_args(argv)
+    if getattr(a, "func", None) is not None:
+        return a.func(a)
     if a.cmd == "services":
         from . import services_table
         return services_table.main(a.config, a.json)

@@ -14,14 +14,16 @@ STATE = {"after": 5, "loop": "ChargingStatus", "crash_ms": None, "stop_ms": None
 def _check(k, now):
     cap = STATE["cap"]
     if cap is not None and STATE["cap_sent"] is None and k.ticks_diff(now, k.boot_ms) >= cap[0]:
-        # cap: (ms, W[, src]) a setpoint to POWER_MGR as its source sends it: by default the back
-        # office's composite-schedule limit from OCPP_CLIENT (ocpp/power_msg.py); SRC_STATION: the
-        # station controller's command (from CAN_HANDLER's id)
-        from jezgro.const import MSG_POWER_SCHEDULE
-        from power.messages import SRC_OCPP, SRC_STATION
-        src = cap[2] if len(cap) > 2 else SRC_OCPP
-        STATE["cap_sent"] = k.ipc.send_i32(8 if src == SRC_STATION else 7, 4, MSG_POWER_SCHEDULE, cap[1], 0, src, 0)
-    iso = getattr(k.services[5], "iso", None)
+        # cap: (ms, W[, src]) to POWER_MGR as its source sends it: by default the back office's
+        # composite-schedule limit (POWER_LIMITS from OCPP_CLIENT, ocpp/smart_charging.py);
+        # SRC_STATION: the station controller's command (POWER_SETPOINT from CAN_HANDLER's id)
+        import msgs
+        src = cap[2] if len(cap) > 2 else msgs.SRC_OCPP
+        if src == msgs.SRC_STATION:
+            STATE["cap_sent"] = k.ipc.send_i32(8, 4, msgs.POWER_SETPOINT, cap[1], 0, src, 0)
+        else:
+            STATE["cap_sent"] = k.ipc.send_i32(7, 4, msgs.POWER_LIMITS, cap[1], 0, src | msgs.LIM_IMPORT << 8, 0)
+    iso = k.services[5].status.obj
     if iso is None:
         return
     m = k.critical.missed

@@ -5,15 +5,15 @@
 # ocpp/iso15118_bridge.py; records the certificate response.
 import struct
 import board
-from jezgro.const import MSG_EV_CHARGING_NEEDS, MSG_EV_CHARGING_SCHEDULE
-from ocpp.iso15118_bridge import MSG_ISO_CERT_REQUEST, MSG_ISO_CERT_RESPONSE, MSG_ISO_AUTHORIZE, REQ_FILE
+import msgs
+from ocpp.iso15118_bridge import REQ_FILE
 
 log = []
 OCPP = 1
 
 
 def needs():
-    b = bytearray(54)
+    b = bytearray(44)
     b[0] = 1
     b[1] = 1  # AC three phase
     flags = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4)
@@ -42,36 +42,36 @@ def chunk(first):
 
 async def main(ctx):
     ocpp = ctx.kernel.services[OCPP]
-    while getattr(ocpp, "ocpp", None) is None or not ocpp.ocpp.registered:
+    while ocpp.status.obj is None or not ocpp.status.obj.registered:
         ctx.feed()
         await ctx.sleep_ms(100)
     await ctx.sleep_ms(300)
-    log.append(["needs", ctx.send(OCPP, MSG_EV_CHARGING_NEEDS, needs())])
+    log.append(["needs", ctx.send(OCPP, msgs.EV_CHARGING_NEEDS, needs())])
     bad = needs()
     bad[1] = 9
-    log.append(["bad", ctx.send(OCPP, MSG_EV_CHARGING_NEEDS, bad)])
-    log.append(["sched", ctx.send(OCPP, MSG_EV_CHARGING_SCHEDULE, chunk(0)),
-                ctx.send(OCPP, MSG_EV_CHARGING_SCHEDULE, chunk(5))])
+    log.append(["bad", ctx.send(OCPP, msgs.EV_CHARGING_NEEDS, bad)])
+    log.append(["sched", ctx.send(OCPP, msgs.EV_CHARGING_SCHEDULE, chunk(0)),
+                ctx.send(OCPP, msgs.EV_CHARGING_SCHEDULE, chunk(5))])
     with open(board.FS_ROOT + "/" + REQ_FILE, "w") as f:
         f.write("gAEiAzRVZneImaq7zN3u")
-    log.append(["cert", ctx.send(OCPP, MSG_ISO_CERT_REQUEST, b"\x00urn:iso:15118:2:2013:MsgDef")])
+    log.append(["cert", ctx.send(OCPP, msgs.ISO_CERT_REQUEST, b"\x00urn:iso:15118:2:2013:MsgDef")])
     while not any(e[0] == "cert_response" for e in log):
         ctx.feed()
         msg = await ctx.receive(200)
-        if msg is not None and msg.type == MSG_ISO_CERT_RESPONSE:
+        if msg is not None and msg.type == msgs.ISO_CERT_RESPONSE:
             log.append(["cert_response", msg.i32(0)])
     with open(board.FS_ROOT + "/" + REQ_FILE, "w") as f:
         f.write('{"hashAlgorithm": "SHA256", "issuerNameHash": "a1", "issuerKeyHash": "b2", '
                 '"serialNumber": "0C", "responderURL": "http://ocsp.example"}')
-    log.append(["status", ctx.send(OCPP, MSG_ISO_CERT_REQUEST, b"\x02")])
+    log.append(["status", ctx.send(OCPP, msgs.ISO_CERT_REQUEST, b"\x02")])
     for i in range(40):  # Plug & Charge later, once the test's reservation on EVSE 1 has expired
         ctx.feed()
         msg = await ctx.receive(200)
-        if msg is not None and msg.type == MSG_ISO_CERT_RESPONSE:
+        if msg is not None and msg.type == msgs.ISO_CERT_RESPONSE:
             log.append(["cert_response", msg.i32(0)])
-    log.append(["auth", ctx.send(OCPP, MSG_ISO_AUTHORIZE, b"\x01DEJEZC12345678")])
+    log.append(["auth", ctx.send(OCPP, msgs.ISO_AUTHORIZE, b"\x01DEJEZC12345678")])
     while True:
         ctx.feed()
         msg = await ctx.receive(200)
-        if msg is not None and msg.type == MSG_ISO_CERT_RESPONSE:
+        if msg is not None and msg.type == msgs.ISO_CERT_RESPONSE:
             log.append(["cert_response", msg.i32(0)])

@@ -1,5 +1,6 @@
-# Stands in for POWER_MGR: records every MSG_POWER_SCHEDULE (P W, Q var, source, valid ms).
-from jezgro.const import MSG_POWER_SCHEDULE
+# Stands in for POWER_MGR: records every POWER_LIMITS (max import W, max export W, source, flags,
+# valid ms) OCPP_CLIENT sends it.
+import msgs
 
 log = []
 
@@ -8,5 +9,7 @@ async def main(ctx):
     while True:
         ctx.feed()
         msg = await ctx.receive(200)
-        if msg is not None and msg.type == MSG_POWER_SCHEDULE:
-            log.append([msg.i32(0), msg.i32(1), msg.i32(2), msg.i32(3)])
+        if msg is not None and msg.type == msgs.POWER_LIMITS:
+            sf = msg.i32(msgs.LIM_SRC_FLAGS)
+            log.append([msg.i32(msgs.LIM_MAX_IMPORT_W), msg.i32(msgs.LIM_MAX_EXPORT_W), msgs.lim_src(sf),
+                        msgs.lim_flags(sf), msg.i32(msgs.LIM_VALID_MS)])

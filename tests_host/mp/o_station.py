@@ -38,9 +38,10 @@ def run(max_ms=60000, peers=False, reset_cause="power_on"):
             k = harness.kernel(rows, virtual=False, reset_cause=e.cause)
             k.boot()
     svc = k.services[1]
-    cl = getattr(svc, "ocpp", None)
-    out = {"resets": resets, "reset_report": list(k.reset_report), "svc": k.summary()["services"][1], "fault_text": svc.last_fault_text, "config_error": getattr(svc, "config_error", None),
-           "config_errors": getattr(svc, "config_errors", 0)}
+    cl = svc.status.obj
+    out = {"resets": resets, "reset_report": list(k.reset_report), "svc": k.summary()["services"][1],
+           "fault_text": svc.last_fault_text, "config_error": svc.status.config_error,
+           "config_errors": svc.status.config_errors}
     if cl is not None:
         out["stats"] = cl.stats
         out["backoff_ms"] = cl.backoff_log
@@ -49,7 +50,7 @@ def run(max_ms=60000, peers=False, reset_cause="power_on"):
         out["last_error"] = cl.last_error
         out["last_callerror"] = cl.last_callerror
         out["conn_heap"] = cl.conn_heap
-        out["ext"] = {k2: v for k2, v in cl.ext.items() if isinstance(v, (int, str, list, dict)) and k2 != "ipc"}
+        out["client"] = cl.status()
     if peers:
         import o_iso_peer
         import o_power_peer

@@ -1,6 +1,6 @@
-# Answers MSG_PING with MSG_PONG (to the sender's handle), counts its starts in
+# Answers PING with PONG (to the sender's handle), counts its starts in
 # its store, feeds its watchdog. Used for IPC, generation and restart tests.
-from jezgro.const import MSG_PING, MSG_PONG
+import msgs
 
 log = []  # (event, detail) seen by the test after the run
 
@@ -15,5 +15,5 @@ async def main(ctx):
         if msg is None:
             continue
         log.append(("msg", msg.type, msg.i32(0)))
-        if msg.type == MSG_PING:
-            ctx.send_i32(msg.src_handle(), MSG_PONG, msg.i32(0))
+        if msg.type == msgs.PING:
+            ctx.send_i32(msg.src_handle(), msgs.PONG, msg.i32(0))

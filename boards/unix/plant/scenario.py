@@ -105,7 +105,7 @@ def run(name, out_dir="sim_out", fs=None):
     droop_svc = [s for s in kernel.services if s.name == "DROOP_CTRL"][0]
 
     def targets():
-        d = getattr(droop_svc, "droop", None)
+        d = droop_svc.status.obj
         return (d.p_target, d.q_target) if d is not None else (0.0, 0.0)
 
     rec = Recorder(p, seconds, sc.get("record_every", 2), targets)
@@ -123,7 +123,7 @@ def run(name, out_dir="sim_out", fs=None):
         from power.gateway_fsm import STATE_NAMES
 
         def watch(k, now):
-            pm = getattr(pm_svc[0], "power", None)
+            pm = pm_svc[0].status.obj
             if pm is not None and (not history or history[-1] != STATE_NAMES[pm.state]):
                 history.append(STATE_NAMES[pm.state])
 
@@ -147,17 +147,23 @@ def run(name, out_dir="sim_out", fs=None):
         pass
     csv = out_dir + "/" + base + ".csv"
     rec.write_csv(csv)
-    d = getattr(droop_svc, "droop", None)
+    d = droop_svc.status.obj
     res = {"scenario": base, "csv": csv, "sim_s": seconds, "wall_s": wall,
            "speed": seconds / wall if wall > 0 else 0, "ticks": kernel.critical.ticks,
            "max_tick_us": kernel.critical.max_cost_us, "trip_cause": d.trip_cause if d else 0,
            "services": [[s.name, s.state, s.restarts, s.last_fault_text] for s in kernel.services[1:]],
-           "pll_events": getattr([s for s in kernel.services if s.name == "PLL_SYNC"][0], "pll_events", 0),
+           "pll_events": _lock_messages(kernel),
            "spec": sc.get("spec", {})}
     res["gateway_history"] = history
-    if pm_svc and getattr(pm_svc[0], "power", None) is not None:
-        res["emergencies"] = pm_svc[0].power.emergencies
+    if pm_svc and pm_svc[0].status.obj is not None:
+        res["emergencies"] = pm_svc[0].status.obj.emergencies
     return res
+
+
+def _lock_messages(kernel):
+    # PLL_SYNC's lock messages to POWER_MGR (its published LockReport)
+    rep = [s for s in kernel.services if s.name == "PLL_SYNC"][0].status.obj
+    return rep.events if rep is not None else 0
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class SeccSession:
         self.setup_ms = setup_timeout_ms
         self.setup_deadline = None  # ticks_ms by which SessionSetupReq must have come (None once it has)
         self.setup_timer = False    # the pending receive waits on the CommunicationSetup timer
-        self.on_state = on_state    # called with each request name (MSG_SESSION_STATE reporting)
+        self.on_state = on_state    # called with each request name (SESSION_STATE reporting)
         self.on_answer = on_answer  # called as on_answer(session, request, response name, code) after each response
         self.result = SessionResult()
         self.stream = None

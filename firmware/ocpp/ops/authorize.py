@@ -10,7 +10,7 @@ def request(cl, evse, token):
 def _confirm_for(evse, token):
     def confirm(cl, req, res, err):
         status = res["idTokenInfo"]["status"] if res is not None else None
-        cl.ext["auth_last"] = status or err
+        cl.auth_last = status or err
         if status == "Accepted":
-            cl.ext["tx"].start(evse, token, "Authorized")
+            cl.tx.start(evse, token, "Authorized")
     return confirm

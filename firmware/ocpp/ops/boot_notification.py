@@ -20,7 +20,7 @@ def request(cl):
 def confirm(cl, req, res, err):
     if res is None:
         cl.boot_status = "Error"
-        cl.boot_retry_ms = cl.ctx.kernel.ticks_add(cl.now(), 10000)
+        cl.boot_retry_ms = cl.ctx.ticks_add(cl.now(), 10000)
         return
     status = res["status"]
     interval = res["interval"]
@@ -38,4 +38,4 @@ def confirm(cl, req, res, err):
         security_event_notification.send(cl, "ResetOrReboot" if reason == "RemoteReset" else "StartupOfTheDevice")
         cl.ctx.store.set("ocpp_boot_reason", "PowerUp")
     else:
-        cl.boot_retry_ms = cl.ctx.kernel.ticks_add(cl.now(), (interval if interval > 0 else 10) * 1000)
+        cl.boot_retry_ms = cl.ctx.ticks_add(cl.now(), (interval if interval > 0 else 10) * 1000)

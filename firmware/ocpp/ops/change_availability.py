@@ -10,16 +10,16 @@ def handle(cl, p, mid):
     for e in ids:
         if not 1 <= e <= cl.connectors:
             return {"status": "Rejected"}
-    txm = cl.ext["tx"]
+    txm = cl.tx
     if any(txm.active(e) for e in ids):
-        cl.ext["availability_pending"] = (ids, op)
+        cl.later.availability_on_idle = (ids, op)
         return {"status": "Scheduled"}
-    cl.ext["availability"] = (ids, op)
+    cl.later.availability = (ids, op)
     return {"status": "Accepted"}
 
 
 def after(cl, p, res):
     if res["status"] == "Accepted":
-        ids, op = cl.ext.pop("availability")
+        ids, op = cl.later.take("availability")
         for e in ids:
             status_notification.send(cl, e, 1, "Available" if op == "Operative" else "Unavailable")

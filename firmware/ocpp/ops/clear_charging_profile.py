@@ -5,5 +5,5 @@ from ocpp import check
 def handle(cl, p, mid):
     pid = check.field(p, "chargingProfileId", int, False, mid)
     crit = check.field(p, "chargingProfileCriteria", dict, False, mid) or {}
-    n = cl.ext["sc"].clear(pid, crit.get("evseId"), crit.get("chargingProfilePurpose"), crit.get("stackLevel"))
+    n = cl.sc.clear(pid, crit.get("evseId"), crit.get("chargingProfilePurpose"), crit.get("stackLevel"))
     return {"status": "Accepted" if n else "Unknown"}

@@ -16,7 +16,7 @@ def _match(o, crit, evse):
 
 
 def _found(cl, p):
-    return [o for o in cl.ext["sc"].profiles if _match(o, p["chargingProfile"], p.get("evseId"))]
+    return [o for o in cl.sc.profiles if _match(o, p["chargingProfile"], p.get("evseId"))]
 
 
 def handle(cl, p, mid):

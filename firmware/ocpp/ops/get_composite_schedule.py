@@ -8,4 +8,4 @@ def handle(cl, p, mid):
     unit = check.enum(p, "chargingRateUnit", ("W", "A"), False, mid) or "W"
     if not 0 <= evse <= cl.connectors or dur <= 0:
         return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEVSE"}}
-    return {"status": "Accepted", "schedule": cl.ext["sc"].composite(evse, int(clock.now()), dur, unit)}
+    return {"status": "Accepted", "schedule": cl.sc.composite(evse, int(clock.now()), dur, unit)}

@@ -7,6 +7,6 @@ def handle(cl, p, mid):
     q = cl.txq.items
     if tid is None:
         return {"messagesInQueue": bool(q)}
-    evse, t = cl.ext["tx"].find(tid)
+    evse, t = cl.tx.find(tid)
     mine = any(a == "TransactionEvent" and pl["transactionInfo"]["transactionId"] == tid for a, pl in q)
     return {"ongoingIndicator": t is not None, "messagesInQueue": mine}

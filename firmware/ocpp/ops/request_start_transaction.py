@@ -10,17 +10,16 @@ def handle(cl, p, mid):
     check.field(tok, "type", str, mid=mid)
     rid = check.field(p, "remoteStartId", int, mid=mid)
     evse = check.field(p, "evseId", int, False, mid) or 1
-    txm = cl.ext["tx"]
+    txm = cl.tx
     if not 1 <= evse <= cl.connectors or txm.active(evse) or cl.conn_status.get(evse) in ("Unavailable", "Faulted"):
         return {"status": "Rejected"}
-    res = cl.ext.get("reservation_check")
-    if res is not None and not res(cl, evse, tok):
+    if cl.resv is not None and not cl.resv.allows(cl, evse, tok):
         return {"status": "Rejected"}
-    cl.ext["start_req"] = (evse, tok, rid)
+    cl.later.start = (evse, tok, rid)
     return {"status": "Accepted"}
 
 
 def after(cl, p, res):
     if res["status"] == "Accepted":
-        evse, tok, rid = cl.ext.pop("start_req")
-        cl.ext["tx"].start(evse, tok, "RemoteStart", rid)
+        evse, tok, rid = cl.later.take("start")
+        cl.tx.start(evse, tok, "RemoteStart", rid)

@@ -22,15 +22,15 @@ def handle(cl, p, mid):
         return {"status": "Unavailable"}
     if not _free(cl, evse):
         return {"status": "Occupied"}
-    cl.ext["resv_req"] = (rid, evse, until, tok, p.get("groupIdToken"))
+    cl.later.reservation = (rid, evse, until, tok, p.get("groupIdToken"))
     return {"status": "Accepted"}
 
 
 def _free(cl, e):
-    r = cl.ext["resv"].by_evse.get(str(e))
-    return not cl.ext["tx"].active(e) and cl.conn_status.get(e, "Available") == "Available" and r is None
+    r = cl.resv.by_evse.get(str(e))
+    return not cl.tx.active(e) and cl.conn_status.get(e, "Available") == "Available" and r is None
 
 
 def after(cl, p, res):
     if res["status"] == "Accepted":
-        cl.ext["resv"].reserve(*cl.ext.pop("resv_req"))
+        cl.resv.reserve(*cl.later.take("reservation"))

@@ -9,8 +9,8 @@ def handle(cl, p, mid):
     kind = check.enum(p, "type", ("Immediate", "OnIdle"), mid=mid)
     if p.get("evseId"):
         return {"status": "Rejected"}
-    if kind == "OnIdle" and cl.ext["tx"].tx:
-        cl.ext["reset_pending"] = True
+    if kind == "OnIdle" and cl.tx.tx:
+        cl.later.reset_on_idle = True
         return {"status": "Scheduled"}
     return {"status": "Accepted"}
 
@@ -18,12 +18,12 @@ def handle(cl, p, mid):
 def after(cl, p, res):
     if res["status"] != "Accepted":
         return
-    txm = cl.ext["tx"]
+    txm = cl.tx
     for e in list(txm.tx):
         txm.stop(int(e), "ResetCommand", "ImmediateReset")
     cl.ctx.store.set("ocpp_boot_reason", "RemoteReset")
     cl.ctx.store.set("ocpp_registered", False)
     cl.registered = False
     cl.boot_status = None
-    cl.ext["reset_requested"] = p["type"]
-    cl.ext["reset_at"] = cl.now()
+    cl.later.reset_kind = p["type"]
+    cl.later.reset_at_ms = cl.now()

@@ -9,5 +9,5 @@ def handle(cl, p, mid):
         smart_charging.validate(cl, evse, prof)
     except (ValueError, KeyError, TypeError) as e:
         return smart_charging.reject_info(str(e))
-    cl.ext["sc"].install(evse, prof)
+    cl.sc.install(evse, prof)
     return {"status": "Accepted"}

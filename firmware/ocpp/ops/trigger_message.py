@@ -30,9 +30,9 @@ def after(cl, p, res):
             status_notification.send(cl, e, 1, cl.conn_status.get(e, "Available"))
     elif msg == "MeterValues":
         for e in evses:
-            cl.call("MeterValues", {"evseId": e, "meterValue": cl.ext["tx"].meter(None, "Trigger")})
+            cl.call("MeterValues", {"evseId": e, "meterValue": cl.tx.meter(None, "Trigger")})
     elif msg == "TransactionEvent":
-        txm = cl.ext["tx"]
+        txm = cl.tx
         for e in evses:
             if txm.active(e):
                 txm._event(e, "Updated", "Trigger", context="Trigger")

@@ -5,7 +5,7 @@ from ocpp import check
 def handle(cl, p, mid):
     evse = check.field(p, "evseId", int, mid=mid)
     check.field(p, "connectorId", int, mid=mid)
-    if cl.ext["tx"].active(evse):
+    if cl.tx.active(evse):
         return {"status": "OngoingAuthorizedTransaction"}
     if not 1 <= evse <= cl.connectors:
         return {"status": "UnknownConnector"}

@@ -7,7 +7,8 @@
 from exi import schemas
 from iso15118.evcc import exchange, timeouts
 from iso15118.evcc.exchange import EvccEnd, END_FAILED
-from iso15118.evcc.machine import SessionData, State, drive, evse_wants_stop, processing, pv, pv_value
+from iso15118.evcc.machine import SessionData, State, drive, evse_wants_stop, processing
+from iso15118.values import pv, pv_value
 
 SCHEMA = "din"
 DC_TYPES = ("DC_extended", "DC_core", "DC_combo_core", "DC_unique")

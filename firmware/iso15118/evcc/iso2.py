@@ -8,7 +8,8 @@
 from exi import schemas
 from iso15118.evcc import din, exchange, timeouts
 from iso15118.evcc.exchange import EvccEnd, END_FAILED
-from iso15118.evcc.machine import SessionData, State, drive, evse_wants_stop, processing, pv, pv_value
+from iso15118.evcc.machine import SessionData, State, drive, evse_wants_stop, processing
+from iso15118.values import pv, pv_value
 
 SCHEMA = "iso2"
 T_ONGOING = din.T_ONGOING

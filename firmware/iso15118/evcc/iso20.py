@@ -15,7 +15,7 @@
 # with a negative EVTargetEnergyRequest and follows the EVSE (AC: EVSETargetActivePower).
 from exi import schemas
 from iso15118 import v20
-from iso15118.v20 import rn, rn_value
+from iso15118.values import rn, rn_value
 from iso15118.evcc import exchange
 from iso15118.evcc.exchange import EvccEnd, END_FAILED, END_MALFORMED
 from iso15118.evcc.machine import SessionData, State, pause

@@ -5,7 +5,7 @@
 # they cut the message timeouts and end the session when they expire.
 from iso15118.evcc import timeouts
 from iso15118.evcc.exchange import Deadline, EvccEnd, END_FAILED, END_MALFORMED
-from iso15118.secc.din import pv, pv_value  # noqa: F401  (PhysicalValue helpers, same shape both sides)
+from iso15118.values import pv_value
 
 SLICE_MS = 200   # the EV's pauses are cut into slices that feed the service watchdog (1 s)
 

@@ -4,33 +4,12 @@
 # (DIN 70121 [V2G-DC-391]/[V2G-DC-669]). Responses always carry every mandatory element, failures too,
 # built from the session's current values by one builder per message type.
 import random
+from iso15118.values import pv, pv_value
 
 OK = "OK"
 SEQUENCE_ERROR = "FAILED_SequenceError"
 UNKNOWN_SESSION = "FAILED_UnknownSession"
 FAILED = "FAILED"
-
-
-def pv(value, unit):
-    # DIN PhysicalValue: Value is a short; multiplier 0 while |value| fits, else scaled down by 10s.
-    m = 0
-    while value > 32767 or value < -32768:
-        value //= 10
-        m += 1
-    return {"Multiplier": m, "Unit": unit, "Value": value}
-
-
-def pv_value(p):
-    # PhysicalValue -> int in the base unit (negative multipliers truncate toward zero).
-    v = p["Value"]
-    m = p.get("Multiplier", 0)
-    while m > 0:
-        v *= 10
-        m -= 1
-    while m < 0:
-        v = int(v / 10)
-        m += 1
-    return v
 
 
 class DinData:

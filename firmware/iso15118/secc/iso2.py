@@ -7,7 +7,8 @@
 # the session goes PowerDelivery(Start) -> ChargingStatus loop -> PowerDelivery(Stop) -> SessionStop; the
 # EV draws the current itself (on-board charger), the SECC only tells it EVSEMaxCurrent per phase.
 from iso15118.secc import din
-from iso15118.secc.din import OK, FAILED, SEQUENCE_ERROR, UNKNOWN_SESSION, pv, pv_value  # noqa: F401
+from iso15118.secc.din import OK, FAILED, SEQUENCE_ERROR, UNKNOWN_SESSION  # noqa: F401
+from iso15118.values import pv, pv_value
 
 SA_SCHEDULE_TUPLE_ID = 1
 

@@ -9,7 +9,8 @@
 import random
 import time
 from iso15118 import v20
-from iso15118.v20 import rn, rn_value, OK, FAILED, FAILED_SEQUENCE_ERROR, FAILED_UNKNOWN_SESSION  # noqa: F401
+from iso15118.v20 import OK, FAILED, FAILED_SEQUENCE_ERROR, FAILED_UNKNOWN_SESSION  # noqa: F401
+from iso15118.values import rn, rn_value
 from iso15118.secc import iso20_dc, iso20_ac
 UNKNOWN_SESSION = FAILED_UNKNOWN_SESSION  # the name secc/session.py looks up in each protocol module
 

@@ -12,7 +12,7 @@ from micropython import const
 #   POWER_MGR -> ISO15118: the EV's import cap (power_mgr._send_cap), src SRC_LOCAL.
 # MSG_SESSION_STATE (ISO15118 -> POWER_MGR):
 #   i32[0] SESSION_*   i32[1] protocol id, i32[2] SECC state, i32[3] session number (informational,
-#   iso15118/session_msg.py)
+#   iso15118/secc/session_msg.py)
 SRC_LOCAL = const(0)
 SRC_OCPP = const(1)
 SRC_ISO15118 = const(2)

@@ -22,8 +22,8 @@ from jezgro.const import (MSG_POWER_SCHEDULE, MSG_POWER_LIMITS, MSG_SESSION_STAT
                           MSG_EV_CHARGING_SCHEDULE)
 from power.messages import (SRC_ISO15118, SRC_STATION, LIM_IMPORT, SESSION_NONE, SESSION_CONNECTED,
                             SESSION_AUTHORIZED)
-from iso15118 import service_config as conf
-from iso15118 import session_msg as sm
+from iso15118.secc import service_config as conf
+from iso15118.secc import session_msg as sm
 from iso15118.transport.stream import StreamTimeout
 from iso15118.secc.session import SeccSession
 from iso15118.secc.iso20 import Evse20

@@ -166,13 +166,8 @@ class CurrentDemand(State):
 
     def outcome(self, d, res, hdr):
         d.loop_step(pv_value(res["EVSEPresentVoltage"]), pv_value(res["EVSEPresentCurrent"]))
-        if evse_wants_stop(res["DC_EVSEStatus"]):
-            d.stop_reason = "EVSE: %s" % res["DC_EVSEStatus"].get("EVSEStatusCode")
-            return "stop"
-        if d.ev.charging_complete():
-            d.stop_reason = "complete"
-            return "stop"
-        return "again"
+        st = res["DC_EVSEStatus"]
+        return d.loop_end(evse_wants_stop(st), st.get("EVSEStatusCode"))
 
 
 class PowerDeliveryStop(State):

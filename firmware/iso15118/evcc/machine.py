@@ -71,11 +71,26 @@ class SessionData:
         self.last_ms = now
         self.ev.loop_count += 1
 
+    def loop_over(self):
+        return self.ev.charging_complete()
+
+    def loop_end(self, evse_stop, why):
+        # A charge-loop response classified, for every protocol: "stop" when the EVSE asks for it
+        # (`why`: what it said, for the detail) or the EV is done (loop_over), else "again".
+        if evse_stop:
+            self.stop_reason = "EVSE: %s" % why
+            return "stop"
+        if self.loop_over():
+            self.stop_reason = "complete"
+            return "stop"
+        return "again"
+
 
 class State:
     request = ""
     timers: tuple = ()
     loop = False         # repeated by the EV's pacing (EvModel.loop_ms) rather than at once
+    pace_max_ms: int | None = None   # -20 only: cap on that pause (None: loop_ms); drive() here has none
     next: dict = {}
 
     def body(self, d):

@@ -4,6 +4,8 @@
 # under V2G_EVCC_Ongoing_Timeout, CableCheck under V2G_EVCC_CableCheck_Timeout, PreCharge under
 # V2G_EVCC_PreCharge_Timeout, and CableCheck..PowerDelivery(ReadyToChargeState=true) under
 # V2G_EVCC_ReadyToCharge_Timeout.
+# Its state classes and transition tables look like the other protocols' on purpose: each is that
+# protocol's own sequence (own classes, as a state's identity is its place in the table).
 from exi import schemas
 from iso15118.evcc import exchange, timeouts
 from iso15118.evcc.exchange import EvccEnd, END_FAILED

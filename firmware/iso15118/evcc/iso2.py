@@ -5,6 +5,8 @@
 # ChargingStatus loop -> PowerDelivery(Stop) -> SessionStop (no cable check, pre-charge, welding).
 # Timers: timeouts.ISO2_MSG_MS; Authorization/ChargeParameterDiscovery under V2G_EVCC_Ongoing_Timeout,
 # CableCheck and PreCharge under theirs.
+# Its state classes and transition tables look like the other protocols' on purpose: each is that
+# protocol's own sequence (own classes, as a state's identity is its place in the table).
 from exi import schemas
 from iso15118.evcc import din, exchange, timeouts
 from iso15118.evcc.exchange import EvccEnd, END_FAILED

@@ -11,6 +11,8 @@
 # RationalNumbers (Value * 10^Exponent, Value a short).
 # This module: the session data (Data20), the common-message states, the transition tables and
 # drive(); the DC and AC states are in iso20_dc.py / iso20_ac.py, as on the SECC side.
+# Its state classes and transition tables look like the other protocols' on purpose: each is that
+# protocol's own sequence (own classes, as a state's identity is its place in the table).
 # BPT: the EV charges first and then discharges (EvModel.loops > 0: the last loops // 2 charge-loop
 # requests discharge). Scheduled: the EV sets the direction (DC: negative EVTargetCurrent, AC:
 # negative EVPresentActivePower); Dynamic: the EVSE controls the power, the EV asks for discharge
@@ -349,8 +351,6 @@ class SessionStop(State20):
 
 
 # Transition tables: outcome of the state's response -> following state (None: the session is over).
-# They look like DIN's/-2's (evcc/din.py, evcc/iso2.py) and the SECC's, but each is its protocol's own
-# sequence: kept per module on purpose.
 SessionSetup.next = {"ok": AuthorizationSetup}
 AuthorizationSetup.next = {"ok": Authorization}
 Authorization.next = {"Ongoing": Authorization, "Finished": ServiceDiscovery}

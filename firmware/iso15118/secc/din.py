@@ -3,6 +3,8 @@
 # answered with the same message's response carrying FAILED_SequenceError, and the session ends
 # (DIN 70121 [V2G-DC-391]/[V2G-DC-669]). Responses always carry every mandatory element, failures too,
 # built from the session's current values by one builder per message type.
+# Its state classes and transition tables look like the other protocols' on purpose: each is that
+# protocol's own sequence (own classes, as a state's identity is its place in the table).
 import random
 from iso15118.values import pv, pv_value
 
@@ -193,10 +195,6 @@ def _do_welding(d, req):
     return OK
 
 
-def _ok(d, req):
-    return OK
-
-
 DO = {
     "SessionSetupReq": _do_session_setup,
     "ServicePaymentSelectionReq": _do_payment,
@@ -222,7 +220,8 @@ class State:
         nxt = self.next.get(name)
         if nxt is None:
             return res_name, build(d, SEQUENCE_ERROR), None
-        code = self.do.get(name, _ok)(d, req)
+        do = self.do.get(name)
+        code = do(d, req) if do is not None else OK   # a request without an effect: OK
         if code.startswith("FAILED"):
             return res_name, build(d, code), None
         if name == "SessionStopReq":

@@ -6,15 +6,8 @@ import time
 from exi import codec
 from exi.codec import EXIError
 from iso15118.transport.stream import StreamTimeout
-
-PT_EXI = 0x8001   # V2GTP payload type of SAP, DIN and -2 messages
-
-# How a session ended (EvccResult.end): the same strings as iso15118.secc.session
-END_STOP = "SessionStop"      # SessionStopRes OK received
-END_FAILED = "Failed"         # the SECC answered FAILED*, or no protocol agreed, or the EV gave up
-END_TIMEOUT = "SequenceTimeout"   # a message timeout or a sequence timer (detail names which)
-END_CLOSED = "PeerClosed"
-END_MALFORMED = "Malformed"   # undecodable EXI, wrong payload type or an unexpected response
+# How a session ended (EvccResult.end): the SECC's strings (common.py); the machines import them from here.
+from iso15118.common import PT_EXI, END_STOP, END_FAILED, END_TIMEOUT, END_CLOSED, END_MALFORMED  # noqa: F401
 
 
 class EvccEnd(Exception):

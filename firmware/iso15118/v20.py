@@ -1,4 +1,4 @@
-# ISO 15118-20 basics both sides share (secc/iso20.py, evcc/iso20.py): where each message lives
+# ISO 15118-20 basics both sides share (secc/iso20*.py, evcc/iso20*.py): where each message lives
 # (schema set and V2GTP payload type), the message Header, service and parameter identifiers,
 # response codes (RationalNumber <-> int is in values.py, with DIN/-2's PhysicalValue). -20 messages are top-level documents ({"DC_ChargeLoopReq": {"Header": ...}}),
 # not V2G_Message envelopes as in DIN/-2.

@@ -251,7 +251,7 @@ def test_import_cap_for_the_ev(mp):
 
 NEEDS = """
 import harness
-from iso15118 import session_msg as sm
+from iso15118.secc import session_msg as sm
 from iso15118.secc import din, iso2
 from iso15118.secc.evse_limits import EvseLimits
 from ocpp import iso15118_bridge as br

@@ -1,4 +1,4 @@
-"""Our ISO 15118-20 EVCC (firmware/iso15118/evcc/iso20.py, under MicroPython in the kernel) against the
+"""Our ISO 15118-20 EVCC (firmware/iso15118/evcc/iso20*.py, under MicroPython in the kernel) against the
 `iso15118` package's SECC over a real IPv6 link (veth pair, SECC in its own network namespace, TCP):
 -20 DC with DC_BPT and -20 AC with AC_BPT, each in Scheduled and Dynamic control mode, from SDP to a
 clean SessionStop; the message sequence checked on both sides (our record and the SECC's "… received"

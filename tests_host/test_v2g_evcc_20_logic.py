@@ -14,7 +14,7 @@ from e20_fake import Secc20Stream, SESSION_ID
 from iso15118.evcc.ev_model import EvModel
 from iso15118.evcc.session import EvccSession
 from iso15118.evcc import iso20
-from iso15118.v20 import rn, rn_value
+from iso15118.values import rn, rn_value
 out = {}
 
 def session(service="DC_BPT", mode="Scheduled", ev=None, msg_ms=None, **knobs):

@@ -14,7 +14,7 @@ SNIPPET = r"""
 import json, sys
 from exi import codec, schemas
 from iso15118 import v20
-from iso15118.v20 import rn
+from iso15118.values import rn
 from iso15118.secc import iso20, sap
 from iso15118.secc.evse_limits import EvseLimits
 from iso15118.secc.session import SeccSession

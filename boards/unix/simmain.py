@@ -176,7 +176,7 @@ def _with_ev(table, opts):
     # The gateway's SECC on the loopback (provisioned unless the fs has its own iso15118.json) and,
     # unless --ev none, the simulated EV as one more (LOW) service.
     import ev_sim
-    from iso15118 import service_config
+    from iso15118.secc import service_config
     path = opts["fs"] + "/" + service_config.FILE
     try:
         os.stat(path)

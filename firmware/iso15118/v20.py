@@ -1,6 +1,6 @@
-# ISO 15118-20 basics both sides share (secc/iso20.py, evcc/iso20.py): where each message lives
-# (schema set and V2GTP payload type), RationalNumber <-> int, the message Header, service and
-# parameter identifiers. -20 messages are top-level documents ({"DC_ChargeLoopReq": {"Header": ...}}),
+# ISO 15118-20 basics both sides share (secc/iso20*.py, evcc/iso20*.py): where each message lives
+# (schema set and V2GTP payload type), the message Header, service and parameter identifiers,
+# response codes (RationalNumber <-> int is in values.py, with DIN/-2's PhysicalValue). -20 messages are top-level documents ({"DC_ChargeLoopReq": {"Header": ...}}),
 # not V2G_Message envelopes as in DIN/-2.
 import time
 from exi.codec import EXIError
@@ -80,26 +80,3 @@ def message(doc):
         raise EXIError("%s without a Header" % name)
     return name, body
 
-
-def rn(x, exponent=0):
-    # int (in units of 10^exponent) -> RationalNumber: the smallest exponent >= `exponent` whose
-    # Value fits a short, truncating toward zero.
-    x = int(x)
-    e = exponent
-    while x > 32767 or x < -32768:
-        x = int(x / 10)
-        e += 1
-    return {"Exponent": e, "Value": x}
-
-
-def rn_value(r, exponent=0):
-    # RationalNumber -> int in units of 10^exponent (e.g. exponent=-3: milli), truncating toward zero.
-    v = r["Value"]
-    e = r["Exponent"] - exponent
-    while e > 0:
-        v *= 10
-        e -= 1
-    while e < 0:
-        v = int(v / 10)
-        e += 1
-    return v

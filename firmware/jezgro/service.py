@@ -199,6 +199,10 @@ class Service:
         # a board reset on this service's behalf (OCPP Reset): the next boot reports who and why
         self.kernel.request_reset(self.name, reason)
 
+    def end_run(self):
+        # simulation and test aid (the simulated EV when its sessions are done): kernel.run() returns
+        self.kernel.stop()
+
     def publish(self, obj):
         self.status.obj = obj
 

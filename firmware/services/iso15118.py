@@ -1,5 +1,5 @@
 # ISO15118 (MEDIUM, 128 KB, 1 s watchdog): the SECC of the gateway. SDP server and V2G listener on the
-# configured interface (iso15118/service_config.py), one SECC session at a time (DIN 70121, ISO 15118-2
+# configured interface (iso15118/secc/service_config.py), one SECC session at a time (DIN 70121, ISO 15118-2
 # DC/AC, ISO 15118-20 DC/AC with BPT), and the session's side of the gateway (msgs/catalogue.py):
 #   out SESSION_STATE (POWER_MGR) on every SECC state change, POWER_SETPOINT (SRC_ISO15118) when the
 #       session's power changes; POWER_MGR arbitrates and forwards to DROOP_CTRL.
@@ -19,8 +19,8 @@
 from micropython import const
 import msgs
 from msgs import SRC_ISO15118, SESSION_NONE, SESSION_CONNECTED, SESSION_AUTHORIZED
-from iso15118 import service_config as conf
-from iso15118 import session_msg as sm
+from iso15118.secc import service_config as conf
+from iso15118.secc import session_msg as sm
 from iso15118.transport.stream import StreamTimeout
 from iso15118.secc.session import SeccSession
 from iso15118.secc.iso20 import Evse20

@@ -5,7 +5,7 @@
 # only: the link test (test_v2g_evcc_20.py) runs against the iso15118 package's SECC.
 from exi import codec, schemas
 from iso15118 import v20
-from iso15118.v20 import rn, rn_value
+from iso15118.values import rn, rn_value
 from iso15118.transport.stream import StreamClosed, StreamTimeout
 
 SESSION_ID = "0102030405060708"

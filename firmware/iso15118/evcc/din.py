@@ -4,10 +4,13 @@
 # under V2G_EVCC_Ongoing_Timeout, CableCheck under V2G_EVCC_CableCheck_Timeout, PreCharge under
 # V2G_EVCC_PreCharge_Timeout, and CableCheck..PowerDelivery(ReadyToChargeState=true) under
 # V2G_EVCC_ReadyToCharge_Timeout.
+# Its state classes and transition tables look like the other protocols' on purpose: each is that
+# protocol's own sequence (own classes, as a state's identity is its place in the table).
 from exi import schemas
 from iso15118.evcc import exchange, timeouts
 from iso15118.evcc.exchange import EvccEnd, END_FAILED
-from iso15118.evcc.machine import SessionData, State, drive, evse_wants_stop, processing, pv, pv_value
+from iso15118.evcc.machine import SessionData, State, drive, evse_wants_stop, processing
+from iso15118.values import pv, pv_value
 
 SCHEMA = "din"
 DC_TYPES = ("DC_extended", "DC_core", "DC_combo_core", "DC_unique")
@@ -165,13 +168,8 @@ class CurrentDemand(State):
 
     def outcome(self, d, res, hdr):
         d.loop_step(pv_value(res["EVSEPresentVoltage"]), pv_value(res["EVSEPresentCurrent"]))
-        if evse_wants_stop(res["DC_EVSEStatus"]):
-            d.stop_reason = "EVSE: %s" % res["DC_EVSEStatus"].get("EVSEStatusCode")
-            return "stop"
-        if d.ev.charging_complete():
-            d.stop_reason = "complete"
-            return "stop"
-        return "again"
+        st = res["DC_EVSEStatus"]
+        return d.loop_end(evse_wants_stop(st), st.get("EVSEStatusCode"))
 
 
 class PowerDeliveryStop(State):

@@ -84,5 +84,5 @@ async def main(ctx):
         OUT["errors"].append([type(e).__name__, str(e)])
         OUT["result"] = {"end": END_FAILED, "detail": str(e)}
     finally:
-        ctx.kernel.stop()
+        ctx.end_run()
     await ctx.wait_forever()  # a service's main never returns

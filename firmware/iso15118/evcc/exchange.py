@@ -6,15 +6,8 @@ import time
 from exi import codec
 from exi.codec import EXIError
 from iso15118.transport.stream import StreamTimeout
-
-PT_EXI = 0x8001   # V2GTP payload type of SAP, DIN and -2 messages
-
-# How a session ended (EvccResult.end): the same strings as iso15118.secc.session
-END_STOP = "SessionStop"      # SessionStopRes OK received
-END_FAILED = "Failed"         # the SECC answered FAILED*, or no protocol agreed, or the EV gave up
-END_TIMEOUT = "SequenceTimeout"   # a message timeout or a sequence timer (detail names which)
-END_CLOSED = "PeerClosed"
-END_MALFORMED = "Malformed"   # undecodable EXI, wrong payload type or an unexpected response
+# How a session ended (EvccResult.end): the SECC's strings (common.py); the machines import them from here.
+from iso15118.common import PT_EXI, END_STOP, END_FAILED, END_TIMEOUT, END_CLOSED, END_MALFORMED  # noqa: F401
 
 
 class EvccEnd(Exception):
@@ -28,7 +21,7 @@ class Deadline:
     # A sequence timer (CableCheck, PreCharge, Ongoing, CommunicationSetup ...): started once,
     # bounds the message timeouts of the requests sent under it.
     def __init__(self, ctx, name, limit_ms):
-        self.k = ctx.kernel
+        self.k = ctx
         self.name = name
         self.limit_ms = limit_ms
         self.t0 = self.k.ticks_ms()
@@ -68,7 +61,7 @@ class Exchange:
         except EXIError as e:   # a value the schema does not allow (EV configuration): nothing to send
             raise EvccEnd(END_FAILED, "cannot encode %s: %s" % (name, e))
         enc_us = time.ticks_diff(time.ticks_us(), t_enc)
-        k = self.ctx.kernel
+        k = self.ctx
         t0 = k.ticks_ms()
         await self.stream.send(self.ctx, pt, data)
         r.requests.append(name)

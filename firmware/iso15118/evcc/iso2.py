@@ -5,10 +5,13 @@
 # ChargingStatus loop -> PowerDelivery(Stop) -> SessionStop (no cable check, pre-charge, welding).
 # Timers: timeouts.ISO2_MSG_MS; Authorization/ChargeParameterDiscovery under V2G_EVCC_Ongoing_Timeout,
 # CableCheck and PreCharge under theirs.
+# Its state classes and transition tables look like the other protocols' on purpose: each is that
+# protocol's own sequence (own classes, as a state's identity is its place in the table).
 from exi import schemas
 from iso15118.evcc import din, exchange, timeouts
 from iso15118.evcc.exchange import EvccEnd, END_FAILED
-from iso15118.evcc.machine import SessionData, State, drive, evse_wants_stop, processing, pv, pv_value
+from iso15118.evcc.machine import SessionData, State, drive, evse_wants_stop, processing
+from iso15118.values import pv, pv_value
 
 SCHEMA = "iso2"
 T_ONGOING = din.T_ONGOING
@@ -16,8 +19,7 @@ T_CABLE = (("V2G_EVCC_CableCheck_Timeout", timeouts.CABLE_CHECK_MS),)
 T_PRE = (("V2G_EVCC_PreCharge_Timeout", timeouts.PRE_CHARGE_MS),)
 
 
-def dc_status(d, ready=True):
-    return {"EVReady": ready, "EVErrorCode": "NO_ERROR", "EVRESSSOC": d.ev.soc_int()}
+dc_status = din.dc_status   # DC_EVStatus has the same elements in DIN and -2
 
 
 def wanted_mode(ev):
@@ -108,12 +110,14 @@ class PreCharge(din.PreCharge):
 class PowerDeliveryStart(State):
     """ChargeProgress=Start with the chosen schedule"""
     request = "PowerDeliveryReq"
+    start = True   # PowerDeliveryStop: the same request with ChargeProgress=Stop, charging complete
 
     def body(self, d):
-        b = {"ChargeProgress": "Start", "SAScheduleTupleID": d.sa_id}
+        b = {"ChargeProgress": "Start" if self.start else "Stop", "SAScheduleTupleID": d.sa_id}
         if d.transfer.startswith("DC"):
-            b["DC_EVPowerDeliveryParameter"] = {"DC_EVStatus": dc_status(d), "BulkChargingComplete": False,
-                                                "ChargingComplete": False}
+            done = not self.start
+            b["DC_EVPowerDeliveryParameter"] = {"DC_EVStatus": dc_status(d, self.start), "BulkChargingComplete": done,
+                                                "ChargingComplete": done}
         return b
 
     def outcome(self, d, res, hdr):
@@ -134,28 +138,13 @@ class ChargingStatus(State):
         if "EVSEMaxCurrent" in res:
             ev.evse_max_i = pv_value(res["EVSEMaxCurrent"])
         d.loop_step(ev.ac_v * ev.ac_phases, ev.ac_current())
-        if evse_wants_stop(res["AC_EVSEStatus"]):
-            d.stop_reason = "EVSE: %s" % res["AC_EVSEStatus"].get("EVSENotification")
-            return "stop"
-        if ev.charging_complete():
-            d.stop_reason = "complete"
-            return "stop"
-        return "again"
+        st = res["AC_EVSEStatus"]
+        return d.loop_end(evse_wants_stop(st), st.get("EVSENotification"))
 
 
-class PowerDeliveryStop(State):
+class PowerDeliveryStop(PowerDeliveryStart):
     """ChargeProgress=Stop; DC goes on to welding detection, AC to SessionStop"""
-    request = "PowerDeliveryReq"
-
-    def body(self, d):
-        b = {"ChargeProgress": "Stop", "SAScheduleTupleID": d.sa_id}
-        if d.transfer.startswith("DC"):
-            b["DC_EVPowerDeliveryParameter"] = {"DC_EVStatus": dc_status(d, False), "BulkChargingComplete": True,
-                                                "ChargingComplete": True}
-        return b
-
-    def outcome(self, d, res, hdr):
-        return "dc" if d.transfer.startswith("DC") else "ac"
+    start = False
 
 
 class WeldingDetection(din.WeldingDetection):

@@ -9,54 +9,31 @@
 # documents with a Header (SessionID, TimeStamp), common messages use schema "iso20-common" and V2GTP
 # payload type 0x8002, DC ones "iso20-dc"/0x8004, AC ones "iso20-ac"/0x8003; values are
 # RationalNumbers (Value * 10^Exponent, Value a short).
+# This module: the session data (Data20), the common-message states, the transition tables and
+# drive(); the DC and AC states are in iso20_dc.py / iso20_ac.py, as on the SECC side.
+# Its state classes and transition tables look like the other protocols' on purpose: each is that
+# protocol's own sequence (own classes, as a state's identity is its place in the table).
 # BPT: the EV charges first and then discharges (EvModel.loops > 0: the last loops // 2 charge-loop
 # requests discharge). Scheduled: the EV sets the direction (DC: negative EVTargetCurrent, AC:
 # negative EVPresentActivePower); Dynamic: the EVSE controls the power, the EV asks for discharge
 # with a negative EVTargetEnergyRequest and follows the EVSE (AC: EVSETargetActivePower).
 from exi import schemas
 from iso15118 import v20
-from iso15118.v20 import rn, rn_value
-from iso15118.evcc import exchange
+from iso15118.values import rn, rn_value
+from iso15118.evcc import exchange, timeouts
 from iso15118.evcc.exchange import EvccEnd, END_FAILED, END_MALFORMED
 from iso15118.evcc.machine import SessionData, State, pause
+from iso15118.evcc.iso20_dc import (DcChargeParameterDiscovery, DcCableCheck, DcPreCharge, DcPreChargeDone,
+                                    DcChargeLoop, DcWeldingDetection, DcWeldingDone)
+from iso15118.evcc.iso20_ac import AcChargeParameterDiscovery, AcChargeLoop
 
 ISO20_DC = v20.NS_DC
 ISO20_AC = v20.NS_AC
 SERVICE_IDS = v20.SERVICE_IDS
 
-# V2G_EVCC_Msg_Timeout per request, ms (ISO 15118-20 Table 218, as the iso15118 package's
-# shared/messages/iso15118_20/timeouts.py has them).
-MSG_MS = {
-    "SessionSetupReq": 2000,
-    "AuthorizationSetupReq": 2000,
-    "AuthorizationReq": 2000,
-    "ServiceDiscoveryReq": 2000,
-    "ServiceDetailReq": 5000,
-    "ServiceSelectionReq": 2000,
-    "DC_ChargeParameterDiscoveryReq": 2000,
-    "AC_ChargeParameterDiscoveryReq": 2000,
-    "ScheduleExchangeReq": 2000,
-    "DC_CableCheckReq": 2000,
-    "DC_PreChargeReq": 2000,
-    "PowerDeliveryReq": 2000,
-    "DC_ChargeLoopReq": 500,
-    "AC_ChargeLoopReq": 500,
-    "DC_WeldingDetectionReq": 2000,
-    "SessionStopReq": 2000,
-}
-
-# Sequence timers (ISO 15118-20 Table 219): started at the state's first request, they cut the
-# message timeouts and end the session "SequenceTimeout" when they expire. CommunicationSetup
-# (20 s until SessionSetupRes) runs in the Exchange.
-T_ONGOING = (("V2G_EVCC_Ongoing_Timeout", 60000),)      # EVSEProcessing=Ongoing repeats, welding
-T_CABLE = (("V2G_EVCC_CableCheck_Timeout", 40000),)
-T_PRE = (("V2G_EVCC_PreCharge_Timeout", 10000),)
-
-# V2G_EVCC_Sequence_Performance_Time (Tables 216/217): a charge-loop response received -> the next
-# request sent within 250 ms (the SECC's V2G_SECC_Sequence_Timeout there is 500 ms). The EV's pacing
-# in the charge loop is capped below it, leaving room to build, encode and send the request.
-CL_SEQUENCE_PERFORMANCE_MS = 250
-CL_PACE_MAX_MS = 200
+# Message and sequence timeouts (ISO 15118-20 Tables 216-219) are timeouts.ISO20_*, shared with the
+# DC and AC state modules.
+T_ONGOING = timeouts.ISO20_ONGOING      # EVSEProcessing=Ongoing repeats
 
 PRICE_ALGORITHM = "urn:iso:std:iso:15118:-20:PriceAlgorithm:1-Power"
 
@@ -166,6 +143,23 @@ class Data20(SessionData):
             out.append({"Duration": max(1, dn * ev.loop_ms // 1000), "Power": rn(-self.discharge_p())})
         return out
 
+    # -- what DC and AC states share ---------------------------------------------------------------
+
+    def cpd_params(self, res, kind):
+        # ChargeParameterDiscoveryRes (kind "DC" / "AC") -> its (BPT_)<kind>_CPDResEnergyTransferMode
+        name = kind + "_CPDResEnergyTransferMode"
+        p = res.get("BPT_" + name if self.bpt else name)
+        if p is None:
+            raise EvccEnd(END_MALFORMED, "%s_ChargeParameterDiscoveryRes without the %s parameters" %
+                          (kind, "BPT" if self.bpt else kind))
+        return p
+
+    def loop_outcome(self, res):
+        # DC_/AC_ChargeLoopRes: the EVSE ends the loop with EVSENotification Terminate or Pause.
+        st = res.get("EVSEStatus")
+        n = st.get("EVSENotification") if st is not None else None
+        return self.loop_end(n in ("Terminate", "Pause"), n)
+
     def display(self):
         ev = self.ev
         return {"PresentSOC": ev.soc_int(), "TargetSOC": ev.target_soc, "ChargingComplete": self.loop_over()}
@@ -175,7 +169,6 @@ class Data20(SessionData):
 
 class State20(State):
     """a common-messages state (schema set and payload type follow the request name, v20.schema_of)"""
-    pace_max_ms: int | None = None   # cap on the EV's pause before repeating a `loop` state (None: loop_ms)
 
 
 class SessionSetup(State20):
@@ -357,238 +350,6 @@ class SessionStop(State20):
         return {"ChargingSession": "Terminate"}
 
 
-# -- DC states ------------------------------------------------------------------------------------
-
-class DcState(State20):
-    """a DC state"""
-
-
-class DcChargeParameterDiscovery(DcState):
-    """the EV's DC (BPT) limits; keeps the EVSE's"""
-    request = "DC_ChargeParameterDiscoveryReq"
-
-    def body(self, d):
-        ev = d.ev
-        p = {"EVMaximumChargePower": rn(ev.max_p), "EVMinimumChargePower": rn(0),
-             "EVMaximumChargeCurrent": rn(ev.max_i), "EVMinimumChargeCurrent": rn(0),
-             "EVMaximumVoltage": rn(ev.max_v), "EVMinimumVoltage": rn(ev.min_v), "TargetSOC": ev.target_soc}
-        if not d.bpt:
-            return {"DC_CPDReqEnergyTransferMode": p}
-        p.update({"EVMaximumDischargePower": rn(ev.max_discharge_p), "EVMinimumDischargePower": rn(0),
-                  "EVMaximumDischargeCurrent": rn(ev.max_discharge_i), "EVMinimumDischargeCurrent": rn(0)})
-        return {"BPT_DC_CPDReqEnergyTransferMode": p}
-
-    def outcome(self, d, res, hdr):
-        p = res.get("BPT_DC_CPDResEnergyTransferMode" if d.bpt else "DC_CPDResEnergyTransferMode")
-        if p is None:
-            raise EvccEnd(END_MALFORMED, "DC_ChargeParameterDiscoveryRes without the %s parameters" %
-                          ("BPT" if d.bpt else "DC"))
-        d.evse_max_p = rn_value(p["EVSEMaximumChargePower"])
-        d.evse_max_i = rn_value(p["EVSEMaximumChargeCurrent"])
-        d.evse_max_v = rn_value(p["EVSEMaximumVoltage"])
-        d.evse_min_v = rn_value(p["EVSEMinimumVoltage"])
-        if d.bpt:
-            d.evse_max_dis_p = rn_value(p["EVSEMaximumDischargePower"])
-            d.evse_max_dis_i = rn_value(p["EVSEMaximumDischargeCurrent"])
-        v = d.ev.target_v()
-        if not d.evse_min_v <= v <= d.evse_max_v:
-            raise EvccEnd(END_FAILED, "battery %d V outside the EVSE's %d..%d V" % (v, d.evse_min_v, d.evse_max_v))
-        return "ok"
-
-
-class DcCableCheck(DcState):
-    """isolation test; repeated while Ongoing"""
-    request = "DC_CableCheckReq"
-    timers = T_CABLE
-
-    def outcome(self, d, res, hdr):
-        if res["EVSEProcessing"] == "Finished":
-            d.stop_timer(T_CABLE[0][0])
-            return "Finished"
-        return "Ongoing"
-
-
-class DcPreCharge(DcState):
-    """the EVSE raises its output to the battery voltage; repeated (EVProcessing=Ongoing) until
-    within EvModel.precharge_tolerance_v"""
-    request = "DC_PreChargeReq"
-    timers = T_PRE
-    loop = True
-
-    def body(self, d):
-        v = rn(d.ev.target_v())
-        return {"EVProcessing": "Ongoing", "EVPresentVoltage": v, "EVTargetVoltage": v}
-
-    def outcome(self, d, res, hdr):
-        return "done" if d.ev.precharged(rn_value(res["EVSEPresentVoltage"])) else "again"
-
-
-class DcPreChargeDone(DcPreCharge):
-    """the last DC_PreChargeReq, EVProcessing=Finished: the EV closes its contactors"""
-    loop = False
-
-    def body(self, d):
-        b = DcPreCharge.body(self, d)
-        b["EVProcessing"] = "Finished"
-        return b
-
-    def outcome(self, d, res, hdr):
-        d.stop_timer(T_PRE[0][0])
-        return "ok"
-
-
-class DcChargeLoop(DcState):
-    """paced by the EV; Scheduled: EVTargetCurrent (negative while discharging), Dynamic: the EV's
-    limits and energy request, the EVSE sets the current; ends after EvModel.loops or at the target
-    SoC, or when the EVSE asks to stop"""
-    request = "DC_ChargeLoopReq"
-    loop = True
-    pace_max_ms = CL_PACE_MAX_MS
-
-    def body(self, d):
-        ev = d.ev
-        m = {"EVMaximumChargePower": rn(ev.max_p), "EVMinimumChargePower": rn(0),
-             "EVMaximumChargeCurrent": rn(ev.max_i), "EVMaximumVoltage": rn(ev.max_v),
-             "EVMinimumVoltage": rn(ev.min_v)}
-        if d.bpt:
-            m.update({"EVMaximumDischargePower": rn(ev.max_discharge_p), "EVMinimumDischargePower": rn(0),
-                      "EVMaximumDischargeCurrent": rn(ev.max_discharge_i)})
-        e = d.energy_request()
-        if d.control == "Scheduled":
-            m["EVTargetCurrent"] = rn(-d.discharge_i() if d.discharging() else d.charge_i())
-            m["EVTargetVoltage"] = rn(ev.target_v())
-            m["EVTargetEnergyRequest"] = rn(e)
-            name = "BPT_Scheduled_DC_CLReqControlMode" if d.bpt else "Scheduled_DC_CLReqControlMode"
-        else:
-            m["EVTargetEnergyRequest"] = rn(e)
-            m["EVMaximumEnergyRequest"] = rn(e if e > 0 else 0)
-            m["EVMinimumEnergyRequest"] = rn(e if e < 0 else 0)
-            if d.bpt:
-                m["EVMinimumV2XEnergyRequest"] = rn(d.v2x_energy())
-            name = "BPT_Dynamic_DC_CLReqControlMode" if d.bpt else "Dynamic_DC_CLReqControlMode"
-        return {"DisplayParameters": d.display(), "MeterInfoRequested": False,
-                "EVPresentVoltage": rn(ev.battery_v()), name: m}
-
-    def outcome(self, d, res, hdr):
-        d.loop_step(rn_value(res["EVSEPresentVoltage"]), rn_value(res["EVSEPresentCurrent"]))
-        return loop_outcome(d, res)
-
-
-class DcWeldingDetection(DcState):
-    """repeated (EVProcessing=Ongoing) until the EVSE output is below EvModel.welding_v, at most
-    welding_max times"""
-    request = "DC_WeldingDetectionReq"
-    timers = T_ONGOING
-    loop = True
-
-    def body(self, d):
-        return {"EVProcessing": "Ongoing"}
-
-    def outcome(self, d, res, hdr):
-        d.welding += 1
-        low = rn_value(res["EVSEPresentVoltage"]) <= d.ev.welding_v
-        return "done" if low or d.welding >= d.ev.welding_max else "again"
-
-
-class DcWeldingDone(DcWeldingDetection):
-    """the last DC_WeldingDetectionReq, EVProcessing=Finished"""
-    loop = False
-
-    def body(self, d):
-        return {"EVProcessing": "Finished"}
-
-    def outcome(self, d, res, hdr):
-        d.stop_timer(T_ONGOING[0][0])
-        return "ok"
-
-
-# -- AC states ------------------------------------------------------------------------------------
-
-class AcState(State20):
-    """an AC state"""
-
-
-class AcChargeParameterDiscovery(AcState):
-    """the EV's AC (BPT) power limits; keeps the EVSE's"""
-    request = "AC_ChargeParameterDiscoveryReq"
-
-    def body(self, d):
-        ev = d.ev
-        n = ev.ac_v * ev.ac_phases
-        p = {"EVMaximumChargePower": rn(ev.ac_max_i * n), "EVMinimumChargePower": rn(ev.ac_min_i * n)}
-        if not d.bpt:
-            return {"AC_CPDReqEnergyTransferMode": p}
-        p["EVMaximumDischargePower"] = rn(d.discharge_p())
-        p["EVMinimumDischargePower"] = rn(ev.ac_min_i * n)
-        return {"BPT_AC_CPDReqEnergyTransferMode": p}
-
-    def outcome(self, d, res, hdr):
-        p = res.get("BPT_AC_CPDResEnergyTransferMode" if d.bpt else "AC_CPDResEnergyTransferMode")
-        if p is None:
-            raise EvccEnd(END_MALFORMED, "AC_ChargeParameterDiscoveryRes without the %s parameters" %
-                          ("BPT" if d.bpt else "AC"))
-        d.evse_max_p = rn_value(p["EVSEMaximumChargePower"])
-        if d.bpt:
-            d.evse_max_dis_p = rn_value(p["EVSEMaximumDischargePower"])
-        return "ok"
-
-
-class AcChargeLoop(AcState):
-    """paced by the EV; reports the power it draws (negative: feeds back). Scheduled: the EV sets it
-    (charge at min(EV, EVSE, schedule), then BPT discharge); Dynamic: follows EVSETargetActivePower
-    within its own limits"""
-    request = "AC_ChargeLoopReq"
-    loop = True
-    pace_max_ms = CL_PACE_MAX_MS
-
-    def body(self, d):
-        ev = d.ev
-        n = ev.ac_v * ev.ac_phases
-        if d.control == "Scheduled":
-            d.ac_p = -d.discharge_p() if d.discharging() else d.charge_p()
-        m = {"EVPresentActivePower": rn(d.ac_p), "EVMaximumChargePower": rn(ev.ac_max_i * n),
-             "EVMinimumChargePower": rn(ev.ac_min_i * n)}
-        if d.bpt:
-            m["EVMaximumDischargePower"] = rn(d.discharge_p())
-            m["EVMinimumDischargePower"] = rn(ev.ac_min_i * n)
-        e = d.energy_request()
-        m["EVTargetEnergyRequest"] = rn(e)
-        if d.control == "Scheduled":
-            name = "BPT_Scheduled_AC_CLReqControlMode" if d.bpt else "Scheduled_AC_CLReqControlMode"
-        else:
-            m["EVMaximumEnergyRequest"] = rn(e if e > 0 else 0)
-            m["EVMinimumEnergyRequest"] = rn(e if e < 0 else 0)
-            m["EVPresentReactivePower"] = rn(0)
-            if d.bpt:
-                m["EVMinimumV2XEnergyRequest"] = rn(d.v2x_energy())
-            name = "BPT_Dynamic_AC_CLReqControlMode" if d.bpt else "Dynamic_AC_CLReqControlMode"
-        return {"DisplayParameters": d.display(), "MeterInfoRequested": False, name: m}
-
-    def outcome(self, d, res, hdr):
-        ev = d.ev
-        n = ev.ac_v * ev.ac_phases
-        d.loop_step(n, d.ac_p / n)   # the power drawn since the previous response
-        if d.control == "Dynamic":
-            m = res.get("BPT_Dynamic_AC_CLResControlMode" if d.bpt else "Dynamic_AC_CLResControlMode")
-            if m is None:
-                raise EvccEnd(END_MALFORMED, "AC_ChargeLoopRes without the Dynamic control mode")
-            p = rn_value(m["EVSETargetActivePower"])
-            lo = -d.discharge_p() if d.bpt else 0
-            d.ac_p = lo if p < lo else (d.charge_p() if p > d.charge_p() else p)
-        return loop_outcome(d, res)
-
-
-def loop_outcome(d, res):
-    st = res.get("EVSEStatus")
-    if st is not None and st.get("EVSENotification") in ("Terminate", "Pause"):
-        d.stop_reason = "EVSE: %s" % st["EVSENotification"]
-        return "stop"
-    if d.loop_over():
-        d.stop_reason = "complete"
-        return "stop"
-    return "again"
-
-
 # Transition tables: outcome of the state's response -> following state (None: the session is over).
 SessionSetup.next = {"ok": AuthorizationSetup}
 AuthorizationSetup.next = {"ok": Authorization}
@@ -611,11 +372,11 @@ DcWeldingDone.next = {"ok": SessionStop}
 SessionStop.next = {"ok": None}
 
 
-async def drive(d, first, msg_ms=MSG_MS):
+async def drive(d, first, msg_ms=timeouts.ISO20_MSG_MS):
     # Runs states from `first` until one's table says None; EvccEnd ends the session early.
     state = first
     prev = None
-    k = d.ctx.kernel
+    k = d.ctx
     t_res = 0
     while state is not None:
         s = state()

@@ -5,7 +5,7 @@
 # they cut the message timeouts and end the session when they expire.
 from iso15118.evcc import timeouts
 from iso15118.evcc.exchange import Deadline, EvccEnd, END_FAILED, END_MALFORMED
-from iso15118.secc.din import pv, pv_value  # noqa: F401  (PhysicalValue helpers, same shape both sides)
+from iso15118.values import pv_value
 
 SLICE_MS = 200   # the EV's pauses are cut into slices that feed the service watchdog (1 s)
 
@@ -64,18 +64,33 @@ class SessionData:
 
     def loop_step(self, present_v, present_i):
         # A charge-loop response arrived: integrate the energy since the previous one.
-        k = self.ctx.kernel
+        k = self.ctx
         now = k.ticks_ms()
         if self.last_ms is not None:
             self.ev.update(k.ticks_diff(now, self.last_ms), present_v, present_i)
         self.last_ms = now
         self.ev.loop_count += 1
 
+    def loop_over(self):
+        return self.ev.charging_complete()
+
+    def loop_end(self, evse_stop, why):
+        # A charge-loop response classified, for every protocol: "stop" when the EVSE asks for it
+        # (`why`: what it said, for the detail) or the EV is done (loop_over), else "again".
+        if evse_stop:
+            self.stop_reason = "EVSE: %s" % why
+            return "stop"
+        if self.loop_over():
+            self.stop_reason = "complete"
+            return "stop"
+        return "again"
+
 
 class State:
     request = ""
     timers: tuple = ()
     loop = False         # repeated by the EV's pacing (EvModel.loop_ms) rather than at once
+    pace_max_ms: int | None = None   # -20 only: cap on that pause (None: loop_ms); drive() here has none
     next: dict = {}
 
     def body(self, d):
@@ -96,7 +111,7 @@ def evse_wants_stop(st):
 async def pause(ctx, ms):
     if ms > timeouts.SEQUENCE_PERFORMANCE_MS:
         ms = timeouts.SEQUENCE_PERFORMANCE_MS
-    k = ctx.kernel
+    k = ctx
     end = k.ticks_add(k.ticks_ms(), ms)
     while True:
         ctx.feed()

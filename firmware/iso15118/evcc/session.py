@@ -59,7 +59,7 @@ class EvccSession:
 
     async def run(self, ctx, stream):
         r = self.result
-        k = ctx.kernel
+        k = ctx
         t0 = k.ticks_ms()
         x = Exchange(ctx, stream, r, self.on_message)
         x.msg_ms = self.msg_ms
@@ -107,7 +107,7 @@ async def run_ev(ctx, iface, ev, protocols, tls=None, pcap=None, on_message=None
     from iso15118.transport import netif as nif
     from iso15118.transport.endpoints import evcc_connect, SecurityRefused
     from iso15118.transport.sdp_client import SdpTimeout
-    k = ctx.kernel
+    k = ctx
     t0 = k.ticks_ms()
     cap = None
     if pcap is not None:

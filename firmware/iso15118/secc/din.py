@@ -3,34 +3,15 @@
 # answered with the same message's response carrying FAILED_SequenceError, and the session ends
 # (DIN 70121 [V2G-DC-391]/[V2G-DC-669]). Responses always carry every mandatory element, failures too,
 # built from the session's current values by one builder per message type.
+# Its state classes and transition tables look like the other protocols' on purpose: each is that
+# protocol's own sequence (own classes, as a state's identity is its place in the table).
 import random
+from iso15118.values import pv, pv_value
 
 OK = "OK"
 SEQUENCE_ERROR = "FAILED_SequenceError"
 UNKNOWN_SESSION = "FAILED_UnknownSession"
 FAILED = "FAILED"
-
-
-def pv(value, unit):
-    # DIN PhysicalValue: Value is a short; multiplier 0 while |value| fits, else scaled down by 10s.
-    m = 0
-    while value > 32767 or value < -32768:
-        value //= 10
-        m += 1
-    return {"Multiplier": m, "Unit": unit, "Value": value}
-
-
-def pv_value(p):
-    # PhysicalValue -> int in the base unit (negative multipliers truncate toward zero).
-    v = p["Value"]
-    m = p.get("Multiplier", 0)
-    while m > 0:
-        v *= 10
-        m -= 1
-    while m < 0:
-        v = int(v / 10)
-        m += 1
-    return v
 
 
 class DinData:
@@ -214,10 +195,6 @@ def _do_welding(d, req):
     return OK
 
 
-def _ok(d, req):
-    return OK
-
-
 DO = {
     "SessionSetupReq": _do_session_setup,
     "ServicePaymentSelectionReq": _do_payment,
@@ -243,7 +220,8 @@ class State:
         nxt = self.next.get(name)
         if nxt is None:
             return res_name, build(d, SEQUENCE_ERROR), None
-        code = self.do.get(name, _ok)(d, req)
+        do = self.do.get(name)
+        code = do(d, req) if do is not None else OK   # a request without an effect: OK
         if code.startswith("FAILED"):
             return res_name, build(d, code), None
         if name == "SessionStopReq":

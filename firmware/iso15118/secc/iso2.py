@@ -6,8 +6,11 @@
 # AC (AC_three_phase_core / AC_single_phase_core): after ChargeParameterDiscovery with AC_EVChargeParameter
 # the session goes PowerDelivery(Start) -> ChargingStatus loop -> PowerDelivery(Stop) -> SessionStop; the
 # EV draws the current itself (on-board charger), the SECC only tells it EVSEMaxCurrent per phase.
+# Its state classes and transition tables look like the other protocols' on purpose: each is that
+# protocol's own sequence (own classes, as a state's identity is its place in the table).
 from iso15118.secc import din
-from iso15118.secc.din import OK, FAILED, SEQUENCE_ERROR, UNKNOWN_SESSION, pv, pv_value  # noqa: F401
+from iso15118.secc.din import OK, FAILED, SEQUENCE_ERROR, UNKNOWN_SESSION  # noqa: F401
+from iso15118.values import pv, pv_value
 
 SA_SCHEDULE_TUPLE_ID = 1
 

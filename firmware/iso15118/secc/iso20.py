@@ -6,10 +6,13 @@
 # FAILED_SequenceError; any FAILED response ends the session (the connection closes); a WARNING
 # response or EVSEProcessing/EVProcessing=Ongoing keeps the state. Responses always carry every
 # mandatory element, failures too. See docs/iso15118_20.md.
+# Its state classes and transition and DO tables look like the other protocols' on purpose: each is that
+# protocol's own sequence (own classes, as a state's identity is its place in the table).
 import random
 import time
 from iso15118 import v20
-from iso15118.v20 import rn, rn_value, OK, FAILED, FAILED_SEQUENCE_ERROR, FAILED_UNKNOWN_SESSION  # noqa: F401
+from iso15118.v20 import OK, FAILED, FAILED_SEQUENCE_ERROR, FAILED_UNKNOWN_SESSION  # noqa: F401
+from iso15118.values import rn, rn_value
 from iso15118.secc import iso20_dc, iso20_ac
 UNKNOWN_SESSION = FAILED_UNKNOWN_SESSION  # the name secc/session.py looks up in each protocol module
 
@@ -348,10 +351,6 @@ def _do_session_stop(d, req):
     return "FAILED_NoServiceRenegotiationSupported" if cs == "ServiceRenegotiation" else "FAILED_PauseNotAllowed"
 
 
-def _ok(d, req):
-    return OK
-
-
 DO = {
     "SessionSetupReq": _do_session_setup,
     "AuthorizationReq": _do_authorization,
@@ -378,7 +377,8 @@ class State:
         if nxt is None:
             return res_name, build(d, FAILED_SEQUENCE_ERROR), None
         d.stay = False
-        code = DO.get(name, _ok)(d, req)
+        do = DO.get(name)
+        code = do(d, req) if do is not None else OK   # a request without an effect: OK
         res = build(d, code)
         if code.startswith("FAILED") or name == "SessionStopReq":
             return res_name, res, None

@@ -3,7 +3,8 @@
 # total active power in W (no per-phase values: the EVSE limits apply to the sum); negative
 # power is discharge (BPT).
 from iso15118 import v20
-from iso15118.v20 import rn, rn_value, OK
+from iso15118.v20 import OK
+from iso15118.values import rn, rn_value
 
 CPD = "AC_CPDReqEnergyTransferMode"
 CPD_BPT = "BPT_AC_CPDReqEnergyTransferMode"

@@ -3,7 +3,8 @@
 # DC_PreCharge, DC_ChargeLoop and DC_WeldingDetection. The state machine is in iso20.py.
 # Sign convention (BPT): positive current/power charges the EV, negative discharges it.
 from iso15118 import v20
-from iso15118.v20 import rn, rn_value, OK, FAILED
+from iso15118.v20 import OK, FAILED
+from iso15118.values import rn, rn_value
 
 CPD = "DC_CPDReqEnergyTransferMode"
 CPD_BPT = "BPT_DC_CPDReqEnergyTransferMode"

@@ -10,24 +10,18 @@ from exi.codec import EXIError
 from iso15118.transport.stream import StreamClosed, StreamTimeout
 from iso15118.transport.v2gtp import V2GTPError
 from iso15118 import v20
+# How a session ended (SessionResult.end), the same strings as the EVCC's; PT_EXI: DIN/-2 messages.
+from iso15118.common import (PT_EXI, END_STOP, END_FAILED, END_TIMEOUT, END_SETUP_TIMEOUT,  # noqa: F401
+                             END_CLOSED, END_MALFORMED)
 from iso15118.secc import din, iso2, iso20, sap
 
 # namespace -> (state machine module, its session data class)
 MACHINES = {sap.DIN: (din, din.DinData), sap.ISO2: (iso2, iso2.Iso2Data),
             sap.ISO20_DC: (iso20, iso20.Data20), sap.ISO20_AC: (iso20, iso20.Data20)}
 
-PT_EXI = 0x8001                  # V2GTP payload type of -2/DIN EXI messages
 SEQUENCE_TIMEOUT_MS = 60000      # V2G_SECC_Sequence_Timeout
 SETUP_TIMEOUT_MS = 20000         # V2G_SECC_CommunicationSetup_Timeout: connection -> SessionSetupReq
 PERFORMANCE_MS = 25              # charge-loop response budget (V2G_SECC_CurrentDemand_Performance_Time)
-
-# How a session ended (SessionResult.end)
-END_STOP = "SessionStop"         # clean: SessionStopRes OK sent
-END_FAILED = "Failed"            # we sent a FAILED response (or no protocol matched) and closed
-END_TIMEOUT = "SequenceTimeout"
-END_SETUP_TIMEOUT = "CommunicationSetupTimeout"
-END_CLOSED = "PeerClosed"
-END_MALFORMED = "Malformed"      # undecodable EXI or V2GTP framing: nothing to answer, closed
 
 
 class SessionResult:
@@ -73,7 +67,7 @@ class SeccSession:
         self.t0 = 0
 
     async def run(self, ctx, stream):
-        k = ctx.kernel
+        k = ctx
         self.stream = stream
         self.t0 = k.ticks_ms()
         self.setup_deadline = k.ticks_add(self.t0, self.setup_ms)
@@ -117,14 +111,14 @@ class SeccSession:
             self.grammars = None
             for n in self._schema_names():
                 schemas.release(n)
-        self.result.duration_ms = ctx.kernel.ticks_diff(ctx.kernel.ticks_ms(), self.t0)
+        self.result.duration_ms = ctx.ticks_diff(ctx.ticks_ms(), self.t0)
 
     def _timeout(self, ctx):
         # V2G_SECC_Sequence_Timeout, cut by V2G_SECC_CommunicationSetup_Timeout until SessionSetupReq
         t = self.timeout_ms
         self.setup_timer = False
         if self.setup_deadline is not None:
-            k = ctx.kernel
+            k = ctx
             left = max(0, k.ticks_diff(self.setup_deadline, k.ticks_ms()))
             if left < t:
                 t = left
@@ -161,7 +155,7 @@ class SeccSession:
             return
         self.mod = machine[0]
         if self.mod is iso20:
-            self.d = iso20.Data20(self.limits, self.evse20, ns, ctx.kernel)
+            self.d = iso20.Data20(self.limits, self.evse20, ns, ctx)
         else:
             self.d = machine[1](self.limits)
         self.state = self.mod.SessionSetup()

@@ -40,7 +40,7 @@ class SeccEndpoint:
 
     async def accept(self, ctx, timeout_ms):
         # -> V2gStream of the next EVCC; StreamTimeout when none connected within timeout_ms.
-        k = ctx.kernel
+        k = ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
         srv = self.sdp
         while True:

@@ -71,7 +71,7 @@ class SdpClient:
     async def discover(self, ctx, retry_ms=sdp.RETRY_MS, max_requests=sdp.MAX_REQUESTS):
         # -> SdpResult; SdpTimeout after max_requests unanswered requests.
         req = sdp.encode_req(self.security, sdp.TRANSPORT_TCP)
-        k = ctx.kernel
+        k = ctx
         t0 = k.ticks_ms()
         for n in range(1, max_requests + 1):
             ctx.feed()

@@ -27,7 +27,7 @@ class StreamTimeout(OSError):
 
 async def _wait(ctx, obj, event, deadline):
     # -> True when ready, False at the deadline; feeds the watchdog every slice.
-    k = ctx.kernel
+    k = ctx
     while True:
         ctx.feed()
         left = k.ticks_diff(deadline, k.ticks_ms())
@@ -69,7 +69,7 @@ class V2gStream:
     async def recv(self, ctx, timeout_ms):
         # -> (payload_type, payload). StreamTimeout, StreamClosed, or V2GTPError (fatal header
         # error: the caller closes). A timeout keeps the partial message for the next call.
-        k = ctx.kernel
+        k = ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
         while True:
             w = self.dfr.space()
@@ -107,7 +107,7 @@ class V2gStream:
         self.tx_frames += 1
 
     async def send_raw(self, ctx, data, timeout_ms=2000):
-        k = ctx.kernel
+        k = ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
         mv = memoryview(data)
         i = 0
@@ -232,7 +232,7 @@ class Listener:
                          tap)
 
     async def accept(self, ctx, timeout_ms):
-        k = ctx.kernel
+        k = ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
         while True:
             st = self.try_accept()
@@ -253,7 +253,7 @@ async def connect(ctx, netif, addr16, port, tls=None, tap=None, timeout_ms=2000)
         lport = nif.bind_ephemeral(s, netif)
         s.setblocking(False)
         dest = netif.peer(addr16, port)
-        k = ctx.kernel
+        k = ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
         try:
             s.connect(dest)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from jezgro_host.csms import Csms, StationProcess
+from jezgro_host.csms import Csms
+from station import StationProcess
 
 SID = "GW-SEC"
 PW = "0123456789abcdefXYZ"

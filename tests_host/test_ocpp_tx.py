@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from jezgro_host.csms import Csms, StationProcess
+from jezgro_host.csms import Csms
+from station import StationProcess
 
 SID = "GW-TX"
 FAST = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": "1", "OCPPCommCtrlr.RetryBackOffRandomRange": "0",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from jezgro_host import target
+from jezgro_host import mp
 from jezgro_host.mp import FIRMWARE, ROOT, STM32_BOARD
 
 BIN = Path(sys.executable).parent
@@ -339,10 +339,8 @@ print("RESULT " + json.dumps(res))
 
 
 def test_stm32_board_layer_under_unix_port(tmp_path):
-    env = dict(os.environ)
-    env["MICROPYPATH"] = f"{FIRMWARE}:{STM32_BOARD}"
-    proc = subprocess.run([str(BIN / "micropython"), "-X", "heapsize=2M", "-c", BOARD_TEST], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = mp.run(["-c", BOARD_TEST], heap="2M", board=STM32_BOARD, capture_output=True, timeout=120,
+                  cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert line, proc.stdout + proc.stderr
@@ -401,11 +399,8 @@ print("RESULT " + json.dumps({
 
 
 def test_main_boots_v2g_reports_hang_and_enters_service_mode(tmp_path):
-    env = dict(os.environ)
-    env["MICROPYPATH"] = f"{FIRMWARE}:{STM32_BOARD}"
     code = f"FS = {str(tmp_path)!r}\n" + MAIN_TEST
-    proc = subprocess.run([str(BIN / "micropython"), "-X", "heapsize=4M", "-c", code], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = mp.run(["-c", code], heap="4M", board=STM32_BOARD, capture_output=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "jezgro: watchdog reset: service ISO15118 hung" in proc.stdout
     assert "service mode until the next reset" in proc.stdout

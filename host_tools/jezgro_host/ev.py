@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .mp import micropython_cmd, micropython_env
+from . import mp
 
 PROTOCOLS = ("din", "iso2-dc", "iso2-ac", "iso20-dc-bpt", "iso20-ac-bpt")
 ISO15118_2_SUITES = ["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"]
@@ -112,8 +112,7 @@ def main(a: argparse.Namespace) -> int:
         return 2
     cfg = config(a)
     code = RUNNER % {"cfg": json.dumps(cfg), "run_ms": int(a.max_seconds * 1000)}
-    proc = subprocess.Popen(micropython_cmd(["-c", code], "2M"), env=micropython_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = mp.start(["-c", code], heap="2M", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = None
     assert proc.stdout is not None
     for line in proc.stdout:

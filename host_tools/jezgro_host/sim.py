@@ -6,16 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .mp import ROOT, UNIX_BOARD, micropython_cmd, micropython_env
+from . import mp
+from .mp import ROOT, UNIX_BOARD
 
 STATE_NAMES = ["absent", "ready", "waiting", "HELD", "stopped"]
 
 
 def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: float | None = None) -> dict:
     """Run the simulation; returns the SUMMARY dict. Raises RuntimeError on failure."""
-    cmd = micropython_cmd([str(UNIX_BOARD / "simmain.py"), "--fs", fs_root, *args], heap)
-    proc = subprocess.Popen(cmd, env=micropython_env(fs_root), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = mp.start([str(UNIX_BOARD / "simmain.py"), "--fs", fs_root, *args], heap=heap, fs_root=fs_root,
+                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     summary = None
     assert proc.stdout is not None
     while True:

@@ -311,8 +311,10 @@ def _args(ap: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub: Any) -> None:
-    _args(sub.add_parser("csms", help="local OCPP 2.0.1 CSMS (ocpp package, schema validation, JSONL log)",
-                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+    s = sub.add_parser("csms", help="local OCPP 2.0.1 CSMS (ocpp package, schema validation, JSONL log)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _args(s)
+    s.set_defaults(func=run)
 
 
 def run(a: argparse.Namespace) -> int:

@@ -61,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="replace a standard message timeout, e.g. CurrentDemandReq=1000 (slow chargers)")
     s.add_argument("--max-seconds", type=float, default=600, help="give up after this long (default 600)")
     s.add_argument("--quiet", action="store_true", help="only the JSON summary")
+    s.set_defaults(func=main)
 
 
 def link_local(iface: str) -> str | None:

@@ -320,15 +320,10 @@ def add_parser(sub) -> None:
     s.add_argument("--out", default="sim_out/grid", help="output directory for CSV and PNG")
     s.add_argument("--no-plots", action="store_true")
     s.add_argument("--list", action="store_true", help="list the scenarios")
-    s = sub.add_parser("pll-replay", help="run the firmware PLL on a CSV of t,va,vb,vc (10 kHz, volts)")
-    s.add_argument("infile")
-    s.add_argument("outfile")
+    s.set_defaults(func=main)
 
 
 def main(a) -> int:
-    if a.cmd == "pll-replay":
-        from . import pll_replay
-        return pll_replay.main(a.infile, a.outfile)
     if a.list:
         for n in names():
             print(n)

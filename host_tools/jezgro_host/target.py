@@ -182,6 +182,18 @@ def stm32_typeshed() -> Path:
     return dest
 
 
+def add_parser(sub) -> None:
+    sub.add_parser("check", help="target gate: mpy-cross armv7emdp + mypy against the stm32 stubs"
+                   ).set_defaults(func=check)
+    s = sub.add_parser("build", help="compile firmware/ and boards/stm32h743/ to .mpy under build/stm32h743")
+    s.add_argument("--out", default="build/stm32h743")
+    s.set_defaults(func=build)
+    s = sub.add_parser("deploy", help="copy the build to an attached board with mpremote")
+    s.add_argument("--device", default=None, help="mpremote device (default: auto)")
+    s.add_argument("--build-dir", default="build/stm32h743")
+    s.set_defaults(func=deploy)
+
+
 def run_mypy() -> tuple[int, list[str]]:
     """-> (error count, mypy's output lines). Uses mypy.ini; the staged typeshed is passed explicitly."""
     typeshed = stm32_typeshed()

@@ -7,6 +7,7 @@ through run()/start() (or micropython_cmd()/micropython_env() where they need th
 """
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -34,6 +35,25 @@ def tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
         raise SystemExit(f"jezgro: '{name}' not found; run 'make' targets so the toolchain is installed")
+    return found
+
+
+def firmware_constants(module: str, *names: str) -> dict[str, Any]:
+    """Module-level constants of a firmware source file (`module` relative to firmware/, e.g.
+    "jezgro/const.py"), read with ast instead of typing them again: literals, tuples of them and
+    const(literal)."""
+    tree = ast.parse((FIRMWARE / module).read_text(), module)
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value = node.targets[0].id, node.value
+            if name in names:
+                if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "const":
+                    value = value.args[0]
+                found[name] = ast.literal_eval(value)
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise LookupError(f"firmware/{module} defines no {', '.join(missing)}")
     return found
 
 

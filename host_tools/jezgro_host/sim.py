@@ -9,7 +9,9 @@ from pathlib import Path
 from . import mp
 from .mp import ROOT, UNIX_BOARD
 
-STATE_NAMES = ["absent", "ready", "waiting", "HELD", "stopped"]
+_ST = mp.firmware_constants("jezgro/const.py", "ST_NAMES", "ST_HELD")
+# The service states by number, as the kernel names them; the live status shouts a quarantined one.
+STATE_NAMES = [n.upper() if i == _ST["ST_HELD"] else n for i, n in enumerate(_ST["ST_NAMES"])]
 
 
 def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: float | None = None) -> dict:

@@ -1,6 +1,6 @@
 """The target gate (`jezgro check|build|deploy`) and the NUCLEO-H743ZI board layer, tested on the host.
 
-- check: mpy-cross for armv7emdp + mypy against the stm32 stubs must pass with zero errors.
+- check: mpy-cross for armv7emdp + mypy against the stm32 stubs + ruff must pass with zero errors.
 - build: the .mpy tree carries the board's arch in its headers.
 - deploy: without a board it says so and exits 1.
 - boards/stm32h743/board.py itself runs under the unix port with fake pyb/machine/stm/time
@@ -44,6 +44,20 @@ def test_check_passes():
     assert r.returncode == 0, f"jezgro check failed:\n{r.stdout}{r.stderr}"
     assert "jezgro check: OK" in r.stdout
     assert "mypy vs stm32 stubs: no errors" in r.stdout
+    assert "ruff: no findings" in r.stdout
+
+
+def test_ruff_lints_host_and_micropython_code(tmp_path):
+    # MicroPython's const() and viper types are no findings; undefined names, shared defaults are.
+    ok = tmp_path / "ok.py"
+    ok.write_text("import micropython\nN = const(4)\n@micropython.viper\ndef f(b) -> uint:\n"
+                  "    p = ptr8(b)\n    q = ptr16(b)\n    r = ptr32(b)\n    return uint(p[0] + q[0] + r[0] + N)\n")
+    assert target.run_ruff([str(ok)]) == (0, ["All checks passed!"])
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\ndef g(x=[]):\n    try:\n        return nope(x)\n    except:\n        pass\n")
+    n, lines = target.run_ruff([str(bad)])
+    assert n == 4, lines
+    assert [ln.split()[1] for ln in lines if ln.startswith(str(bad))] == ["F401", "B006", "F821", "E722"]
 
 
 def test_mypy_really_uses_the_stm32_stubs(tmp_path):

@@ -15,7 +15,7 @@ $(STAMP): requirements.txt host_tools/pyproject.toml
 sim: $(STAMP)
 	$(BIN)/jezgro sim
 
-# Target gate (mpy-cross for armv7emdp + mypy against the stm32 stubs), then the host tests.
+# Target gate (mpy-cross for armv7emdp + mypy against the stm32 stubs + ruff), then the host tests.
 test: $(STAMP) .venv-iso15118/.installed
 	$(BIN)/jezgro check
 	$(BIN)/pytest -q tests_host tests_target

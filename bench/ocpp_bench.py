@@ -83,7 +83,6 @@ def main():
     cl.connected = True
     gc.collect()
     idle = gc.mem_alloc() - m0
-    t0 = int(time.time())
     prof = {"id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
             "chargingSchedule": [{"id": 1, "chargingRateUnit": "W", "startSchedule": now_iso(),
                                   "chargingSchedulePeriod": [{"startPeriod": i * 900, "limit": 11000 - i * 1500}

@@ -27,15 +27,12 @@ ORDER = ("din", "iso2-dc", "iso2-ac", "iso20-dc-bpt", "iso20-ac-bpt")
 LOOP_NAMES = ("CurrentDemandReq", "ChargingStatusReq", "DC_ChargeLoopReq", "AC_ChargeLoopReq")
 
 
+# the grammar a -20 V2GTP payload type uses; any other: the session protocol's
+PT_20_SCHEMA = {v2gtp.PT_20_COMMON: "iso20-common", v2gtp.PT_20_DC: "iso20-dc", v2gtp.PT_20_AC: "iso20-ac"}
+
+
 def _schema(protocol_schema, pt):
-    # the grammar a V2GTP payload type uses in this session
-    if pt == v2gtp.PT_20_COMMON:
-        return "iso20-common"
-    if pt == v2gtp.PT_20_DC:
-        return "iso20-dc"
-    if pt == v2gtp.PT_20_AC:
-        return "iso20-ac"
-    return protocol_schema
+    return PT_20_SCHEMA.get(pt, protocol_schema)
 
 
 def run_pair(name, loops):

@@ -2,23 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-MP_DIR = Path(__file__).resolve().parent / "mp"
-BIN = Path(sys.executable).parent
-
-
-def micropython() -> str:
-    p = BIN / "micropython"
-    if not p.exists():
-        raise RuntimeError("micropython not in the test environment; run `make test`")
-    return str(p)
+from jezgro_host import mp as _mp
+from jezgro_host.mp import MP_TESTS as MP_DIR, ROOT  # noqa: F401 (MP_DIR, ROOT: for the test modules)
 
 
 class MPResult:
@@ -42,11 +32,8 @@ def mp(tmp_path):
     The snippet prints `RESULT <json>`; the fixture returns MPResult with .data parsed."""
 
     def run(code: str, timeout: float = 120, heap: str = "2M", fs: Path | None = None) -> MPResult:
-        env = dict(os.environ)
-        env["MICROPYPATH"] = f".frozen:{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}"
-        env["JEZGRO_FS"] = str(fs or tmp_path)
-        proc = subprocess.run([micropython(), "-X", f"heapsize={heap}", "-c", code], env=env,
-                              capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+        proc = _mp.run(["-c", code], heap=heap, fs_root=fs or tmp_path, extra=[MP_DIR],
+                       capture_output=True, timeout=timeout, cwd=tmp_path)
         r = MPResult(proc)
         assert proc.returncode == 0, r
         assert r.data is not None, r

@@ -7,14 +7,11 @@ V2G profile). Variants that matter (BPT control modes, AC/DC parameter sets) are
 """
 from __future__ import annotations
 
-import sys
 
 import pytest
 
 from jezgro_host.exigen import samples
 from jezgro_host.exigen.peers import JarPeer, MpCodec
-
-MICROPYTHON = str(__import__("pathlib").Path(sys.executable).parent / "micropython")
 
 
 def pair(*names: str) -> list[str]:
@@ -134,7 +131,7 @@ def cases(schema: str, message: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def codecs():
     jar = JarPeer()
-    ours = MpCodec(MICROPYTHON)
+    ours = MpCodec()
     yield jar, ours
     jar.close()
     ours.close()
@@ -217,7 +214,7 @@ def test_known_vector_from_the_peer_project():
     """The SessionSetupRes example in EXICodec.jar's own quick test (its EVSEID is too short for the -2
     schema, which we accept on decode but would refuse to send)."""
     from jezgro_host.exigen.peers import MpCodec as _M
-    ours = _M(MICROPYTHON)
+    ours = _M()
     try:
         got = ours.decode("iso2", "809802302337cda6169c6411e02010c0c080")
         assert got == {"doc": {"V2G_Message": {"Header": {"SessionID": "C08CDF36985A7190"}, "Body": {

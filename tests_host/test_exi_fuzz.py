@@ -4,15 +4,16 @@ MemoryError, with the codec and all six grammars loaded as .mpy (as on the board
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from jezgro_host import mp
 from jezgro_host.exigen import samples
 from jezgro_host.exigen.peers import JarPeer, MpCodec
+from jezgro_host.mp import MP_TESTS
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -98,7 +99,7 @@ def mpy_tree(tmp_path_factory):
 
 
 def test_decoder_fuzz_ends_in_clean_errors_within_a_small_heap(tmp_path, mpy_tree):
-    ours = MpCodec(str(BIN / "micropython"))
+    ours = MpCodec()
     jar = JarPeer()
     try:
         seeds = []
@@ -129,10 +130,8 @@ def test_decoder_fuzz_ends_in_clean_errors_within_a_small_heap(tmp_path, mpy_tre
         jar.close()
     spec = tmp_path / "fuzz.json"
     spec.write_text(json.dumps({"seeds": seeds, "hostile": hostile}))
-    env = dict(os.environ, MICROPYPATH=f"{mpy_tree}:{ROOT / 'tests_host' / 'mp'}")
-    p = subprocess.run([str(BIN / "micropython"), "-X", f"heapsize={HEAP}", "-c",
-                        f"import x_exi_fuzz; x_exi_fuzz.run({str(spec)!r})"],
-                       env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    p = mp.run(["-c", f"import x_exi_fuzz; x_exi_fuzz.run({str(spec)!r})"], heap=HEAP, firmware=mpy_tree,
+               board=None, extra=[MP_TESTS], capture_output=True, timeout=240, cwd=tmp_path)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
     res = json.loads(p.stdout.split("RESULT ", 1)[1])
     print("fuzz:", res)
@@ -143,7 +142,7 @@ def test_decoder_fuzz_ends_in_clean_errors_within_a_small_heap(tmp_path, mpy_tre
 
 def test_lists_at_exactly_maxoccurs_agree_with_the_peer():
     """The edge where the EXI grammar changes: the state after the last allowed item."""
-    ours = MpCodec(str(BIN / "micropython"))
+    ours = MpCodec()
     jar = JarPeer()
     cases = [("handshake", app_protocols(20)), ("iso2", params(16)), ("iso2", params(15)),
              ("iso2", v2g({"PaymentServiceSelectionReq": {"SelectedPaymentOption": "ExternalPayment",

@@ -22,7 +22,7 @@ def test_current_loop_bandwidth_about_1khz(mp):
     code = (ROOT / "tests_host" / "mp" / "g_current_bode.py").read_text()
     r = mp(code, timeout=120, heap="8M")
     bode = np.array(r.data["bode"])
-    f, mag, ph = bode[:, 0], bode[:, 1], bode[:, 2]
+    f, mag = bode[:, 0], bode[:, 1]
     # -3 dB crossing by interpolation between the bracketing points
     i = int(np.argmax(mag < -3.0))
     assert i > 0, bode

@@ -1,7 +1,6 @@
 """`jezgro pll-replay` on synthetic waveforms, grid-test output files, grid-code profiles, droop config errors."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import MP_DIR, ROOT, micropython
+from conftest import MP_DIR
+from jezgro_host import mp
 from jezgro_host.csms import Csms
 from netns import v2g_link  # noqa: F401  (fixture)
 from test_v2g_session_din import collapse, evcc_sequence, read_until, secc_result
@@ -153,10 +154,8 @@ def test_iso15118_package_evcc_sees_a_clean_stop_when_our_secc_restarts_mid_loop
     csms = Csms(log_path=tmp_path / "csms.jsonl").start()
     argv = ["--fs", str(fs), "--wall", "--seconds", "60", "--status-ms", "100000", "--ev", "none",
             "--csms", csms.url, "--station-id", "JEZGRO-ISO"]
-    env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
-    gw = subprocess.Popen([micropython(), "-X", "heapsize=4M", "-c",
-                           f"import i_run; i_run.run({argv!r}, 5, 'ChargingStatus')"],
-                          env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    gw = mp.start(["-c", f"import i_run; i_run.run({argv!r}, 5, 'ChargingStatus')"], heap="4M", extra=[MP_DIR],
+                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     cfg = tmp_path / "evcc.json"
     cfg.write_text(json.dumps({"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["AC"],
                                "energyTransferMode": "AC_three_phase_core", "isCertInstallNeeded": False,

@@ -7,7 +7,10 @@ import json
 
 import pytest
 
-from jezgro_host.csms import Csms, StationProcess
+from jezgro_host import mp
+from jezgro_host.csms import Csms
+from jezgro_host.mp import UNIX_BOARD
+from station import StationProcess
 from waiting import wait_for
 
 SID = "GW/01 test"  # needs percent-encoding in the URL path
@@ -90,22 +93,15 @@ def _errors_from_station(c: Csms):
 
 def test_gateway_simulation_connects_to_the_csms(csms, tmp_path):
     """boards/unix/simmain.py --csms URL --station-id ID: the whole v2g table, OCPP_CLIENT registered."""
-    import subprocess
-    import sys
-    from pathlib import Path
-    root = Path(__file__).resolve().parents[1]
-    env = {"MICROPYPATH": f"{root / 'firmware'}:{root / 'boards' / 'unix'}", "PATH": "/usr/bin:/bin"}
-    p = subprocess.run([str(Path(sys.executable).parent / "micropython"), "-X", "heapsize=2M",
-                        str(root / "boards" / "unix" / "simmain.py"), "--fs", str(tmp_path / "simfs"),
-                        "--seconds", "3", "--csms", csms.url, "--station-id", "SIM-1", "--scenario", "none"],
-                       env=env, capture_output=True, text=True, timeout=60)
+    simmain = str(UNIX_BOARD / "simmain.py")
+    p = mp.run([simmain, "--fs", str(tmp_path / "simfs"), "--seconds", "3", "--csms", csms.url,
+                "--station-id", "SIM-1", "--scenario", "none"], heap="2M", env=mp.CLEAN_ENV,
+               capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr[-2000:]
     assert len(csms.calls("BootNotification", "SIM-1")) == 1
     assert csms.calls("StatusNotification", "SIM-1")
-    bad = subprocess.run([str(Path(sys.executable).parent / "micropython"),
-                          str(root / "boards" / "unix" / "simmain.py"), "--fs", str(tmp_path / "simfs2"),
-                          "--seconds", "1", "--csms", "http://x", "--station-id", "SIM-2"],
-                         env=env, capture_output=True, text=True, timeout=60)
+    bad = mp.run([simmain, "--fs", str(tmp_path / "simfs2"), "--seconds", "1", "--csms", "http://x",
+                  "--station-id", "SIM-2"], env=mp.CLEAN_ENV, capture_output=True, timeout=60)
     assert bad.returncode != 0 and "ws://" in (bad.stderr + bad.stdout)
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from ocpp.exceptions import SecurityError
 
-from jezgro_host.csms import Csms, StationProcess
+from jezgro_host.csms import Csms
+from station import StationProcess
 from waiting import wait_for
 
 SID = "GW-OPS"

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from jezgro_host.csms import Csms, StationProcess
+from jezgro_host.csms import Csms
+from station import StationProcess
+from waiting import poll
 
 SID = "GW-SEC"
 PW = "0123456789abcdefXYZ"
@@ -47,16 +48,6 @@ def pki(tmp_path_factory):
     return d
 
 
-def wait_for(pred, timeout=15.0):
-    t_end = time.time() + timeout
-    while time.time() < t_end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return None
-
-
 def run_station(c: Csms, fs: Path, pki: Path, conf: dict, seconds: float = 0):
     fs.mkdir(parents=True, exist_ok=True)
     for f in ("ca.pem", "otherca.pem", "cli.pem", "cli.key"):
@@ -64,7 +55,7 @@ def run_station(c: Csms, fs: Path, pki: Path, conf: dict, seconds: float = 0):
     url = c.url.replace("127.0.0.1", "localhost")
     n0 = len(c.calls("StatusNotification"))
     st = StationProcess(fs, {"url": url, "station_id": SID, **conf}).start()
-    ok = wait_for(lambda: len(c.calls("StatusNotification")) > n0, seconds or 10)
+    ok = poll(lambda: len(c.calls("StatusNotification")) > n0, seconds or 10)
     out = st.stop()
     return bool(ok), out
 

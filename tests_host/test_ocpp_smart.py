@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from jezgro_host.csms import Csms, StationProcess
+from jezgro_host.csms import Csms
+from station import StationProcess
 from waiting import wait_for
 
 SID = "GW-SC"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 
 import pytest
 
-from jezgro_host.csms import Csms, StationProcess
+from jezgro_host.csms import Csms
+from station import StationProcess
+import waiting
 
 SID = "GW-TX"
 FAST = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": "1", "OCPPCommCtrlr.RetryBackOffRandomRange": "0",
@@ -22,14 +25,8 @@ def csms(tmp_path):
     c.stop()
 
 
-def wait_for(pred, timeout=20.0):
-    t_end = time.time() + timeout
-    while time.time() < t_end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+# outages and reconnect back-off: longer than the others
+wait_for = partial(waiting.wait_for, timeout=20.0)
 
 
 def station(c, fs, **kw):

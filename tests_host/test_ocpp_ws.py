@@ -10,7 +10,7 @@ import time
 
 from websockets.asyncio.server import serve
 
-from jezgro_host.csms import StationProcess
+from station import StationProcess
 
 SID = "GW-WS"
 

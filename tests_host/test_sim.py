@@ -151,3 +151,14 @@ def test_sim_ev_session_captured_to_pcapng(tmp_path):
     # requests to the SECC and its responses: one each per message of the session record
     assert len(msgs[0]) == len(msgs[1]) == len(h["requests"]) == h["messages"], (h["messages"], len(msgs[0]))
     assert {pt for m in msgs for pt, _ in m[1:]} == {0x8002, 0x8004}  # -20 common and DC schema sets
+
+
+def test_live_status_state_names_come_from_the_firmware():
+    """jezgro sim's live status names states as the kernel does (firmware/jezgro/const.py ST_NAMES, read
+    from the source, not typed again), a held (quarantined) service in capitals."""
+    from jezgro_host import mp, sim
+    p = mp.run_code("from jezgro.const import ST_NAMES, ST_HELD\nprint(list(ST_NAMES), ST_HELD)")
+    assert p.returncode == 0, p.stderr
+    names, held = p.stdout.rsplit(" ", 1)
+    assert [n.lower() for n in sim.STATE_NAMES] == json.loads(names.replace("'", '"'))
+    assert sim.STATE_NAMES[int(held)] == "HELD"

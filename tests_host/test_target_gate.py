@@ -1,6 +1,6 @@
 """The target gate (`jezgro check|build|deploy`) and the NUCLEO-H743ZI board layer, tested on the host.
 
-- check: mpy-cross for armv7emdp + mypy against the stm32 stubs must pass with zero errors.
+- check: mpy-cross for armv7emdp + mypy against the stm32 stubs + ruff must pass with zero errors.
 - build: the .mpy tree carries the board's arch in its headers.
 - deploy: without a board it says so and exits 1.
 - boards/stm32h743/board.py itself runs under the unix port with fake pyb/machine/stm/time
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from jezgro_host import target
+from jezgro_host import mp
 from jezgro_host.mp import FIRMWARE, ROOT, STM32_BOARD
 
 BIN = Path(sys.executable).parent
@@ -44,6 +44,20 @@ def test_check_passes():
     assert r.returncode == 0, f"jezgro check failed:\n{r.stdout}{r.stderr}"
     assert "jezgro check: OK" in r.stdout
     assert "mypy vs stm32 stubs: no errors" in r.stdout
+    assert "ruff: no findings" in r.stdout
+
+
+def test_ruff_lints_host_and_micropython_code(tmp_path):
+    # MicroPython's const() and viper types are no findings; undefined names, shared defaults are.
+    ok = tmp_path / "ok.py"
+    ok.write_text("import micropython\nN = const(4)\n@micropython.viper\ndef f(b) -> uint:\n"
+                  "    p = ptr8(b)\n    q = ptr16(b)\n    r = ptr32(b)\n    return uint(p[0] + q[0] + r[0] + N)\n")
+    assert target.run_ruff([str(ok)]) == (0, ["All checks passed!"])
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\ndef g(x=[]):\n    try:\n        return nope(x)\n    except:\n        pass\n")
+    n, lines = target.run_ruff([str(bad)])
+    assert n == 4, lines
+    assert [ln.split()[1] for ln in lines if ln.startswith(str(bad))] == ["F401", "B006", "F821", "E722"]
 
 
 def test_mypy_really_uses_the_stm32_stubs(tmp_path):
@@ -339,10 +353,8 @@ print("RESULT " + json.dumps(res))
 
 
 def test_stm32_board_layer_under_unix_port(tmp_path):
-    env = dict(os.environ)
-    env["MICROPYPATH"] = f"{FIRMWARE}:{STM32_BOARD}"
-    proc = subprocess.run([str(BIN / "micropython"), "-X", "heapsize=2M", "-c", BOARD_TEST], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = mp.run(["-c", BOARD_TEST], heap="2M", board=STM32_BOARD, capture_output=True, timeout=120,
+                  cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert line, proc.stdout + proc.stderr
@@ -401,11 +413,8 @@ print("RESULT " + json.dumps({
 
 
 def test_main_boots_v2g_reports_hang_and_enters_service_mode(tmp_path):
-    env = dict(os.environ)
-    env["MICROPYPATH"] = f"{FIRMWARE}:{STM32_BOARD}"
     code = f"FS = {str(tmp_path)!r}\n" + MAIN_TEST
-    proc = subprocess.run([str(BIN / "micropython"), "-X", "heapsize=4M", "-c", code], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = mp.run(["-c", code], heap="4M", board=STM32_BOARD, capture_output=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "jezgro: watchdog reset: service ISO15118 hung" in proc.stdout
     assert "service mode until the next reset" in proc.stdout

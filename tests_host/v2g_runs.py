@@ -4,20 +4,17 @@ inside the peer's network namespace, and its `RESULT <json>` line."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
-from conftest import MP_DIR, ROOT, micropython
+from jezgro_host import mp
+from jezgro_host.mp import MP_TESTS
 
 
 def firmware_run(runner: str, *args: object, netns: str | None = None) -> subprocess.Popen[str]:
     """`runner.run(*args)` under MicroPython (args as Python literals; dicts go as JSON text)."""
-    env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'boards' / 'unix'}:{MP_DIR}")
     lits = ", ".join(repr(json.dumps(a)) if isinstance(a, dict) else repr(a) for a in args)
-    argv = [micropython(), "-X", "heapsize=2M", "-c", f"import {runner}; {runner}.run({lits})"]
-    if netns:
-        argv = ["ip", "netns", "exec", netns] + argv
-    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return mp.start(["-c", f"import {runner}; {runner}.run({lits})"], heap="2M", extra=[MP_TESTS], netns=netns,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def firmware_result(proc: subprocess.Popen[str], timeout: float = 40) -> dict:

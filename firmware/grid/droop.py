@@ -14,7 +14,7 @@
 import math
 from micropython import const
 from grid import profiles
-from grid.hw import P_RATED_W, S_RATED_VA, I_RATED_PEAK_Q8
+from grid.hw import P_RATED_W, S_RATED_VA
 
 SMS_THETA_M = math.radians(10.0)
 SMS_F_M = 3.0  # fm - fg, Hz

@@ -8,7 +8,7 @@ import os
 from micropython import const
 from net.stream import Stream, StreamError
 from net import wsframe
-from net.wsframe import FrameError, OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG
+from net.wsframe import FrameError, OP_CONT, OP_TEXT, OP_CLOSE, OP_PING, OP_PONG
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HTTP = const(2048)

@@ -7,11 +7,11 @@
 import gc
 import json
 from micropython import const
-from net.ws import WebSocket, WsError, WsClosed
+from net.ws import WebSocket, WsError
 from net.stream import StreamError
 from net.backoff import BackOff
-from ocpp import rpc, clock
-from ocpp.rpc import RpcError, CALL, CALLRESULT, CALLERROR
+from ocpp import rpc
+from ocpp.rpc import RpcError, CALL, CALLRESULT
 from ocpp.device_model import DeviceModel
 from ocpp.txqueue import TxQueue
 from ocpp.later import Later

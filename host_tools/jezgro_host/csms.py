@@ -311,8 +311,10 @@ def _args(ap: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub: Any) -> None:
-    _args(sub.add_parser("csms", help="local OCPP 2.0.1 CSMS (ocpp package, schema validation, JSONL log)",
-                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+    s = sub.add_parser("csms", help="local OCPP 2.0.1 CSMS (ocpp package, schema validation, JSONL log)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _args(s)
+    s.set_defaults(func=run)
 
 
 def run(a: argparse.Namespace) -> int:
@@ -339,43 +341,3 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     raise SystemExit(main())
 
-
-class StationProcess:
-    """The MicroPython OCPP_CLIENT (tests_host/mp/o_station.py) in a kernel on wall-clock time, as a
-    subprocess with its own board filesystem; stop() ends it and returns its RESULT dict."""
-
-    def __init__(self, fs: Path, config: dict[str, Any], code: str = "", heap: str = "2M", max_ms: int = 60000):
-        root = Path(__file__).resolve().parents[2]
-        self.fs = Path(fs)
-        self.fs.mkdir(parents=True, exist_ok=True)
-        (self.fs / "ocpp.json").write_text(json.dumps(config))
-        self.code = code or f"import o_station, harness\nk, out = o_station.run({max_ms})\nharness.result(out)\n"
-        # ".frozen" keeps the port's frozen modules (ssl) importable alongside ours.
-        self.env = {"MICROPYPATH": f".frozen:{root / 'firmware'}:{root / 'boards' / 'unix'}:{root / 'tests_host' / 'mp'}",
-                    "JEZGRO_FS": str(self.fs), "PATH": "/usr/bin:/bin"}
-        self.heap = heap
-        self.mp = str(Path(sys.executable).parent / "micropython")
-        self.proc: Any = None
-
-    def start(self) -> "StationProcess":
-        import subprocess
-        try:
-            (self.fs / "stop").unlink()
-        except FileNotFoundError:
-            pass
-        self.proc = subprocess.Popen([self.mp, "-X", f"heapsize={self.heap}", "-c", self.code], env=self.env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.fs)
-        return self
-
-    def kill(self) -> None:
-        """Power loss: no clean shutdown."""
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self, timeout: float = 30) -> dict[str, Any]:
-        (self.fs / "stop").write_text("")
-        out, err = self.proc.communicate(timeout=timeout)
-        for line in out.splitlines():
-            if line.startswith("RESULT "):
-                return json.loads(line[7:])
-        raise RuntimeError(f"station rc={self.proc.returncode}\nstdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}")

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .mp import micropython_cmd, micropython_env
+from . import mp
 
 PROTOCOLS = ("din", "iso2-dc", "iso2-ac", "iso20-dc-bpt", "iso20-ac-bpt")
 ISO15118_2_SUITES = ["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"]
@@ -61,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="replace a standard message timeout, e.g. CurrentDemandReq=1000 (slow chargers)")
     s.add_argument("--max-seconds", type=float, default=600, help="give up after this long (default 600)")
     s.add_argument("--quiet", action="store_true", help="only the JSON summary")
+    s.set_defaults(func=main)
 
 
 def link_local(iface: str) -> str | None:
@@ -112,8 +113,7 @@ def main(a: argparse.Namespace) -> int:
         return 2
     cfg = config(a)
     code = RUNNER % {"cfg": json.dumps(cfg), "run_ms": int(a.max_seconds * 1000)}
-    proc = subprocess.Popen(micropython_cmd(["-c", code], "2M"), env=micropython_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = mp.start(["-c", code], heap="2M", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = None
     assert proc.stdout is not None
     for line in proc.stdout:

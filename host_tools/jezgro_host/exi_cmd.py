@@ -3,10 +3,9 @@ firmware codec under unix MicroPython (the same code the board runs), for debugg
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
-from .mp import micropython_cmd, micropython_env
+from . import mp
 
 SCHEMAS = ["handshake", "din", "iso2", "iso20-common", "iso20-dc", "iso20-ac"]
 
@@ -47,14 +46,15 @@ def add_parser(sub) -> None:
         e = es.add_parser(op, help=what)
         e.add_argument("--schema", required=True, choices=SCHEMAS)
         e.add_argument("--pretty", action="store_true", help="indented JSON (decode)")
+    s.set_defaults(func=main)
 
 
 def main(a) -> int:
     if a.exi_cmd == "generate":
         from .exigen import generate
         return generate.main()
-    p = subprocess.run(micropython_cmd(["-c", _RUN, a.exi_cmd, a.schema], "1M"), env=micropython_env(),
-                       input=sys.stdin.read(), capture_output=True, text=True, timeout=60)
+    p = mp.run(["-c", _RUN, a.exi_cmd, a.schema], heap="1M", input=sys.stdin.read(), capture_output=True,
+               timeout=60)
     sys.stderr.write(p.stderr)
     if p.returncode == 0 and a.exi_cmd == "decode" and a.pretty:  # json keeps the document order
         sys.stdout.write(json.dumps(json.loads(p.stdout), indent=2, ensure_ascii=False) + "\n")

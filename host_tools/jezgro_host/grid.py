@@ -9,13 +9,13 @@ numbers in the scenario's "spec" block (taken from the spec, §3.3, §4.3, §5, 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .mp import ROOT, micropython_cmd, micropython_env
+from . import mp
+from .mp import ROOT
 
 SCENARIOS = ROOT / "boards" / "unix" / "scenarios"
 # Scenarios `make test` runs (short); --all adds the rest (longer, sweeps).
@@ -57,11 +57,9 @@ def _description(name_or_path: str) -> str:
 def run(names_: list[str], out: Path, timeout: float = 900) -> list[dict]:
     """Run scenarios under MicroPython; returns the RESULT dicts (one per scenario)."""
     out.mkdir(parents=True, exist_ok=True)
-    env = micropython_env(fs_root=str(out / "fs"))
-    env["JEZGRO_SCENARIOS"] = str(SCENARIOS)
-    cmd = micropython_cmd([str(ROOT / "boards" / "unix" / "plant" / "scenario.py"), "--out", str(out)] + names_,
-                          "8M")
-    p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    p = mp.run([str(ROOT / "boards" / "unix" / "plant" / "scenario.py"), "--out", str(out)] + names_,
+               heap="8M", fs_root=str(out / "fs"), extra_env={"JEZGRO_SCENARIOS": str(SCENARIOS)},
+               cwd=ROOT, capture_output=True, timeout=timeout)
     if p.returncode != 0:
         raise RuntimeError(f"scenario run failed (rc {p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
     return [json.loads(line[7:]) for line in p.stdout.splitlines() if line.startswith("RESULT ")]
@@ -235,7 +233,6 @@ def metrics(d: dict, spec: dict, res: dict | None = None) -> list[tuple[str, flo
         rows.append(("relock after return s", v, f"< {within}", v < within))
         n = res.get("pll_events", 0) if res else 0
         rows.append(("lock messages to POWER_MGR", float(n), f">= {spec['pll_events_min']}", n >= spec["pll_events_min"]))
-        g = res.get("gateway", "") if res else ""
         hist = res.get("gateway_history", []) if res else []
         ok = "STANDBY" in hist and "GRID_SEARCH" in hist[hist.index("STANDBY"):] if "STANDBY" in hist else False
         rows.append(("POWER_MGR: STANDBY -> GRID_SEARCH on unlock", float(ok), " -> ".join(hist)[:22], ok))
@@ -323,15 +320,10 @@ def add_parser(sub) -> None:
     s.add_argument("--out", default="sim_out/grid", help="output directory for CSV and PNG")
     s.add_argument("--no-plots", action="store_true")
     s.add_argument("--list", action="store_true", help="list the scenarios")
-    s = sub.add_parser("pll-replay", help="run the firmware PLL on a CSV of t,va,vb,vc (10 kHz, volts)")
-    s.add_argument("infile")
-    s.add_argument("outfile")
+    s.set_defaults(func=main)
 
 
 def main(a) -> int:
-    if a.cmd == "pll-replay":
-        from . import pll_replay
-        return pll_replay.main(a.infile, a.outfile)
     if a.list:
         for n in names():
             print(n)

@@ -42,6 +42,14 @@ def fetch_from_board(dest: Path) -> None:
             raise SystemExit("jezgro logs: no board found (connect the NUCLEO-H743ZI over USB)")
 
 
+def add_parser(sub) -> None:
+    s = sub.add_parser("logs", help="read the audit log (simulation directory or a board)")
+    s.add_argument("--dir", default="sim_out/fs", help="filesystem root holding audit.log")
+    s.add_argument("--board", action="store_true", help="fetch the log from an attached board via mpremote")
+    s.add_argument("--json", action="store_true", help="JSON Lines instead of a table")
+    s.set_defaults(func=main)
+
+
 def main(a) -> int:
     if a.board:
         tmp = Path(tempfile.mkdtemp(prefix="jezgro-logs-"))

@@ -7,11 +7,18 @@ scaling (0.25 V/count, +-512 V, 12 bit) first. Malformed lines are skipped and c
 """
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
-from .mp import ROOT, micropython_cmd, micropython_env
+from . import mp
+from .mp import ROOT
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("pll-replay", help="run the firmware PLL on a CSV of t,va,vb,vc (10 kHz, volts)")
+    s.add_argument("infile")
+    s.add_argument("outfile")
+    s.set_defaults(func=lambda a: main(a.infile, a.outfile))
 
 
 def main(infile: str, outfile: str) -> int:
@@ -20,9 +27,8 @@ def main(infile: str, outfile: str) -> int:
         print(f"jezgro pll-replay: {infile}: no such file", file=sys.stderr)
         return 2
     Path(outfile).parent.mkdir(parents=True, exist_ok=True)
-    cmd = micropython_cmd([str(ROOT / "boards" / "unix" / "plant" / "replay.py"), str(inp.resolve()),
-                           str(Path(outfile).resolve())], "8M")
-    p = subprocess.run(cmd, env=micropython_env(), cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    p = mp.run([str(ROOT / "boards" / "unix" / "plant" / "replay.py"), str(inp.resolve()),
+                str(Path(outfile).resolve())], heap="8M", cwd=ROOT, capture_output=True, timeout=3600)
     if p.returncode != 0:
         print(p.stdout + p.stderr, file=sys.stderr)
         return 1

@@ -51,6 +51,13 @@ def render(t: dict) -> str:
     return "\n".join(out)
 
 
+def add_parser(sub) -> None:
+    s = sub.add_parser("services", help="print a service table with its totals")
+    s.add_argument("config", choices=["v2g", "bridge"])
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=lambda a: main(a.config, a.json))
+
+
 def main(name: str, as_json: bool) -> int:
     t = load(name)
     print(json.dumps(t, indent=1) if as_json else render(t))

@@ -6,16 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .mp import ROOT, UNIX_BOARD, micropython_cmd, micropython_env
+from . import mp
+from .mp import ROOT, UNIX_BOARD
 
-STATE_NAMES = ["absent", "ready", "waiting", "HELD", "stopped"]
+_ST = mp.firmware_constants("jezgro/const.py", "ST_NAMES", "ST_HELD")
+# The service states by number, as the kernel names them; the live status shouts a quarantined one.
+STATE_NAMES = [n.upper() if i == _ST["ST_HELD"] else n for i, n in enumerate(_ST["ST_NAMES"])]
 
 
 def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: float | None = None) -> dict:
     """Run the simulation; returns the SUMMARY dict. Raises RuntimeError on failure."""
-    cmd = micropython_cmd([str(UNIX_BOARD / "simmain.py"), "--fs", fs_root, *args], heap)
-    proc = subprocess.Popen(cmd, env=micropython_env(fs_root), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = mp.start([str(UNIX_BOARD / "simmain.py"), "--fs", fs_root, *args], heap=heap, fs_root=fs_root,
+                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     summary = None
     assert proc.stdout is not None
     while True:
@@ -126,6 +128,37 @@ def human(summary: dict) -> str:
         r = summary["reset"]
         out.append(f"Last reset cause: {r['cause']} {r['service']} {r['reason']}".rstrip())
     return "\n".join(out)
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("sim", help="run the gateway simulation on the unix port")
+    s.add_argument("--config", default="v2g", choices=["v2g", "bridge"])
+    s.add_argument("--seconds", type=float, default=10.0, help="simulated seconds (default 10)")
+    s.add_argument("--wall", action="store_true", help="wall-clock time instead of virtual time")
+    s.add_argument("--inject", action="append", default=[], metavar="SERVICE:KIND@T",
+                   help="fault injection, KIND one of crash|hang|oom|stall, T in seconds (e.g. iso15118:crash@5s)")
+    s.add_argument("--out", default="sim_out", help="output directory (summary.json, filesystem)")
+    s.add_argument("--heap", default="1M", help="MicroPython heap size (unix objects are ~1.5-2x the board's)")
+    s.add_argument("--quiet", action="store_true", help="no live status")
+    s.add_argument("--scenario", default=None, help="grid scenario (boards/unix/scenarios/NAME.json) or none")
+    s.add_argument("--ev", default=None, metavar="PROTOCOL",
+                   help="the simulated EV (our EVCC) against the SECC over loopback: din, iso2-dc, iso2-ac, "
+                        "iso20-dc-bpt, iso20-ac-bpt, or none (default iso2-ac)")
+    s.add_argument("--ev-at", default=None, metavar="S", help="plug-in time of the simulated EV, s (default 1)")
+    s.add_argument("--ev-loops", default=None, metavar="N", help="its charge-loop requests (default 30)")
+    s.add_argument("--pcap", default=None, metavar="NAME",
+                   help="the SECC captures SDP and its sessions to OUT/fs/NAME (pcapng, for Wireshark)")
+    s.add_argument("--csms", default=None, metavar="URL",
+                   help="OCPP_CLIENT connects to this CSMS (default: a local `jezgro csms` started for the run)")
+    s.add_argument("--no-csms", action="store_true",
+                   help="no CSMS: OCPP_CLIENT stays offline and the run can use virtual time")
+    s.add_argument("--station-id", default="JEZGRO-SIM")
+    s.add_argument("--security-profile", default=None, choices=["0", "1", "2", "3"])
+    s.add_argument("--password", default=None, help="Basic auth password (profiles 1 and 2)")
+    s.add_argument("--ca", default=None, help="CA certificate for the CSMS's TLS certificate (profiles 2, 3)")
+    s.add_argument("--cert", default=None, help="client certificate (profile 3)")
+    s.add_argument("--key", default=None, help="client key (profile 3)")
+    s.set_defaults(func=main)
 
 
 def main(a) -> int:

@@ -3,7 +3,8 @@
 check   compiles every .py under firmware/ and boards/stm32h743/ with `mpy-cross -march=armv7emdp`
         (Cortex-M7 with double-precision FPU: viper/native code is compiled for real here), then
         type-checks firmware/ and the stm32 board code with mypy against micropython-stm32-stubs +
-        micropython-stdlib-stubs instead of CPython's typeshed (mypy.ini at the repo root).
+        micropython-stdlib-stubs instead of CPython's typeshed (mypy.ini at the repo root), and
+        lints the host tools, tests, benches, firmware and boards with ruff (ruff.toml).
 build   the same compilation into the tree the board needs at /flash: every firmware package
         as .mpy, board.mpy, and main.py as source (the stm32 port runs main.py, not main.mpy).
 deploy  copies that tree to an attached board with mpremote and resets it.
@@ -31,6 +32,8 @@ ARCH = "armv7emdp"
 MPY_ARCHES = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
               "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
 MYPY_CONFIG = ROOT / "mypy.ini"
+RUFF_CONFIG = ROOT / "ruff.toml"
+LINT_PATHS = ("host_tools", "tests_host", "tests_target", "bench", "firmware", "boards")
 BOARD_ONLY = ("manifest.py",)  # host-side files in boards/stm32h743: compiled by check, never deployed
 BUILD_MARKER = ".jezgro-build"
 SERVICE_MODE_FILE = "SERVICE_MODE"
@@ -182,6 +185,18 @@ def stm32_typeshed() -> Path:
     return dest
 
 
+def add_parser(sub) -> None:
+    sub.add_parser("check", help="target gate: mpy-cross armv7emdp + mypy against the stm32 stubs, ruff"
+                   ).set_defaults(func=check)
+    s = sub.add_parser("build", help="compile firmware/ and boards/stm32h743/ to .mpy under build/stm32h743")
+    s.add_argument("--out", default="build/stm32h743")
+    s.set_defaults(func=build)
+    s = sub.add_parser("deploy", help="copy the build to an attached board with mpremote")
+    s.add_argument("--device", default=None, help="mpremote device (default: auto)")
+    s.add_argument("--build-dir", default="build/stm32h743")
+    s.set_defaults(func=deploy)
+
+
 def run_mypy() -> tuple[int, list[str]]:
     """-> (error count, mypy's output lines). Uses mypy.ini; the staged typeshed is passed explicitly."""
     typeshed = stm32_typeshed()
@@ -193,6 +208,18 @@ def run_mypy() -> tuple[int, list[str]]:
     if r.returncode != 0 and errors == 0:
         errors = 1  # mypy itself failed (bad config, crash): count it
     return errors, lines
+
+
+def run_ruff(paths: list[str] | None = None) -> tuple[int, list[str]]:
+    """-> (finding count, ruff's output lines) for LINT_PATHS (or `paths`), with ruff.toml."""
+    cmd = [tool("ruff"), "check", "--no-cache", "--output-format", "concise", "--config", str(RUFF_CONFIG),
+           *(paths or LINT_PATHS)]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    lines = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
+    findings = sum(1 for ln in lines if ln.split(":", 1)[0].endswith(".py") and ln.count(":") >= 3)
+    if r.returncode != 0 and findings == 0:
+        findings = 1  # ruff itself failed (bad config): count it
+    return findings, lines
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -213,10 +240,16 @@ def check(args=None) -> int:
         print(f"mypy (stm32 stubs, {_rel(MYPY_CONFIG)}):")
         for ln in lines:
             print(f"    {ln}")
-    ok = not failures and not errors
+    findings, lint = run_ruff()
+    if findings:
+        print(f"ruff ({_rel(RUFF_CONFIG)}):")
+        for ln in lint:
+            print(f"    {ln}")
+    ok = not failures and not errors and not findings
     compiled = f"{len(files) - len(failures)}/{len(files)} files compiled (mpy-cross -march={ARCH})"
     typed = "mypy vs stm32 stubs: no errors" if not errors else f"mypy vs stm32 stubs: {errors} error(s)"
-    print(f"jezgro check: {'OK' if ok else 'FAILED'}: {compiled}; {typed}")
+    linted = "ruff: no findings" if not findings else f"ruff: {findings} finding(s)"
+    print(f"jezgro check: {'OK' if ok else 'FAILED'}: {compiled}; {typed}; {linted}")
     return 0 if ok else 1
 
 

@@ -2,8 +2,6 @@
 # time from a JSON config; prints RESULT <json>.
 import json
 import harness
-from jezgro.service import ServiceSpec
-from jezgro.const import PRIO_MEDIUM
 
 
 def run(cfg_json, run_ms=60000):
@@ -12,11 +10,4 @@ def run(cfg_json, run_ms=60000):
     if cfg.get("tls") is not None:  # [cert, key, ca] as hex, then server_hostname, ciphers
         cfg["tls"] = [bytes.fromhex(x) if x else None for x in cfg["tls"][:3]] + cfg["tls"][3:]
     m.CFG.update(cfg)
-    k = harness.kernel([ServiceSpec(1, "EVCC", PRIO_MEDIUM, 16, 128, 1000000, "iso15118.evcc.ev_sim")],
-                       virtual=False)
-    k.boot()
-    k.run(run_ms)
-    svc = k.services[1]
-    m.OUT["faults"] = svc.faults
-    m.OUT["fault_text"] = svc.last_fault_text
-    harness.result(m.OUT)
+    harness.report(m.OUT, harness.run_one("EVCC", "iso15118.evcc.ev_sim", run_ms))

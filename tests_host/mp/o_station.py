@@ -3,7 +3,6 @@
 # counters and the service summary. Extra service rows (test peers sending
 # IPC) come from o_peers when asked.
 import os
-import json
 import board
 import harness
 from jezgro.service import ServiceSpec

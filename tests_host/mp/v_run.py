@@ -3,8 +3,6 @@
 import binascii
 import json
 import harness
-from jezgro.service import ServiceSpec
-from jezgro.const import PRIO_MEDIUM
 
 
 def _b(x):
@@ -26,14 +24,8 @@ def run(role, cfg_json, run_ms=20000):
         import v_evcc as m
         cfg["frames"] = [(pt, _b(h)) for pt, h in cfg.get("frames", [])]
     m.CFG.update(cfg)
-    k = harness.kernel([ServiceSpec(1, role.upper(), PRIO_MEDIUM, 16, 128, 1000000, "v_" + role)],
-                       virtual=False)
-    k.boot()
-    k.run(run_ms)
+    svc = harness.run_one(role.upper(), "v_" + role, run_ms)
     if cap is not None:
         cap.close()
         m.OUT["capture"] = [cap.packets, cap.bytes]
-    svc = k.services[1]
-    m.OUT["faults"] = svc.faults
-    m.OUT["fault_text"] = svc.last_fault_text
-    harness.result(m.OUT)
+    harness.report(m.OUT, svc)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .grammar import (END, F_LIST, K_AT, K_CH, K_CH_ANY, K_EE, K_SE, K_SE_ANY, Builder,
                       datatype, determinize, fold_loops)
-from .xsd import ComplexType, SchemaSet, SimpleType
+from .xsd import SchemaSet, SimpleType
 
 CONTENT_KEY = "CONTENT"   # JSON key of the text of an element with simple content and attributes
 

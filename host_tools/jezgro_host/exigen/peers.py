@@ -4,11 +4,12 @@ under unix MicroPython (tests_host/mp/x_exi_batch.py)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from .. import mp
+from ..mp import MP_TESTS, ROOT
+
 ISO_PY = ROOT / ".venv-iso15118" / "bin" / "python"
 
 # the namespace the iso15118 package's codec selects its grammar by
@@ -66,14 +67,9 @@ class JarPeer(_LinePeer):
 class MpCodec(_LinePeer):
     """The firmware codec under unix MicroPython."""
 
-    def __init__(self, micropython: str, heap: str = "16M", extra_path: str | None = None):
-        env = dict(os.environ)
-        path = [str(ROOT / "firmware"), str(ROOT / "tests_host" / "mp")]
-        if extra_path:
-            path.insert(0, extra_path)
-        env["MICROPYPATH"] = ":".join(path)
-        super().__init__([micropython, "-X", f"heapsize={heap}", str(ROOT / "tests_host" / "mp" / "x_exi_batch.py")],
-                         env)
+    def __init__(self, heap: str = "16M"):
+        super().__init__(mp.micropython_cmd([str(MP_TESTS / "x_exi_batch.py")], heap),
+                         mp.micropython_env(board=None, extra=[MP_TESTS]))
 
     def encode(self, schema: str, doc: dict) -> dict:
         return self.ask({"op": "enc", "schema": schema, "doc": doc})

@@ -202,7 +202,7 @@ class Kernel:
     def ticks_ms(self): return 0
     def ticks_diff(self, a, b): return a - b
     def ticks_add(self, a, b): return a + b
-class Ctx:
+class Ctx(Kernel):  # the service API's clock
     kernel = Kernel()
 class Stream:
     def __init__(self, frames, silent=False):
@@ -415,6 +415,9 @@ class Pass:
         yield
 class Ctx:
     def __init__(self, k): self.kernel = k
+    def ticks_ms(self): return self.kernel.now
+    def ticks_diff(self, a, b): return a - b
+    def ticks_add(self, a, b): return a + b
     def feed(self): pass
     async def sleep_ms(self, ms):
         t = self.kernel.now + ms

@@ -23,9 +23,19 @@ class Kernel:
 
 
 class Ctx:
+    # the part of the service API (jezgro/service.py) the EVCC uses: its clock, feed, sleep
     def __init__(self):
         self.kernel = Kernel()
         self.slept = 0
+
+    def ticks_ms(self):
+        return self.kernel.now
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def ticks_add(self, a, b):
+        return a + b
 
     def feed(self):
         pass

@@ -4,7 +4,11 @@ byte streams are reassembled so tests can compare the V2GTP messages with what w
 from __future__ import annotations
 
 import struct
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 LINKTYPE_RAW = 101
 
@@ -123,3 +127,19 @@ def v2gtp_messages(stream: bytes) -> list[tuple[int, bytes]]:
         i += 8 + n
     assert i == len(stream)
     return out
+
+
+def check_with_tshark(path: Path, expect_types: list[str]) -> None:
+    """Wireshark itself reads the file: no malformed packets, valid checksums, V2GTP dissected with
+    docs/v2gtp.lua (stock Wireshark has no V2GTP dissector)."""
+    base = ["tshark", "-n", "-r", str(path), "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
+    bad = subprocess.run(base + ["-Y", "_ws.malformed || _ws.expert.severity >= error || "
+                                 "tcp.checksum.status == 0 || udp.checksum.status == 0"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 0 and bad.stdout.strip() == "", bad.stdout + bad.stderr
+    out = subprocess.run(base + ["-X", f"lua_script:{ROOT / 'docs' / 'v2gtp.lua'}", "-Y", "v2gtp",
+                                 "-T", "fields", "-e", "v2gtp.payload_type"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    types = [t for line in out.stdout.split() for t in line.split(",")]
+    assert types == expect_types, out.stdout

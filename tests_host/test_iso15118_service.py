@@ -14,9 +14,8 @@ import pytest
 from conftest import MP_DIR
 from jezgro_host import mp
 from jezgro_host.csms import Csms
-from netns import v2g_link  # noqa: F401  (fixture)
-from test_v2g_session_din import collapse, evcc_sequence, read_until, secc_result
-from test_v2g_transport_link import PEER_VENV, _need_peer, certs, stop  # noqa: F401  (fixture)
+from iso15118_peer import PEER_VENV, collapse, evcc_sequence, need_peer, read_until, stop
+from v2g_runs import firmware_result as secc_result
 
 RUN = """
 import simmain, harness
@@ -146,7 +145,7 @@ def test_iso15118_package_evcc_sees_a_clean_stop_when_our_secc_restarts_mid_loop
     """The independent peer: the iso15118 package's EVCC (-2 AC, EIM) on the far end of a veth pair
     against the whole gateway in wall-clock time. ISO15118 crashes after the fifth ChargingStatusReq;
     the EVCC gets StopCharging, sends PowerDelivery(Stop) and SessionStop, and logs SessionStopRes."""
-    _need_peer()
+    need_peer()
     link = v2g_link
     fs = tmp_path / "fs"
     fs.mkdir()

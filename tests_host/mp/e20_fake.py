@@ -1,8 +1,8 @@
-# Unit-test double for the ISO 15118-20 EVCC logic (tests_host/test_v2g_evcc_20_logic.py): a stream whose
+# Unit-test double for the ISO 15118-20 EVCC logic (tests_host/test_iso15118_evcc_20_logic.py): a stream whose
 # far end is a minimal in-process -20 SECC answering every request with a schema-valid response
 # (encoded and decoded with our EXI codec, so every document crosses the codec both ways), an ideal
 # bidirectional supply behind it, and knobs to drop, repeat (Ongoing) or rewrite responses. Units
-# only: the link test (test_v2g_evcc_20.py) runs against the iso15118 package's SECC.
+# only: the link test (test_iso15118_evcc_20.py) runs against the iso15118 package's SECC.
 from exi import codec, schemas
 from iso15118 import v20
 from iso15118.values import rn, rn_value

@@ -1,4 +1,4 @@
-# Unit-test doubles for the EVCC logic (tests_host/test_v2g_evcc_logic.py): a context with a virtual
+# Unit-test doubles for the EVCC logic (tests_host/test_iso15118_evcc_logic.py): a context with a virtual
 # clock, and a stream whose far end is our own SECC state machines (iso15118.secc din/iso2) in the
 # same process, with knobs to drop, delay or rewrite responses. Units only: the link tests use the
 # iso15118 package's SECC.

@@ -133,7 +133,7 @@ def run(name, out_dir="sim_out", fs=None):
     kernel.boot()
     # The hang watchdog thread measures real time; on a loaded host (CI, other
     # jobs) a descheduled process looks like a hung service and gets broken.
-    # Grid scenarios test control, not hang detection (tests_host/test_sim.py
+    # Grid scenarios test control, not hang detection (tests_host/test_host_sim.py
     # does that), so they run without it; board.stop_hang_watch ends the thread.
     board.stop_hang_watch()
     t0 = time.ticks_ms()

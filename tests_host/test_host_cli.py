@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from jezgro_host import cli
-from test_target_gate import jezgro
+from conftest import jezgro
 
 COMMANDS = ["services", "sim", "logs", "check", "build", "deploy", "bench", "exi", "grid-test", "pll-replay",
             "csms", "ev", "msgs"]

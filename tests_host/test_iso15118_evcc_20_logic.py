@@ -4,7 +4,7 @@ every document through our EXI codec both ways), Ongoing repeats, charge then di
 negative values where the standard puts them, every message and sequence timer ending the session
 with its name, the charge-loop pacing, the EVSE terminating the charge, and the EV's refusals (no EIM,
 service or control mode not offered, FAILED/WARNING answers, no ScheduleTuple, a wrong payload type,
-foreign SessionID). The real peer is in test_v2g_evcc_20.py."""
+foreign SessionID). The real peer is in test_iso15118_evcc_20.py."""
 from __future__ import annotations
 
 SNIPPET = r"""

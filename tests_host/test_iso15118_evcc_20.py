@@ -13,9 +13,7 @@ import subprocess
 
 import pytest
 
-from netns import v2g_link  # noqa: F401  (fixture)
-from test_v2g_session_din import collapse, evcc_sequence
-from test_v2g_transport_link import PEER_VENV, _need_peer
+from iso15118_peer import PEER_VENV, collapse, evcc_sequence, need_peer, wait_line
 from v2g_runs import firmware_result as evcc_result, firmware_run
 
 # The package's SimEVSEController never changes its output (1 V, 1 A whatever is asked) and announces
@@ -113,7 +111,7 @@ LOOPS = 6   # BPT: 3 charge-loop requests charging, then 3 discharging
 # The package's SECC answers a charge-loop request in 50-250 ms on this host (pydantic + its EXI codec
 # in a JVM per message) against the standard's 500 ms; a machine shared with other test runs can
 # exceed that, so the link test widens these two and prints how many answers were late.
-# tests_host/test_v2g_evcc_20_logic.py checks the 500 ms.
+# tests_host/test_iso15118_evcc_20_logic.py checks the 500 ms.
 MSG_MS = {"DC_ChargeLoopReq": 2000, "AC_ChargeLoopReq": 2000}
 
 
@@ -222,7 +220,7 @@ def rational(r: dict) -> float:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_our_evcc_20_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path, case):
-    _need_peer()
+    need_peer()
     protocol, secc_protocol, namespace, sequence, loop_req, mode = CASES[case]
     link = v2g_link
     secc, reader = secc_start(link, tmp_path, secc_protocol)
@@ -295,7 +293,6 @@ def test_our_evcc_20_against_our_secc_20_records_agree(v2g_link, case):
     """The gateway's two -20 halves over the link: our SECC (s_run, firmware/iso15118/secc) on one end,
     our EVCC in the namespace on the other, BPT charge then discharge. Both records list the same
     requests and the same [response, ResponseCode] pairs, all OK, to a clean SessionStop."""
-    from test_v2g_transport_link import wait_line
     protocol, _, namespace, sequence, loop_req, mode = CASES[case]
     link = v2g_link
     secc = firmware_run("s_run", {"iface": link.local, "sessions": 1, "accept_ms": 20000}, 30000)

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import shutil
 
-from netns import v2g_link  # noqa: F401  (fixture)
 from pcapng_check import read, v2gtp_messages
-from test_v2g_session_din import ISO2_NS, ISO2_SEQUENCE, check_clean_session, package_evcc_session, secc_start
-from test_v2g_transport_codec import check_with_tshark
-from test_v2g_transport_link import _need_peer, certs, wait_line  # noqa: F401  (fixture)
+from iso15118_peer import ISO2_NS, ISO2_SEQUENCE, check_clean_session, need_peer, package_evcc_session, secc_start, wait_line
+from pcapng_check import check_with_tshark
 
 SUITE_2 = "TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"  # ISO 15118-2's mandatory suite
 
 
 def test_iso2_dc_session_over_tls_with_pcapng_capture(v2g_link, certs, tmp_path):
-    _need_peer()
+    need_peer()
     link = v2g_link
     pcap = tmp_path / "session.pcapng"
     secc = secc_start({"iface": link.local, "sessions": 1, "accept_ms": 30000, "tcp": False,

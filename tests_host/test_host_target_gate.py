@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,8 @@ from jezgro_host import target
 from jezgro_host import mp
 from jezgro_host.mp import FIRMWARE, ROOT, STM32_BOARD
 
-BIN = Path(sys.executable).parent
+from conftest import BIN, jezgro
 
-
-def jezgro(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    exe = BIN / "jezgro"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "jezgro_host.cli"]
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from netns import v2g_link  # noqa: F401  (fixture)
-from test_v2g_session_din import check_clean_session, package_evcc_session, secc_start
-from test_v2g_transport_link import _need_peer, wait_line
+from iso15118_peer import check_clean_session, need_peer, package_evcc_session, secc_start, wait_line
 
 NS_DC = "urn:iso:std:iso:15118:-20:DC"
 NS_AC = "urn:iso:std:iso:15118:-20:AC"
@@ -36,7 +34,7 @@ DISCHARGE_W = -5000
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_iso15118_evcc_20_bpt_session_to_clean_session_stop(v2g_link, tmp_path, case):
-    _need_peer()
+    need_peer()
     protocol, service, mode, namespace, sequence, loop_req = CASES[case]
     link = v2g_link
     other = "Dynamic" if mode == "Scheduled" else "Scheduled"

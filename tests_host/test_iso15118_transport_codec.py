@@ -6,11 +6,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 
-from pcapng_check import read, v2gtp_messages
+from pcapng_check import check_with_tshark, read, v2gtp_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_TYPES = [0x8001, 0x8002, 0x8003, 0x8004, 0x8005, 0x8006, 0x9000, 0x9001, 0x9002, 0x9003]
@@ -216,17 +215,3 @@ harness.result([c.packets, c.bytes])
         check_with_tshark(path, expect_types=["0x9000", "0x9001", "0x8001", "0x8001", "0x8004"])
 
 
-def check_with_tshark(path: Path, expect_types: list[str]) -> None:
-    """Wireshark itself reads the file: no malformed packets, valid checksums, V2GTP dissected with
-    docs/v2gtp.lua (stock Wireshark has no V2GTP dissector)."""
-    base = ["tshark", "-n", "-r", str(path), "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
-    bad = subprocess.run(base + ["-Y", "_ws.malformed || _ws.expert.severity >= error || "
-                                 "tcp.checksum.status == 0 || udp.checksum.status == 0"],
-                         capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 0 and bad.stdout.strip() == "", bad.stdout + bad.stderr
-    out = subprocess.run(base + ["-X", f"lua_script:{ROOT / 'docs' / 'v2gtp.lua'}", "-Y", "v2gtp",
-                                 "-T", "fields", "-e", "v2gtp.payload_type"],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    types = [t for line in out.stdout.split() for t in line.split(",")]
-    assert types == expect_types, out.stdout

@@ -8,74 +8,17 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
-import time
 
 import pytest
 
-from conftest import ROOT
-from netns import Link, v2g_link  # noqa: F401  (fixture)
-from pcapng_check import read, v2gtp_messages
-from test_v2g_transport_codec import check_with_tshark
-from v2g_runs import firmware_result as mp_result, firmware_run
+from iso15118_peer import PEER_VENV, mp_start, need_peer, package_secc_pki, stop, wait_line
+from pcapng_check import check_with_tshark, read, v2gtp_messages
+from v2g_runs import firmware_result as mp_result
 
-PEER_VENV = ROOT / ".venv-iso15118"
-ISO_PKG = PEER_VENV / "lib" / "python3.11" / "site-packages" / "iso15118"
 # supportedAppProtocolReq (ISO 15118-2 only) as the iso15118 package's EVCC encodes it
 # (EXICodec.jar), recorded from test_iso15118_evcc_finds_our_secc: our EVCC replays it to its SECC.
 SAP_REQ_2 = "8000ebab9371d34b9b79d189a98989c1d191d191818999d26b9b3a232b30020000040040"
 
-
-def mp_start(role: str, cfg: dict, run_ms: int, netns: str | None = None) -> subprocess.Popen[str]:
-    return firmware_run("v_run", role, cfg, run_ms, netns=netns)
-
-
-def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 10) -> str:
-    assert proc.stdout is not None
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        line = proc.stdout.readline()
-        if line.startswith(prefix):
-            return line
-        if not line and proc.poll() is not None:
-            break
-    raise AssertionError(f"no {prefix!r} line; stderr: {proc.stderr.read() if proc.stderr else ''}")
-
-
-def py_peer(link: Link, code: str, python: str = sys.executable, env: dict | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(link.in_ns([python, "-c", textwrap.dedent(code)]), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-
-
-def stop(proc: subprocess.Popen[str]) -> str:
-    if proc.poll() is None:
-        proc.terminate()
-    try:
-        out, err = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-    return (out or "") + (err or "")
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    """A P-256 CA and an SECC certificate signed by it (ISO 15118-2 uses secp256r1 ECDSA)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl CLI missing: TLS tests skipped")
-    d = tmp_path_factory.mktemp("pki")
-
-    def ossl(*a: str) -> None:
-        subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)
-
-    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=V2G Test Root")
-    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", "secc.key", "-out", "secc.csr", "-subj", "/CN=secc.test")
-    ossl("x509", "-req", "-in", "secc.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-         "-out", "secc.pem", "-days", "2")
-    return {k: (d / f).read_bytes() for k, f in
-            (("ca", "ca.pem"), ("cert", "secc.pem"), ("key", "secc.key"))} | {"dir": d}
 
 
 def test_our_evcc_and_secc_over_tcp_and_tls_with_capture(v2g_link, certs, tmp_path):
@@ -125,12 +68,6 @@ def test_our_evcc_and_secc_over_tcp_and_tls_with_capture(v2g_link, certs, tmp_pa
           f"tcp {[a[2] for a in results['tcp']['answers']]} ms")
 
 
-def _need_peer() -> None:
-    if not (PEER_VENV / "bin" / "python").exists() or not ISO_PKG.exists():
-        pytest.skip("iso15118 peer venv missing (make iso15118-venv): real-peer transport tests skipped")
-    if shutil.which("java") is None:
-        pytest.skip("no Java runtime for the iso15118 package's EXI codec (.ci/run installs one)")
-
 
 @pytest.mark.parametrize("use_tls", [False, True], ids=["tcp", "tls"])
 def test_iso15118_evcc_finds_our_secc_and_sends_its_sap_request(v2g_link, tmp_path, certs, use_tls):
@@ -138,7 +75,7 @@ def test_iso15118_evcc_finds_our_secc_and_sends_its_sap_request(v2g_link, tmp_pa
     against our SDP server and V2G listener: we hand it our address/port, it connects from its
     link-local address, and the V2GTP frame it sends arrives whole with payload type 0x8001. With
     TLS it verifies our certificate against its V2G root (our test CA) with the -2 cipher suite."""
-    _need_peer()
+    need_peer()
     link = v2g_link
     cfg_secc = {"iface": link.local, "sessions": 1, "timeout_ms": 25000, "echo": False, "max_frames": 1}
     if use_tls:
@@ -178,14 +115,9 @@ def test_our_evcc_finds_iso15118_secc_and_gets_its_sap_response(v2g_link, tmp_pa
     """Our SDP client and TCP/TLS connector against the iso15118 package's SECC: discovery, connect
     to the address/port it announces, its supportedAppProtocolRes framed as V2GTP 0x8001. With TLS
     we verify its certificate (chain from our test CA) and ask for the -2 cipher suite."""
-    _need_peer()
+    need_peer()
     link = v2g_link
-    pki = tmp_path / "pki" / "iso15118_2"
-    (pki / "certs").mkdir(parents=True)
-    (pki / "private_keys").mkdir()
-    (pki / "certs" / "cpoCertChain.pem").write_bytes(certs["cert"] + certs["ca"])
-    (pki / "private_keys" / "seccLeaf.key").write_bytes(certs["key"])
-    (pki / "private_keys" / "seccLeafPassword.txt").write_text("unused: the test key is not encrypted")
+    package_secc_pki(tmp_path / "pki", certs)
     env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(tmp_path / "pki") + "/")
     sc = subprocess.Popen(link.in_ns([str(PEER_VENV / "bin" / "python"), "-m", "iso15118.secc.main"]),
                           cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

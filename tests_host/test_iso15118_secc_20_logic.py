@@ -5,7 +5,7 @@ power decisions (discharge only with BPT, within the schedule entry and the EV's
 V2X blocked by the EV, Dynamic setpoint), and the session loop (unknown SessionID, a payload type of
 the other energy, grammars released). Every request and response goes through our EXI codec, so each
 response, failures included, carries all mandatory elements. The real peer is in
-test_v2g_session_20.py."""
+test_iso15118_secc_20.py."""
 from __future__ import annotations
 
 _RESULT: dict = {}

@@ -2,7 +2,7 @@
 SECC state machines in the same process (tests_host/mp/e_fake.py, virtual clock), Ongoing repeats,
 every message and sequence timer ending the session with its name, FAILED responses and an SECC that
 closes ending it cleanly, SAP priorities, the EV model's arithmetic. The real peer is in
-test_v2g_evcc.py."""
+test_iso15118_evcc.py."""
 from __future__ import annotations
 
 SNIPPET = r"""

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from netns import v2g_link  # noqa: F401  (fixture)
-from test_v2g_session_din import (DIN_NS, DIN_SEQUENCE, ISO2_AC_SEQUENCE, ISO2_NS, ISO2_SEQUENCE, collapse,
-                                   evcc_sequence)
-from test_v2g_transport_link import PEER_VENV, _need_peer, certs, stop, wait_line  # noqa: F401  (fixture)
+from iso15118_peer import (DIN_NS, DIN_SEQUENCE, ISO2_AC_SEQUENCE, ISO2_NS, ISO2_SEQUENCE, PEER_VENV, collapse, package_secc_pki,
+                           evcc_sequence, need_peer, stop, wait_line)
 from v2g_runs import firmware_result as evcc_result, firmware_run
 
 # The package's SimEVSEController never changes its output (1 V, 1 A whatever is asked) and announces
@@ -78,7 +76,7 @@ LOOPS = 5
 # The package's SECC answers CurrentDemandReq in 180-210 ms on this host (pydantic + its EXI codec in a
 # JVM over py4j per message), too close to DC's 250 ms V2G_EVCC_Msg_Timeout on a machine shared with
 # other test runs: the link test widens that one timeout (EvccSession msg_ms) and prints how many
-# answers were later than the standard allows. tests_host/test_v2g_evcc_logic.py checks the 250 ms.
+# answers were later than the standard allows. tests_host/test_iso15118_evcc_logic.py checks the 250 ms.
 MSG_MS = {"CurrentDemandReq": 2000}
 
 
@@ -87,12 +85,7 @@ def evcc_start(cfg: dict, run_ms: int) -> subprocess.Popen[str]:
 
 
 def secc_start(link, tmp_path, certs) -> subprocess.Popen[str]:  # noqa: F811
-    pki = tmp_path / "pki" / "iso15118_2"
-    (pki / "certs").mkdir(parents=True)
-    (pki / "private_keys").mkdir()
-    (pki / "certs" / "cpoCertChain.pem").write_bytes(certs["cert"] + certs["ca"])
-    (pki / "private_keys" / "seccLeaf.key").write_bytes(certs["key"])
-    (pki / "private_keys" / "seccLeafPassword.txt").write_text("unused: the test key is not encrypted")
+    package_secc_pki(tmp_path / "pki", certs)
     script = tmp_path / "plant_secc.py"
     script.write_text(PLANT_SECC)
     env = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(tmp_path / "pki") + "/", PYTHONUNBUFFERED="1")
@@ -129,7 +122,7 @@ def wait_line_containing(proc: subprocess.Popen[str], text: str, timeout: float)
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path, certs, case):  # noqa: F811
-    _need_peer()
+    need_peer()
     protocol, namespace, sequence, loop_req, use_tls = CASES[case]
     # TLS: we verify the SECC's certificate against the test root, with -2's cipher suite
     tls = [None, None, certs["ca"].hex(), "secc.test", [TLS_SUITE]] if use_tls else None
@@ -181,7 +174,7 @@ def test_our_evcc_against_iso15118_secc_to_clean_session_stop(v2g_link, tmp_path
 def test_jezgro_ev_runs_our_evcc_with_progress_summary_and_capture(v2g_link, tmp_path, certs):  # noqa: F811
     """`jezgro ev` end to end over TLS (SECC certificate checked against the test root): one progress
     line per message, a JSON summary, the session in pcapng (TLS recorded as its plaintext V2GTP)."""
-    _need_peer()
+    need_peer()
     from pcapng_check import read, v2gtp_messages
     link = v2g_link
     secc = secc_start(link, tmp_path, certs)

@@ -22,7 +22,8 @@ def _try(fn):
 
 
 def test_core_operations(tmp_path):
-    c = Csms(log_path=tmp_path / "csms.jsonl", heartbeat_s=2, boot_status="Pending").start()
+    # interval 6 s: the station stays Pending long enough for the checks below on a loaded host
+    c = Csms(log_path=tmp_path / "csms.jsonl", heartbeat_s=6, boot_status="Pending").start()
     st = StationProcess(tmp_path / "fs", {"url": c.url, "station_id": SID, "security_profile": 0}).start()
     try:
         # Pending: the CSMS may query the device model; other requests are refused until Accepted

@@ -219,7 +219,11 @@ def _gateway_state(k):
 
 def _power_state(k):
     # The scheduled power DROOP_CTRL follows and the SECC's view of it, W (absent parts: None).
-    out = {"droop_p_w": None, "iso_p_w": None, "iso_state": None}
+    out = {"droop_p_w": None, "iso_p_w": None, "iso_state": None, "meas_p_w": None, "meas_q_var": None}
+    pm = _published(k, "POWER_MGR")
+    if pm is not None:  # measured at the converter (power/measure.py), filtered
+        out["meas_p_w"] = pm.meas.p_w
+        out["meas_q_var"] = pm.meas.q_var
     d = _published(k, "DROOP_CTRL")
     if d is not None:
         out["droop_p_w"] = int(d.sched_p)

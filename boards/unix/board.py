@@ -242,3 +242,99 @@ def reset(reason):
 
 def reset_cause():
     return S.reset_cause
+
+
+# --- CAN-FD to the station controller ------------------------------------------------
+# Same functions as boards/stm32h743/board.py: can_open, can_send, can_recv, can_state, can_restart,
+# can_close. The bus is python-can's udp_multicast (boards/unix/canudp.py) on CAN_PORT (env
+# JEZGRO_CAN_PORT: one port per test keeps parallel runs apart). Bus states are pyb.CAN's; the
+# simulated controller is error-active unless a test forces another state (can_sim_state): bus-off
+# drops every send and holds until can_restart(), as the FDCAN does without auto-restart.
+CAN_STOPPED = const(0)
+CAN_ERROR_ACTIVE = const(1)
+CAN_ERROR_WARNING = const(2)
+CAN_ERROR_PASSIVE = const(3)
+CAN_BUS_OFF = const(4)
+CAN_PORT = int(os.getenv("JEZGRO_CAN_PORT") or "43113")
+
+
+class _Can:
+    bus = None
+    state = CAN_STOPPED
+    meta = None
+
+
+def can_open(nominal_bps, data_bps):
+    # -> 0, or a negative errno (no IPv6 multicast here): the caller counts it and retries
+    import canudp
+    can_close()
+    try:
+        _Can.bus = canudp.Bus(CAN_PORT)
+    except OSError as e:
+        return -(e.args[0] if e.args and isinstance(e.args[0], int) else 1)
+    import array
+    _Can.meta = array.array("i", bytes(4 * (canudp.NF + 3)))
+    _Can.state = CAN_ERROR_ACTIVE
+    return 0
+
+
+def can_close():
+    if _Can.bus is not None:
+        _Can.bus.close()
+        _Can.bus = None
+    _Can.state = CAN_STOPPED
+
+
+def can_send(can_id, data, n, fd):
+    # -> True when queued for transmission; False when the controller cannot (bus-off, stopped, full)
+    b = _Can.bus
+    if b is None or _Can.state == CAN_BUS_OFF:
+        return False
+    try:
+        b.send(can_id, data, n, fd)
+    except OSError:
+        return False
+    return True
+
+
+def can_recv(meta, data):
+    # One received frame: 1 with meta[0] = id, meta[1] = length, meta[2] = 1 for FD and data[0:length]
+    # filled; 0 when nothing waits; -1 malformed datagram; -2 a frame we never accept (extended id,
+    # remote, error frame). Nothing is allocated for a frame.
+    b = _Can.bus
+    if b is None or _Can.state == CAN_BUS_OFF:
+        return 0
+    out = _Can.meta
+    d = b.recv(out)
+    if d is None:
+        return 0
+    if d is False or out[1] > 64:
+        return -1
+    if out[4] or out[5] or out[6]:
+        return -2
+    n = out[1]
+    at = out[2]
+    i = 0
+    while i < n:
+        data[i] = d[at + i]
+        i += 1
+    meta[0] = out[0]
+    meta[1] = n
+    meta[2] = out[3]
+    return 1
+
+
+def can_state():
+    return _Can.state
+
+
+def can_restart():
+    # leave bus-off (the FDCAN's INIT cycle: 128 x 11 recessive bits on a real bus)
+    if _Can.bus is not None:
+        _Can.state = CAN_ERROR_ACTIVE
+
+
+def can_sim_state(state):
+    # tests: force the simulated controller into an error state (CAN_ERROR_PASSIVE, CAN_BUS_OFF) or back
+    if _Can.bus is not None:
+        _Can.state = state

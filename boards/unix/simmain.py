@@ -124,7 +124,8 @@ def main(argv):
     reboots = []
     while state["elapsed"] < total_ms:
         kernel = Kernel(table, board, audit_sid=_sid(table, "AUDIT_LOGGER"),
-                        safe_state_sid=cfg.SAFE_STATE_OWNER, hwwdt_ms=int(opts["hwwdt-ms"]))
+                        safe_state_sid=cfg.SAFE_STATE_OWNER, hwwdt_ms=int(opts["hwwdt-ms"]),
+                        fault_sids=[s for s in (_sid(table, "CAN_HANDLER"),) if s >= 0])
         kernel.on_housekeeping = housekeeping
         kernel.boot()
         state["boots"] += 1

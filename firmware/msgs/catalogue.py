@@ -18,7 +18,7 @@ KIND_NAMES = ("4 x int32", "bytes")
 
 # (id, name, senders, receivers, kind, (min, max) payload bytes, ((field, unit or meaning), ...))
 MESSAGES = (
-    (m.AUDIT_EVENT, "AUDIT_EVENT", ("KERNEL",), ("AUDIT_LOGGER",), I32, (16, 16),
+    (m.AUDIT_EVENT, "AUDIT_EVENT", ("KERNEL", "CAN_HANDLER"), ("AUDIT_LOGGER", "CAN_HANDLER"), I32, (16, 16),
      (("code", "event | sid << 8 | cause << 16 (const.EV_*, F_*)"), ("text", "fault text number, 0: none"),
       ("t_ms", "ms since boot"), ("gen", "generation of the service"))),
     (m.SERVICE_QUARANTINED, "SERVICE_QUARANTINED", ("KERNEL",), ("POWER_MGR", "TRANSLATOR"), I32, (16, 16),

@@ -22,6 +22,7 @@ SO_REUSEADDR = const(2)
 SO_REUSEPORT = const(15)
 GROUP = bytes((0xff, 0x15, 0x70, 0x79, 0x74, 0x68, 0x6f, 0x6e, 0x64, 0x65, 0x6d, 0x6f, 0x6d, 0x63, 0x61, 0x73))
 PORT = const(43113)  # python-can's default
+RX_MAX = const(512)  # a frame's datagram is < 300 bytes
 LENGTHS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64)  # the CAN-FD payload lengths
 
 # decoded fields (out array of decode())
@@ -78,7 +79,6 @@ class Bus:
         self.tx[0:DATA_AT] = _HEAD
         mv = memoryview(self.tx)
         self.views = [mv[:DATA_AT + n] for n in range(65)]  # one view per length: sending allocates none
-        self.rx = bytearray(512)
 
     def close(self):
         self.sock.close()
@@ -100,13 +100,16 @@ class Bus:
     def recv(self, out):
         # -> the datagram (self.rx) with out[] filled, None when nothing waits, or False when it is
         # not a python-can frame (malformed)
+        # recv(), not readinto(): the stream readinto of the unix port keeps reading datagrams into
+        # the buffer until it is full, gluing frames together. recv() allocates the datagram: the
+        # simulation's transport only (the board's pyb.CAN.recv fills a preallocated buffer).
         try:
-            n = self.sock.readinto(self.rx)
+            d = self.sock.recv(RX_MAX)
         except OSError:
             return None
-        if n is None or n <= 0:
+        if not d:
             return None
-        return self.rx if decode(self.rx, n, out) else False
+        return d if decode(d, len(d), out) else False
 
 
 def _eq(buf, at, n, key):

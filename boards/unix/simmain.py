@@ -12,6 +12,7 @@
 #              [--ev PROTOCOL|none] [--ev-at S] [--ev-loops N]   the simulated EV (ev_sim.py, our EVCC)
 #                                       against ISO15118 over loopback; default iso2-ac at 1 s, 30 loops
 #              [--pcap NAME]            the SECC captures SDP and sessions to <fs>/NAME (pcapng)
+#              [--station FILE]         a scripted station controller on the CAN bus (station_sim.py)
 import sys
 import os
 import json
@@ -24,7 +25,7 @@ DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs
             "status-ms": "1000", "hwwdt-ms": "2000", "scenario": "clean_grid",
             "csms": "", "station-id": "JEZGRO-SIM", "security-profile": "", "password": "", "ca": "",
             "cert": "", "key": "", "ev": "iso2-ac", "ev-at": "1", "ev-loops": "30",
-            "pcap": ""}
+            "pcap": "", "station": ""}
 
 
 def parse(argv):
@@ -89,6 +90,10 @@ def main(argv):
     mkdirs(opts["fs"])
     if _sid(table, "ISO15118") >= 0:
         table = _with_ev(table, opts)
+    if opts["station"]:
+        import station_sim
+        station_sim.load(opts["station"])
+        table = tuple(table) + (station_sim.spec(len(table)),)
     injections = sorted(parse_injection(s, table) for s in opts["inject"])
     if opts["csms"]:  # OCPP_CLIENT talks to a real CSMS: real sockets need wall-clock time
         from ocpp import config as ocpp_config
@@ -166,6 +171,12 @@ def main(argv):
             sys.stdout.write("ISO15118 session %d: %s, %d messages, %.1f Wh, %s%s\n" % (
                 h["serial"], h["protocol_name"], h["messages"], h["energy_wh"], h["end"],
                 (" (" + h["detail"] + ")") if h["detail"] else ""))
+    can = _published(kernel, "CAN_HANDLER")
+    if can is not None:
+        summary["can"] = can.status()
+    if opts["station"]:
+        import station_sim
+        summary["station"] = station_sim.OUT
     if _sid(table, "EV_SIM") >= 0:
         import ev_sim
         summary["ev"] = ev_sim.OUT

@@ -84,21 +84,11 @@ class Bus:
         self.sock.close()
 
     def send(self, can_id, data, n, fd):
-        t = self.tx
-        t[ID_AT] = (can_id >> 8) & 0xFF
-        t[ID_AT + 1] = can_id & 0xFF
-        t[FD_AT] = 0xC3 if fd else 0xC2
-        t[BRS_AT] = 0xC3 if fd else 0xC2  # FD frames switch to the data bit rate
-        t[DLC_AT] = n
-        t[DATA_AT - 1] = n
-        i = 0
-        while i < n:
-            t[DATA_AT + i] = data[i]
-            i += 1
+        encode(self.tx, can_id, data, n, fd)
         self.sock.sendto(self.views[n], self.addr)
 
     def recv(self, out):
-        # -> the datagram (self.rx) with out[] filled, None when nothing waits, or False when it is
+        # -> the datagram with out[] filled, None when nothing waits, or False when it is
         # not a python-can frame (malformed)
         # recv(), not readinto(): the stream readinto of the unix port keeps reading datagrams into
         # the buffer until it is full, gluing frames together. recv() allocates the datagram: the
@@ -110,6 +100,21 @@ class Bus:
         if not d:
             return None
         return d if decode(d, len(d), out) else False
+
+
+def encode(t, can_id, data, n, fd):
+    # the datagram of one frame into t (a copy of _HEAD's layout) -> its length
+    t[ID_AT] = (can_id >> 8) & 0xFF
+    t[ID_AT + 1] = can_id & 0xFF
+    t[FD_AT] = 0xC3 if fd else 0xC2
+    t[BRS_AT] = 0xC3 if fd else 0xC2  # FD frames switch to the data bit rate
+    t[DLC_AT] = n
+    t[DATA_AT - 1] = n
+    i = 0
+    while i < n:
+        t[DATA_AT + i] = data[i]
+        i += 1
+    return DATA_AT + n
 
 
 def _eq(buf, at, n, key):

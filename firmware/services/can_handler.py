@@ -175,11 +175,14 @@ class Handler:
 
 
 async def main(ctx):
-    link = ctx.store.get("link")
-    if link is None:  # the command in force and the counters survive a restart of this service
-        link = station.Link()
-        ctx.store.set("link", link)
-    h = Handler(ctx, link)
+    h = ctx.store.get("handler")
+    if h is None:
+        h = Handler(ctx, station.Link())
+        ctx.store.set("handler", h)
+    else:  # a restart: the command in force and every counter carry on; the bus is opened again
+        h.ctx = ctx
+        h.open = False
+        h.state = board.CAN_STOPPED
     ctx.publish(h)
     now = ctx.ticks_ms()
     next_slot = now

@@ -52,12 +52,24 @@ class _State:
         self.wdt_fed_ms = 0
         self.reset_cause = "power_on"
         self.watch_kernel = None
+        self.paced = False  # virtual time held back to the wall clock (never ahead of it)
+        self.wall_us = 0
+        self.wall_last = 0
+        self.virt0_us = 0
 
 
 S = _State()
 
 
-def configure(virtual=True, reset_cause="power_on"):
+def configure(virtual=True, reset_cause="power_on", paced=None):
+    # paced: virtual time that never runs ahead of the wall clock, for peers outside the process
+    # (a python-can station controller) that must see real rates; the CRITICAL ticks still run at
+    # their exact virtual instants, so a loaded host delays the simulation instead of dropping ticks.
+    if paced is not None:
+        S.paced = paced
+    S.virt0_us = S.now_us
+    S.wall_us = 0
+    S.wall_last = time.ticks_us()
     S.virtual = virtual
     S.critical = None
     S.wdt_timeout_ms = 0
@@ -161,7 +173,15 @@ def idle(timeout_ms, poll_io):
         if poll_io(0):
             return
         step = timeout_ms if timeout_ms > 0 else 1
-        advance_us((S.now_us // 1000 + step) * 1000)
+        target = (S.now_us // 1000 + step) * 1000
+        if S.paced:
+            w = time.ticks_us()
+            S.wall_us += time.ticks_diff(w, S.wall_last)
+            S.wall_last = w
+            ahead_ms = (target - S.virt0_us - S.wall_us) // 1000
+            if ahead_ms > 0 and poll_io(ahead_ms):
+                return  # I/O came in while waiting for the wall clock: serve it first
+        advance_us(target)
         return
     wait = timeout_ms if timeout_ms < 1 else 1  # ticks are due every 100 us: never sleep long
     if not poll_io(wait) and wait == 0:

@@ -12,6 +12,7 @@
 #              [--ev PROTOCOL|none] [--ev-at S] [--ev-loops N]   the simulated EV (ev_sim.py, our EVCC)
 #                                       against ISO15118 over loopback; default iso2-ac at 1 s, 30 loops
 #              [--pcap NAME]            the SECC captures SDP and sessions to <fs>/NAME (pcapng)
+#              [--paced]                virtual time held back to the wall clock (external CAN peers)
 #              [--station FILE]         a scripted station controller on the CAN bus (station_sim.py)
 import sys
 import os
@@ -32,11 +33,14 @@ def parse(argv):
     opts = dict(DEFAULTS)
     opts["inject"] = []
     opts["wall"] = False
+    opts["paced"] = False
     i = 0
     while i < len(argv):
         a = argv[i]
         if a == "--wall":
             opts["wall"] = True
+        elif a == "--paced":
+            opts["paced"] = True
         elif a.startswith("--") and i + 1 < len(argv):
             key = a[2:]
             if key == "inject":
@@ -105,7 +109,7 @@ def main(argv):
     total_ms = int(float(opts["seconds"]) * 1000)
     status_ms = int(opts["status-ms"])
     virtual = not opts["wall"]
-    board.configure(virtual)
+    board.configure(virtual, paced=opts["paced"])
     if opts["scenario"] != "none":
         from plant import scenario  # the grid the power path runs against (issue 3)
         scenario.install(opts["scenario"])
@@ -157,7 +161,7 @@ def main(argv):
     gc.collect()
     summary = kernel.summary()
     summary["config"] = cfg.NAME
-    summary["mode"] = "virtual" if virtual else "wall"
+    summary["mode"] = ("paced" if opts["paced"] else "virtual") if virtual else "wall"
     summary["sim_ms"] = state["elapsed"]
     summary["boots"] = state["boots"]
     summary["reboots"] = reboots

@@ -61,6 +61,7 @@ class Handler:
         self.cycle_us_sum = 0
         self.safe = 0
         self.last_expiry_ms = -1
+        self.last_cmd_ms = -1
 
     def _send(self, i, can_id, n, fd):
         if board.can_send(can_id, self.link.buf, n, fd):
@@ -111,6 +112,7 @@ class Handler:
                 continue
             self.rx_frames += 1
             if link.command(self.rx, self.meta[1], now, ctx.ticks_add) == station.ACCEPTED and self.pm >= 0:
+                self.last_cmd_ms = now
                 if msgs.send_power_setpoint(ctx, self.pm, link.p_w, link.q_var, msgs.SRC_STATION,
                                             link.timeout_ms) == 0:
                     self.setpoints += 1
@@ -168,7 +170,8 @@ class Handler:
                 "cmd": link.counters(), "setpoints": self.setpoints, "setpoint_fail": self.setpoint_fail,
                 "command": ({"p_w": link.p_w, "q_var": link.q_var, "mode": link.mode,
                              "timeout_ms": link.timeout_ms} if link.has_cmd else None),
-                "cmd_expired": link.expired_flag, "last_expiry_ms": self.last_expiry_ms,
+                "cmd_expired": link.expired_flag, "last_cmd_ms": self.last_cmd_ms,
+                "last_expiry_ms": self.last_expiry_ms,
                 "faults": self.faults, "slots": self.slots, "slots_missed": self.slots_missed,
                 "slot_late_max_ms": self.slot_late_max_ms, "cycle_us_max": self.cycle_us_max,
                 "cycle_us_mean": self.cycle_us_sum // self.slots if self.slots else 0}

@@ -33,8 +33,11 @@ class StationController:
     """A station controller: sends STATION_CMD every period (counter + 1, CRC) while a command is set,
     and receives and decodes everything the gateway sends (per-id arrival times for rate checks)."""
 
-    def __init__(self, bus: Any, db: Any = None):
+    def __init__(self, bus: Any, db: Any = None, frame_clocked: bool = False):
         self.bus = bus
+        # frame_clocked: send one command per GW_STATUS received (every 100 ms of the gateway's clock),
+        # for a gateway simulated in virtual time, which runs faster than the wall clock
+        self.frame_clocked = frame_clocked
         self.db = db or candbc.load()
         self.counter = 0
         self.cmd: tuple[int, int, int, int] | None = None
@@ -66,16 +69,21 @@ class StationController:
     def frame(self, p_w: int, q_var: int, mode: int, timeout_ms: int, counter: int) -> bytes:
         return candbc.station_cmd(self.db, p_w, q_var, mode, counter, timeout_ms)
 
+    def _send_cmd(self) -> None:
+        with self._lock:
+            cmd = self.cmd
+        if cmd is not None:
+            self.counter = (self.counter + 1) & 15
+            self.send_raw(self.frame(cmd[0], cmd[1], cmd[2], cmd[3], self.counter))
+            self.sent += 1
+
     def _tx(self) -> None:
         nxt = time.monotonic()
         while not self._stop.is_set():
             with self._lock:
-                cmd = self.cmd
                 period = self.period
-            if cmd is not None:
-                self.counter = (self.counter + 1) & 15
-                self.send_raw(self.frame(cmd[0], cmd[1], cmd[2], cmd[3], self.counter))
-                self.sent += 1
+            if not self.frame_clocked:
+                self._send_cmd()
             nxt += period
             self._stop.wait(max(0.0, nxt - time.monotonic()))
 
@@ -96,6 +104,8 @@ class StationController:
             with self._lock:
                 self.last[msg.name] = d
                 self.decoded.append((t, msg.name, d))
+            if self.frame_clocked and msg.name == "GW_STATUS":
+                self._send_cmd()
 
     def start(self) -> "StationController":
         for f in (self._tx, self._rx):

@@ -177,6 +177,8 @@ def add_parser(sub) -> None:
     s.add_argument("--ca", default=None, help="CA certificate for the CSMS's TLS certificate (profiles 2, 3)")
     s.add_argument("--cert", default=None, help="client certificate (profile 3)")
     s.add_argument("--key", default=None, help="client key (profile 3)")
+    s.add_argument("--paced", action="store_true",
+                   help="virtual time, never ahead of the wall clock: real rates for `jezgro can` peers")
     s.add_argument("--station", default=None, metavar="SCRIPT",
                    help="a scripted station controller on the CAN bus (JSON steps: docs/can.md)")
     s.add_argument("--can-port", type=int, default=None, metavar="PORT",
@@ -191,6 +193,8 @@ def main(a) -> int:
     args = ["--config", a.config, "--seconds", str(a.seconds)]
     if a.wall:
         args.append("--wall")
+    if a.paced:
+        args.append("--paced")
     for inj in a.inject:
         args += ["--inject", inj]
     if a.scenario:

@@ -19,6 +19,12 @@ def test_firmware_tables_are_generated_from_the_dbc(db):
     assert candbc.TABLES.read_text() == candbc.render_tables(db), "run `jezgro can gen`"
 
 
+def test_docs_table_is_the_dbc(db):
+    text = candbc.DOC.read_text()
+    a = text.index(candbc.DOC_BEGIN) + len(candbc.DOC_BEGIN)
+    assert text[a:text.index(candbc.DOC_END)].strip() == candbc.render_doc_table(db), "run `jezgro can gen`"
+
+
 def test_dbc_has_the_spec_messages_at_their_rates(db):
     want = {0x600: ("GW_STATUS", 100), 0x610: ("GW_PLL", 100), 0x620: ("GW_POWER", 100),
             0x630: ("GW_V2G", 1000), 0x640: ("GW_FAULT", None), 0x700: ("STATION_CMD", None)}

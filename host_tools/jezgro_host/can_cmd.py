@@ -5,7 +5,8 @@ with the firmware's DBC (firmware/canbus/station.dbc).
   jezgro can send --p W [--q VAR] [--mode power|standby] [--timeout-ms MS] [--period-ms MS] [--seconds S]
                                                           act as the station controller (then stop sending:
                                                           the command expires after its timeout)
-  jezgro can gen                                           regenerate firmware/canbus/tables.py from the DBC
+  jezgro can gen                                           regenerate firmware/canbus/tables.py and the
+                                                          table of docs/can.md from the DBC
 
 The bus is python-can's udp_multicast interface (the unix port's simulated bus: `jezgro sim --wall`);
 --interface/--channel take any other python-can bus (socketcan on a real adapter)."""
@@ -187,8 +188,11 @@ def send(a) -> int:
 
 
 def gen(a) -> int:
-    candbc.TABLES.write_text(candbc.render_tables(candbc.load()))
+    db = candbc.load()
+    candbc.TABLES.write_text(candbc.render_tables(db))
     print(f"wrote {candbc.TABLES}")
+    if candbc.update_doc(db):
+        print(f"updated the DBC table in {candbc.DOC}")
     return 0
 
 

@@ -320,11 +320,8 @@ def service_mode_requested() -> bool:
 # Receive: one filter passing only STATION_CMD (0x700) into FIFO 0; recv() into a preallocated list
 # and 64-byte memoryview allocates nothing. No auto-restart: CAN_HANDLER sees bus-off, counts it and
 # calls can_restart() after a pause.
-CAN_STOPPED = const(0)
-CAN_ERROR_ACTIVE = const(1)
-CAN_ERROR_WARNING = const(2)
-CAN_ERROR_PASSIVE = const(3)
-CAN_BUS_OFF = const(4)
+# the controller states of pyb.CAN.state(), the same numbers on both boards
+CAN_STOPPED, CAN_ERROR_ACTIVE, CAN_ERROR_WARNING, CAN_ERROR_PASSIVE, CAN_BUS_OFF = 0, 1, 2, 3, 4
 FDCAN_CLOCK_HZ = const(8000000)
 CAN_RX_ID = const(0x700)
 

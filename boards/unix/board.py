@@ -270,11 +270,8 @@ def reset_cause():
 # JEZGRO_CAN_PORT: one port per test keeps parallel runs apart). Bus states are pyb.CAN's; the
 # simulated controller is error-active unless a test forces another state (can_sim_state): bus-off
 # drops every send and holds until can_restart(), as the FDCAN does without auto-restart.
-CAN_STOPPED = const(0)
-CAN_ERROR_ACTIVE = const(1)
-CAN_ERROR_WARNING = const(2)
-CAN_ERROR_PASSIVE = const(3)
-CAN_BUS_OFF = const(4)
+# the controller states of pyb.CAN.state(), the same numbers on both boards
+CAN_STOPPED, CAN_ERROR_ACTIVE, CAN_ERROR_WARNING, CAN_ERROR_PASSIVE, CAN_BUS_OFF = 0, 1, 2, 3, 4
 CAN_PORT = int(os.getenv("JEZGRO_CAN_PORT") or "43113")
 
 

@@ -25,15 +25,10 @@ PORT = const(43113)  # python-can's default
 RX_MAX = const(512)  # a frame's datagram is < 300 bytes
 LENGTHS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64)  # the CAN-FD payload lengths
 
-# decoded fields (out array of decode())
-F_ID = const(0)
-F_LEN = const(1)
-F_DATA = const(2)  # offset of the data in the datagram
-F_FD = const(3)
-F_EXT = const(4)
-F_RTR = const(5)
-F_ERR = const(6)
-NF = const(7)
+# decoded fields (out array of decode()): id, data length, data offset in the datagram, FD, extended
+# id, remote, error frame; NF fields, then three scratch slots for the msgpack reader
+F_ID = const(0); F_LEN = const(1); F_DATA = const(2); F_FD = const(3); F_EXT = const(4); F_RTR = const(5)  # noqa: E702
+F_ERR = const(6); NF = const(7)  # noqa: E702
 
 
 def _s(k):

@@ -38,33 +38,19 @@ def _round10(x):
 class Link:
     def __init__(self):
         self.buf = bytearray(64)
-        self.v_status = array.array("i", bytes(4 * (len(T.GW_STATUS_SIGS) // 3)))
-        self.v_pll = array.array("i", bytes(4 * (len(T.GW_PLL_SIGS) // 3)))
-        self.v_power = array.array("i", bytes(4 * (len(T.GW_POWER_SIGS) // 3)))
-        self.v_v2g = array.array("i", bytes(4 * (len(T.GW_V2G_SIGS) // 3)))
-        self.v_fault = array.array("i", bytes(4 * (len(T.GW_FAULT_SIGS) // 3)))
-        self.v_cmd = array.array("i", bytes(4 * (len(T.STATION_CMD_SIGS) // 3)))
-        # the command in force
+        # raw values, one array('i') per message, one int per signal
+        (self.v_status, self.v_pll, self.v_power, self.v_v2g, self.v_fault, self.v_cmd) = [
+            array.array("i", bytes(4 * (len(sigs) // 3))) for sigs in
+            (T.GW_STATUS_SIGS, T.GW_PLL_SIGS, T.GW_POWER_SIGS, T.GW_V2G_SIGS, T.GW_FAULT_SIGS, T.STATION_CMD_SIGS)]
+        # the command in force: its setpoints, mode, timeout and deadline (ticks_ms)
         self.has_cmd = False
-        self.p_w = 0
-        self.q_var = 0
-        self.mode = 0
-        self.timeout_ms = 0
-        self.until = 0
+        self.p_w = self.q_var = self.mode = self.timeout_ms = self.until = 0
         self.last_counter = -1
         self.expired_flag = False  # GW_STATUS CmdExpired: set at expiry, cleared by the next valid command
-        # counters
-        self.accepted = 0
-        self.bad_length = 0
-        self.bad_crc = 0
-        self.stale = 0
-        self.bad_counter = 0
-        self.bad_value = 0
-        self.lost = 0  # frames the counter says never arrived
-        self.expired = 0
-        self.fault_seq = 0
-        self.emerg_seen = 0
-        self.emerg_ms = 0
+        # counters (lost: frames the counter says never arrived)
+        self.accepted = self.bad_length = self.bad_crc = self.stale = self.bad_counter = self.bad_value = 0
+        self.lost = self.expired = 0
+        self.fault_seq = self.emerg_seen = self.emerg_ms = 0
 
     # --- STATION_CMD ---------------------------------------------------------------------------
     def command(self, data, n, now, ticks_add):

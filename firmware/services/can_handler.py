@@ -40,28 +40,18 @@ class Handler:
         self.meta = array.array("i", bytes(12))
         self.rx = bytearray(64)
         self.open = False
-        self.open_errors = 0
         self.state = board.CAN_STOPPED
-        self.bus_off = 0
-        self.passive = 0
-        self.restarts = 0
-        self.busoff_ms = 0
+        # bus: open failures, bus-off and error-passive transitions, restarts, when bus-off began
+        self.open_errors = self.bus_off = self.passive = self.restarts = self.busoff_ms = 0
         self.tx = [0, 0, 0, 0, 0]  # GW_STATUS, GW_PLL, GW_POWER, GW_V2G, GW_FAULT frames sent
         self.tx_fail = 0
         self.rx_frames = 0
         self.rx_malformed = 0  # not a frame at all (unix: not python-can's datagram)
         self.rx_foreign = 0  # extended/remote/error frames, ids that are not STATION_CMD
-        self.setpoints = 0
-        self.setpoint_fail = 0
-        self.faults = 0
-        self.slots = 0
-        self.slots_missed = 0
-        self.slot_late_max_ms = 0
-        self.cycle_us_max = 0
-        self.cycle_us_sum = 0
-        self.safe = 0
-        self.last_expiry_ms = -1
-        self.last_cmd_ms = -1
+        self.setpoints = self.setpoint_fail = self.faults = self.safe = 0
+        # the 10 Hz slots: how many, how many missed, the latest one's lateness, the cycle's cost
+        self.slots = self.slots_missed = self.slot_late_max_ms = self.cycle_us_max = self.cycle_us_sum = 0
+        self.last_expiry_ms = self.last_cmd_ms = -1
 
     def _send(self, i, can_id, n, fd):
         if board.can_send(can_id, self.link.buf, n, fd):

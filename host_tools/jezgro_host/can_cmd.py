@@ -199,6 +199,7 @@ def gen(a) -> int:
 def add_parser(sub) -> None:
     s = sub.add_parser("can", help="station CAN-FD: monitor, send (station controller), gen (DBC tables)")
     csub = s.add_subparsers(dest="can_cmd", required=True)
+    s.set_defaults(func=lambda a: (s.print_help(), 2)[1])  # each subcommand sets its own
 
     def bus_opts(p):
         p.add_argument("--interface", default="udp_multicast", help="python-can interface (default udp_multicast)")

@@ -109,3 +109,15 @@ def test_stopped_station_expires_within_its_timeout_and_local_control_continues(
     # the EV's own plan again (charging): local control continues
     assert after and all(g == "CHARGING" and p > 0 for _, g, p in after), after
     assert s["services"][4]["status"]["source"] == "iso15118"
+
+
+def test_gw_v2g_reports_the_session_and_its_energy(run):
+    s, _, _ = run
+    enabled, level, protocol, soc, energy, serial = s["station"]["v2g"]
+    iso = s["iso15118"]
+    assert enabled == 1 and level == 2 and serial == 1  # the first session, authorised
+    # the EV's energy this session as ISO15118 integrates it (charge minus discharge), the frame at most
+    # 1 s behind the end of the run (< 22 kW: under 7 Wh)
+    assert energy != 0 and abs(energy - s["can"]["ev_energy_wh"]) <= 7, (energy, s["can"]["ev_energy_wh"])
+    assert iso["live"]["serial"] == serial
+    assert soc == (s["can"]["ev_soc"] if 0 <= s["can"]["ev_soc"] <= 100 else 255)

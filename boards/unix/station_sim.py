@@ -18,7 +18,7 @@ from jezgro.service import ServiceSpec
 NAME = "STATION_SIM"
 CFG = {"steps": []}
 OUT: dict = {"sent": 0, "bad_sent": {}, "rx": {}, "rx_first_ms": {}, "rx_last_ms": {}, "stop_ms": None,
-             "expired_seen_ms": None, "faults": [], "errors": []}
+             "expired_seen_ms": None, "faults": [], "errors": [], "v2g": None}
 POLL_MS = const(5)
 
 
@@ -99,6 +99,10 @@ class Station:
                 codec.unpack(memoryview(d)[at:at + 8], T.GW_STATUS_SIGS, self.gw)
                 if self.gw[T.GW_STATUS_CMD_EXPIRED] and OUT["stop_ms"] is not None and OUT["expired_seen_ms"] is None:
                     OUT["expired_seen_ms"] = now
+            elif cid == T.GW_V2G:
+                v = array.array("i", bytes(24))
+                codec.unpack(memoryview(d)[at:at + 8], T.GW_V2G_SIGS, v)
+                OUT["v2g"] = list(v)  # the last one: enabled, level, protocol, SoC, energy Wh, serial
             elif cid == T.GW_FAULT:
                 v = array.array("i", bytes(20))
                 codec.unpack(memoryview(d)[at:at + 8], T.GW_FAULT_SIGS, v)

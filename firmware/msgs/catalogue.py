@@ -62,6 +62,9 @@ MESSAGES = (
       ("body", "file iso15118_cert.req"))),
     (m.ISO_CERT_RESPONSE, "ISO_CERT_RESPONSE", ("OCPP_CLIENT",), ("ISO15118",), I32, (16, 16),
      (("result", "CERT_ACCEPTED/FAILED/NO_ANSWER"), ("-", ""), ("-", ""), ("-", ""))),
+    (m.EV_STATUS, "EV_STATUS", ("ISO15118",), ("CAN_HANDLER",), I32, (16, 16),
+     (("soc", "% (-1: not reported)"), ("energy", "Wh this session, + imported"), ("serial", "session number"),
+      ("-", ""))),
     (m.ISO_AUTHORIZE, "ISO_AUTHORIZE", ("ISO15118",), ("OCPP_CLIENT",), BYTES, (2, 37),
      (("evse", "u8[0]"), ("emaid", "bytes[1..] ASCII contract id"))),
 )

@@ -1,7 +1,7 @@
 # CAN_HANDLER (HIGH, 100 ms watchdog): the station controller's CAN-FD link (spec §8.2,
 # canbus/station.dbc, docs/can.md). Every 100 ms GW_STATUS, GW_PLL and GW_POWER from the shared PLL
 # state and POWER_MGR's power/status.GW, every second GW_V2G; GW_FAULT for every kernel fault event
-# (AUDIT_EVENT copies) and station-command expiry. A valid STATION_CMD becomes POWER_MGR's
+# (AUDIT_EVENT copies) and station-command expiry; the EV's SoC and energy from ISO15118 (EV_STATUS). A valid STATION_CMD becomes POWER_MGR's
 # SRC_STATION setpoint with the command's timeout as its validity, so POWER_MGR drops it by itself
 # if this service dies; when no valid frame arrives within the timeout the command expires here
 # too: GW_STATUS CmdExpired, GW_FAULT, an audit record, and local control continues (§9.2).
@@ -52,6 +52,8 @@ class Handler:
         # the 10 Hz slots: how many, how many missed, the latest one's lateness, the cycle's cost
         self.slots = self.slots_missed = self.slot_late_max_ms = self.cycle_us_max = self.cycle_us_sum = 0
         self.last_expiry_ms = self.last_cmd_ms = -1
+        self.ev_soc = -1  # from ISO15118's EV_STATUS: % or -1 (not reported), Wh this session
+        self.ev_energy_wh = 0
 
     def _send(self, i, can_id, n, fd):
         if board.can_send(can_id, self.link.buf, n, fd):
@@ -69,7 +71,7 @@ class Handler:
         self._send(1, T.GW_PLL, link.pll(self.pll), T.GW_PLL_FD)
         self._send(2, T.GW_POWER, link.power(g), T.GW_POWER_FD)
         if self.slots % V2G_EVERY == 0:
-            self._send(3, T.GW_V2G, link.v2g(g, self.v2g_enabled, -1, 0), T.GW_V2G_FD)
+            self._send(3, T.GW_V2G, link.v2g(g, self.v2g_enabled, self.ev_soc, self.ev_energy_wh), T.GW_V2G_FD)
         self.slots += 1
         dt = time.ticks_diff(time.ticks_us(), t0)
         self.cycle_us_sum += dt
@@ -147,6 +149,9 @@ class Handler:
         if msg.type == msgs.AUDIT_EVENT:
             w = msg.i32(msgs.AUDIT_CODE)
             self.fault(w & 0xFF, (w >> 8) & 0xFF, (w >> 16) & 0xFF, msg.i32(msgs.AUDIT_T_MS))
+        elif msg.type == msgs.EV_STATUS:
+            self.ev_soc = msg.i32(msgs.EV_SOC)
+            self.ev_energy_wh = msg.i32(msgs.EV_ENERGY_WH)
         elif msg.type == msgs.SAFE_STATE:
             self.safe = msg.i32(msgs.SAFE_ENTERING)  # reported through GW_STATUS's state already
 
@@ -162,7 +167,7 @@ class Handler:
                              "timeout_ms": link.timeout_ms} if link.has_cmd else None),
                 "cmd_expired": link.expired_flag, "last_cmd_ms": self.last_cmd_ms,
                 "last_expiry_ms": self.last_expiry_ms,
-                "faults": self.faults, "slots": self.slots, "slots_missed": self.slots_missed,
+                "faults": self.faults, "ev_soc": self.ev_soc, "ev_energy_wh": self.ev_energy_wh, "slots": self.slots, "slots_missed": self.slots_missed,
                 "slot_late_max_ms": self.slot_late_max_ms, "cycle_us_max": self.cycle_us_max,
                 "cycle_us_mean": self.cycle_us_sum // self.slots if self.slots else 0}
 

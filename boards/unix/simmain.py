@@ -80,7 +80,11 @@ def mkdirs(path):
 
 
 def emit(tag, obj):
-    sys.stdout.write(tag + " " + json.dumps(obj) + "\n")
+    # json.dump streams: the summary never needs one contiguous block of its whole size (a 1 MB heap
+    # late in a long run is fragmented)
+    sys.stdout.write(tag + " ")
+    json.dump(obj, sys.stdout)
+    sys.stdout.write("\n")
 
 
 def main(argv):

@@ -180,6 +180,7 @@ async def main(ctx):
     else:  # a restart: the command in force and every counter carry on; the bus is opened again
         h.ctx = ctx
         h.open = False
+        h.busoff_ms = 0  # open again at once, whatever pause the previous incarnation was in
         h.state = board.CAN_STOPPED
     ctx.publish(h)
     now = ctx.ticks_ms()

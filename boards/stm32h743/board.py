@@ -309,3 +309,86 @@ def service_mode_requested() -> bool:
         return pyb.Switch().value()
     except (AttributeError, ValueError, OSError):
         return False
+
+
+# --- CAN-FD to the station controller ---------------------------------------------------
+# FDCAN1 (PD0 RX, PD1 TX on the NUCLEO's Zio connector: docs/can.md for the transceiver) through
+# pyb.CAN. The FDCAN kernel clock of the stock board definition is the 8 MHz HSE, so the bit timing
+# is set in time quanta rather than with baudrate=: nominal 500 kbit/s = 16 tq (1 + 13 + 2, sample
+# point 87.5 %, CiA 601), data 2 Mbit/s = 4 tq (1 + 2 + 1, sample point 75 %). No transmitter delay
+# compensation in the stock firmware: keep the bus short at 2 Mbit/s (docs/can.md).
+# Receive: one filter passing only STATION_CMD (0x700) into FIFO 0; recv() into a preallocated list
+# and 64-byte memoryview allocates nothing. No auto-restart: CAN_HANDLER sees bus-off, counts it and
+# calls can_restart() after a pause.
+# the controller states of pyb.CAN.state(), the same numbers on both boards
+CAN_STOPPED, CAN_ERROR_ACTIVE, CAN_ERROR_WARNING, CAN_ERROR_PASSIVE, CAN_BUS_OFF = 0, 1, 2, 3, 4
+FDCAN_CLOCK_HZ = const(8000000)
+CAN_RX_ID = const(0x700)
+
+
+class _Can:
+    can: "Any" = None
+    rx: "Any" = None
+    rxbuf = bytearray(64)
+
+
+def can_open(nominal_bps: int, data_bps: int) -> int:
+    try:
+        c = pyb.CAN(1, pyb.CAN.NORMAL)
+        c.init(pyb.CAN.NORMAL, prescaler=FDCAN_CLOCK_HZ // (nominal_bps * 16), sjw=1, bs1=13, bs2=2,
+               brs_prescaler=FDCAN_CLOCK_HZ // (data_bps * 4), brs_sjw=1, brs_bs1=2, brs_bs2=1,
+               auto_restart=False)
+        c.setfilter(0, pyb.CAN.MASK, 0, (CAN_RX_ID, 0x7FF))
+    except (OSError, ValueError) as e:
+        return -(e.args[0] if e.args and isinstance(e.args[0], int) else 1)
+    _Can.can = c
+    _Can.rx = [0, False, False, 0, memoryview(_Can.rxbuf)]
+    return 0
+
+
+def can_close() -> None:
+    if _Can.can is not None:
+        _Can.can.deinit()
+        _Can.can = None
+
+
+def can_send(can_id: int, data: "Any", n: int, fd: bool) -> bool:
+    c = _Can.can
+    if c is None:
+        return False
+    try:
+        c.send(memoryview(data)[:n], can_id, timeout=0, fdf=fd, brs=fd)
+    except OSError:
+        return False  # the three TX buffers are full or the controller is bus-off
+    return True
+
+
+def can_recv(meta: "Any", data: "Any") -> int:
+    c = _Can.can
+    if c is None or not c.any(0):
+        return 0
+    r = _Can.rx
+    # recv() sets the view's length to the frame's in place, over the same 64-byte buffer
+    c.recv(0, r, timeout=0)
+    if r[1] or r[2]:
+        return -2  # extended or remote: never a station command
+    mv = r[4]
+    n = len(mv)
+    i = 0
+    while i < n:
+        data[i] = mv[i]
+        i += 1
+    meta[0] = r[0]
+    meta[1] = n
+    meta[2] = 1 if n > 8 else 0
+    return 1
+
+
+def can_state() -> int:
+    c = _Can.can
+    return c.state() if c is not None else CAN_STOPPED
+
+
+def can_restart() -> None:
+    if _Can.can is not None:
+        _Can.can.restart()

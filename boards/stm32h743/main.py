@@ -55,7 +55,7 @@ def main() -> None:
               % board.SERVICE_MODE_FILE)
         return
     kernel = Kernel(v2g.TABLE, board, audit_sid=v2g.AUDIT_LOGGER,
-                    safe_state_sid=v2g.SAFE_STATE_OWNER)
+                    safe_state_sid=v2g.SAFE_STATE_OWNER, fault_sids=(v2g.CAN_HANDLER,))
     try:
         kernel.boot()
         kernel.run()

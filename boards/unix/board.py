@@ -52,12 +52,24 @@ class _State:
         self.wdt_fed_ms = 0
         self.reset_cause = "power_on"
         self.watch_kernel = None
+        self.paced = False  # virtual time held back to the wall clock (never ahead of it)
+        self.wall_us = 0
+        self.wall_last = 0
+        self.virt0_us = 0
 
 
 S = _State()
 
 
-def configure(virtual=True, reset_cause="power_on"):
+def configure(virtual=True, reset_cause="power_on", paced=None):
+    # paced: virtual time that never runs ahead of the wall clock, for peers outside the process
+    # (a python-can station controller) that must see real rates; the CRITICAL ticks still run at
+    # their exact virtual instants, so a loaded host delays the simulation instead of dropping ticks.
+    if paced is not None:
+        S.paced = paced
+    S.virt0_us = S.now_us
+    S.wall_us = 0
+    S.wall_last = time.ticks_us()
     S.virtual = virtual
     S.critical = None
     S.wdt_timeout_ms = 0
@@ -161,7 +173,15 @@ def idle(timeout_ms, poll_io):
         if poll_io(0):
             return
         step = timeout_ms if timeout_ms > 0 else 1
-        advance_us((S.now_us // 1000 + step) * 1000)
+        target = (S.now_us // 1000 + step) * 1000
+        if S.paced:
+            w = time.ticks_us()
+            S.wall_us += time.ticks_diff(w, S.wall_last)
+            S.wall_last = w
+            ahead_ms = (target - S.virt0_us - S.wall_us) // 1000
+            if ahead_ms > 0 and poll_io(ahead_ms):
+                return  # I/O came in while waiting for the wall clock: serve it first
+        advance_us(target)
         return
     wait = timeout_ms if timeout_ms < 1 else 1  # ticks are due every 100 us: never sleep long
     if not poll_io(wait) and wait == 0:
@@ -242,3 +262,96 @@ def reset(reason):
 
 def reset_cause():
     return S.reset_cause
+
+
+# --- CAN-FD to the station controller ------------------------------------------------
+# Same functions as boards/stm32h743/board.py: can_open, can_send, can_recv, can_state, can_restart,
+# can_close. The bus is python-can's udp_multicast (boards/unix/canudp.py) on CAN_PORT (env
+# JEZGRO_CAN_PORT: one port per test keeps parallel runs apart). Bus states are pyb.CAN's; the
+# simulated controller is error-active unless a test forces another state (can_sim_state): bus-off
+# drops every send and holds until can_restart(), as the FDCAN does without auto-restart.
+# the controller states of pyb.CAN.state(), the same numbers on both boards
+CAN_STOPPED, CAN_ERROR_ACTIVE, CAN_ERROR_WARNING, CAN_ERROR_PASSIVE, CAN_BUS_OFF = 0, 1, 2, 3, 4
+CAN_PORT = int(os.getenv("JEZGRO_CAN_PORT") or "43113")
+
+
+class _Can:
+    bus = None
+    state = CAN_STOPPED
+    meta = None
+
+
+def can_open(nominal_bps, data_bps):
+    # -> 0, or a negative errno (no IPv6 multicast here): the caller counts it and retries
+    import canudp
+    can_close()
+    try:
+        _Can.bus = canudp.Bus(CAN_PORT)
+    except OSError as e:
+        return -(e.args[0] if e.args and isinstance(e.args[0], int) else 1)
+    import array
+    _Can.meta = array.array("i", bytes(4 * (canudp.NF + 3)))
+    _Can.state = CAN_ERROR_ACTIVE
+    return 0
+
+
+def can_close():
+    if _Can.bus is not None:
+        _Can.bus.close()
+        _Can.bus = None
+    _Can.state = CAN_STOPPED
+
+
+def can_send(can_id, data, n, fd):
+    # -> True when queued for transmission; False when the controller cannot (bus-off, stopped, full)
+    b = _Can.bus
+    if b is None or _Can.state == CAN_BUS_OFF:
+        return False
+    try:
+        b.send(can_id, data, n, fd)
+    except OSError:
+        return False
+    return True
+
+
+def can_recv(meta, data):
+    # One received frame: 1 with meta[0] = id, meta[1] = length, meta[2] = 1 for FD and data[0:length]
+    # filled; 0 when nothing waits; -1 malformed datagram; -2 a frame we never accept (extended id,
+    # remote, error frame). Nothing is allocated for a frame.
+    b = _Can.bus
+    if b is None or _Can.state == CAN_BUS_OFF:
+        return 0
+    out = _Can.meta
+    d = b.recv(out)
+    if d is None:
+        return 0
+    if d is False or out[1] > 64:
+        return -1
+    if out[4] or out[5] or out[6]:
+        return -2
+    n = out[1]
+    at = out[2]
+    i = 0
+    while i < n:
+        data[i] = d[at + i]
+        i += 1
+    meta[0] = out[0]
+    meta[1] = n
+    meta[2] = out[3]
+    return 1
+
+
+def can_state():
+    return _Can.state
+
+
+def can_restart():
+    # leave bus-off (the FDCAN's INIT cycle: 128 x 11 recessive bits on a real bus)
+    if _Can.bus is not None:
+        _Can.state = CAN_ERROR_ACTIVE
+
+
+def can_sim_state(state):
+    # tests: force the simulated controller into an error state (CAN_ERROR_PASSIVE, CAN_BUS_OFF) or back
+    if _Can.bus is not None:
+        _Can.state = state

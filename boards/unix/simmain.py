@@ -12,6 +12,8 @@
 #              [--ev PROTOCOL|none] [--ev-at S] [--ev-loops N]   the simulated EV (ev_sim.py, our EVCC)
 #                                       against ISO15118 over loopback; default iso2-ac at 1 s, 30 loops
 #              [--pcap NAME]            the SECC captures SDP and sessions to <fs>/NAME (pcapng)
+#              [--paced]                virtual time held back to the wall clock (external CAN peers)
+#              [--station FILE]         a scripted station controller on the CAN bus (station_sim.py)
 import sys
 import os
 import json
@@ -24,18 +26,21 @@ DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs
             "status-ms": "1000", "hwwdt-ms": "2000", "scenario": "clean_grid",
             "csms": "", "station-id": "JEZGRO-SIM", "security-profile": "", "password": "", "ca": "",
             "cert": "", "key": "", "ev": "iso2-ac", "ev-at": "1", "ev-loops": "30",
-            "pcap": ""}
+            "pcap": "", "station": ""}
 
 
 def parse(argv):
     opts = dict(DEFAULTS)
     opts["inject"] = []
     opts["wall"] = False
+    opts["paced"] = False
     i = 0
     while i < len(argv):
         a = argv[i]
         if a == "--wall":
             opts["wall"] = True
+        elif a == "--paced":
+            opts["paced"] = True
         elif a.startswith("--") and i + 1 < len(argv):
             key = a[2:]
             if key == "inject":
@@ -75,7 +80,11 @@ def mkdirs(path):
 
 
 def emit(tag, obj):
-    sys.stdout.write(tag + " " + json.dumps(obj) + "\n")
+    # json.dump streams: the summary never needs one contiguous block of its whole size (a 1 MB heap
+    # late in a long run is fragmented)
+    sys.stdout.write(tag + " ")
+    json.dump(obj, sys.stdout)
+    sys.stdout.write("\n")
 
 
 def main(argv):
@@ -89,6 +98,10 @@ def main(argv):
     mkdirs(opts["fs"])
     if _sid(table, "ISO15118") >= 0:
         table = _with_ev(table, opts)
+    if opts["station"]:
+        import station_sim
+        station_sim.load(opts["station"])
+        table = tuple(table) + (station_sim.spec(len(table)),)
     injections = sorted(parse_injection(s, table) for s in opts["inject"])
     if opts["csms"]:  # OCPP_CLIENT talks to a real CSMS: real sockets need wall-clock time
         from ocpp import config as ocpp_config
@@ -100,7 +113,7 @@ def main(argv):
     total_ms = int(float(opts["seconds"]) * 1000)
     status_ms = int(opts["status-ms"])
     virtual = not opts["wall"]
-    board.configure(virtual)
+    board.configure(virtual, paced=opts["paced"])
     if opts["scenario"] != "none":
         from plant import scenario  # the grid the power path runs against (issue 3)
         scenario.install(opts["scenario"])
@@ -124,7 +137,8 @@ def main(argv):
     reboots = []
     while state["elapsed"] < total_ms:
         kernel = Kernel(table, board, audit_sid=_sid(table, "AUDIT_LOGGER"),
-                        safe_state_sid=cfg.SAFE_STATE_OWNER, hwwdt_ms=int(opts["hwwdt-ms"]))
+                        safe_state_sid=cfg.SAFE_STATE_OWNER, hwwdt_ms=int(opts["hwwdt-ms"]),
+                        fault_sids=[s for s in (_sid(table, "CAN_HANDLER"),) if s >= 0])
         kernel.on_housekeeping = housekeeping
         kernel.boot()
         state["boots"] += 1
@@ -151,7 +165,7 @@ def main(argv):
     gc.collect()
     summary = kernel.summary()
     summary["config"] = cfg.NAME
-    summary["mode"] = "virtual" if virtual else "wall"
+    summary["mode"] = ("paced" if opts["paced"] else "virtual") if virtual else "wall"
     summary["sim_ms"] = state["elapsed"]
     summary["boots"] = state["boots"]
     summary["reboots"] = reboots
@@ -165,6 +179,12 @@ def main(argv):
             sys.stdout.write("ISO15118 session %d: %s, %d messages, %.1f Wh, %s%s\n" % (
                 h["serial"], h["protocol_name"], h["messages"], h["energy_wh"], h["end"],
                 (" (" + h["detail"] + ")") if h["detail"] else ""))
+    can = _published(kernel, "CAN_HANDLER")
+    if can is not None:
+        summary["can"] = can.status()
+    if opts["station"]:
+        import station_sim
+        summary["station"] = station_sim.OUT
     if _sid(table, "EV_SIM") >= 0:
         import ev_sim
         summary["ev"] = ev_sim.OUT
@@ -219,7 +239,11 @@ def _gateway_state(k):
 
 def _power_state(k):
     # The scheduled power DROOP_CTRL follows and the SECC's view of it, W (absent parts: None).
-    out = {"droop_p_w": None, "iso_p_w": None, "iso_state": None}
+    out = {"droop_p_w": None, "iso_p_w": None, "iso_state": None, "meas_p_w": None, "meas_q_var": None}
+    pm = _published(k, "POWER_MGR")
+    if pm is not None:  # measured at the converter (power/measure.py), filtered
+        out["meas_p_w"] = pm.meas.p_w
+        out["meas_q_var"] = pm.meas.q_var
     d = _published(k, "DROOP_CTRL")
     if d is not None:
         out["droop_p_w"] = int(d.sched_p)

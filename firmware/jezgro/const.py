@@ -60,8 +60,10 @@ EV_QUARANTINE = const(6)
 EV_RESET_CAUSE = const(7)
 EV_EXIT = const(8)
 EV_IPC_STALE = const(9)
+EV_STATION_TIMEOUT = const(10)  # CAN_HANDLER: the station command expired (communication loss)
+EV_CAN_BUS_OFF = const(11)  # CAN_HANDLER: the CAN controller went bus-off
 EVENT_NAMES = ("none", "boot", "start", "crash", "restart", "watchdog",
-               "quarantine", "reset_cause", "exit", "ipc_stale")
+               "quarantine", "reset_cause", "exit", "ipc_stale", "station_timeout", "can_bus_off")
 
 # CRITICAL domain.
 TICK_HZ = const(10000)

@@ -9,7 +9,8 @@ import select
 from jezgro.const import (PRIO_CRITICAL, ST_ABSENT, ST_READY, ST_WAITING, ST_HELD, ST_STOPPED,
                           W_NONE, W_RECV, W_IO, W_FOREVER, F_EXCEPTION,
                           F_MEMORY, F_WATCHDOG, F_HANG, F_TICK, F_EXIT, EV_BOOT, EV_START,
-                          EV_RESTART, EV_RESET_CAUSE, EVENT_NAMES,
+                          EV_RESTART, EV_RESET_CAUSE, EV_CRASH, EV_WATCHDOG, EV_QUARANTINE, EV_EXIT,
+                          EVENT_NAMES,
                           FAULT_NAMES, ST_NAMES, PRIO_NAMES)
 from msgs import AUDIT_EVENT
 from jezgro.ipc import Ipc
@@ -33,7 +34,7 @@ def format_exc(e):
 
 class Kernel:
     def __init__(self, table, board, audit_sid=-1, safe_state_sid=-1, hwwdt_ms=2000,
-                 ipc_slots=512):
+                 ipc_slots=512, fault_sids=()):
         self.board = board
         self.table = table
         self.ticks_ms = board.ticks_ms
@@ -57,6 +58,10 @@ class Kernel:
         self.supervisor = Supervisor(self, safe_state_sid)
         self.hwwdt = HwWatchdog(board, hwwdt_ms)
         self.audit_sid = audit_sid
+        # services told of every fault event too (CAN_HANDLER: GW_FAULT to the station controller)
+        self.fault_sids = tuple(fault_sids)
+        self.fault_sent = 0
+        self.fault_lost = 0
         self.texts = {}
         self.text_seq = 0
         self.audit_sent = 0
@@ -99,9 +104,16 @@ class Kernel:
                 self.texts.pop(min(self.texts))
                 self.audit_lost += 1
             self.texts[seq] = text
+        gen = self.ipc.gen[sid] if 0 <= sid < len(self.services) else 0
+        if ev == EV_CRASH or ev == EV_WATCHDOG or ev == EV_QUARANTINE or ev == EV_EXIT:
+            for f in self.fault_sids:
+                if self.ipc.send_i32(0, f, AUDIT_EVENT, ev | (sid << 8) | (cause << 16), 0,
+                                     self.ticks_ms(), gen) == 0:
+                    self.fault_sent += 1
+                else:
+                    self.fault_lost += 1  # its mailbox is full or it is held
         if self.audit_sid < 0 or self.services[self.audit_sid].module is None:
             return
-        gen = self.ipc.gen[sid] if 0 <= sid < len(self.services) else 0
         r = self.ipc.send_i32(0, self.audit_sid, AUDIT_EVENT,
                               ev | (sid << 8) | (cause << 16), seq, self.ticks_ms(), gen)
         if r == 0:
@@ -529,6 +541,7 @@ class Kernel:
             "hangs_broken": self.hangs_broken,
             "quarantined": self.supervisor.quarantined,
             "audit": {"sent": self.audit_sent, "lost": self.audit_lost},
+            "fault_events": {"sent": self.fault_sent, "lost": self.fault_lost},
             "hw_watchdog": {"feeds": self.hwwdt.feeds, "starving": self.hwwdt.starving},
             "reset": {"cause": self.reset_report[0], "service": self.reset_report[1],
                       "reason": self.reset_report[2]},

@@ -34,6 +34,7 @@ SESSION_STATE = const(0x0303)
 ISO_CERT_REQUEST = const(0x0305)
 ISO_CERT_RESPONSE = const(0x0306)
 ISO_AUTHORIZE = const(0x0307)
+EV_STATUS = const(0x0308)
 
 # --- field indexes of the four-int32 messages (msg.i32(index)) ---------------------------------
 # AUDIT_EVENT: i32[0] event | sid << 8 | cause << 16, then the text number, time, generation
@@ -75,6 +76,10 @@ SESS_SECC_STATE = const(2)
 SESS_SERIAL = const(3)
 # ISO_CERT_RESPONSE
 CERT_RESULT = const(0)
+# EV_STATUS
+EV_SOC = const(0)
+EV_ENERGY_WH = const(1)
+EV_SERIAL = const(2)
 
 # --- field values --------------------------------------------------------------------------------
 # power sources (SET_SRC, LIM_SRC_FLAGS)
@@ -148,6 +153,11 @@ def send_evse_power_target(ctx, dst, target_w):
 
 def send_session_state(ctx, dst, level, protocol, secc_state, serial):
     return ctx.send_i32(dst, SESSION_STATE, level, protocol, secc_state, serial)
+
+
+def send_ev_status(ctx, dst, soc, energy_wh, serial):
+    # soc: % or -1 when the session does not report it
+    return ctx.send_i32(dst, EV_STATUS, soc, energy_wh, serial)
 
 
 def send_grid_lock(ctx, dst, locked, vmag_q8, f_mhz):

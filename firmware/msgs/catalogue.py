@@ -18,7 +18,7 @@ KIND_NAMES = ("4 x int32", "bytes")
 
 # (id, name, senders, receivers, kind, (min, max) payload bytes, ((field, unit or meaning), ...))
 MESSAGES = (
-    (m.AUDIT_EVENT, "AUDIT_EVENT", ("KERNEL",), ("AUDIT_LOGGER",), I32, (16, 16),
+    (m.AUDIT_EVENT, "AUDIT_EVENT", ("KERNEL", "CAN_HANDLER"), ("AUDIT_LOGGER", "CAN_HANDLER"), I32, (16, 16),
      (("code", "event | sid << 8 | cause << 16 (const.EV_*, F_*)"), ("text", "fault text number, 0: none"),
       ("t_ms", "ms since boot"), ("gen", "generation of the service"))),
     (m.SERVICE_QUARANTINED, "SERVICE_QUARANTINED", ("KERNEL",), ("POWER_MGR", "TRANSLATOR"), I32, (16, 16),
@@ -62,6 +62,9 @@ MESSAGES = (
       ("body", "file iso15118_cert.req"))),
     (m.ISO_CERT_RESPONSE, "ISO_CERT_RESPONSE", ("OCPP_CLIENT",), ("ISO15118",), I32, (16, 16),
      (("result", "CERT_ACCEPTED/FAILED/NO_ANSWER"), ("-", ""), ("-", ""), ("-", ""))),
+    (m.EV_STATUS, "EV_STATUS", ("ISO15118",), ("CAN_HANDLER",), I32, (16, 16),
+     (("soc", "% (-1: not reported)"), ("energy", "Wh this session, + imported"), ("serial", "session number"),
+      ("-", ""))),
     (m.ISO_AUTHORIZE, "ISO_AUTHORIZE", ("ISO15118",), ("OCPP_CLIENT",), BYTES, (2, 37),
      (("evse", "u8[0]"), ("emaid", "bytes[1..] ASCII contract id"))),
 )

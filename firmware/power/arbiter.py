@@ -76,6 +76,16 @@ class Arbiter:
                 cap = self.max_import[s]
         return cap
 
+    def limit_src(self, flag):
+        # -> the source of the tightest limit of this kind (LIM_IMPORT or LIM_EXPORT) in force, or -1;
+        # its value is max_import[src] / max_export[src]
+        best = -1
+        vals = self.max_import if flag == LIM_IMPORT else self.max_export
+        for s in range(N_SOURCES):
+            if self.lim_flags[s] & flag and (best < 0 or vals[s] < vals[best]):
+                best = s
+        return best
+
     def station_target(self):
         # the station controller's power command (W), or None: the EV's target in -20 Dynamic mode
         return self.p[SRC_STATION] if self.has[SRC_STATION] else None

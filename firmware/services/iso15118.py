@@ -29,6 +29,7 @@ CONFIG_RETRY_MS = const(5000)
 ACCEPT_SLICE_MS = const(200)  # accept() in slices: IPC is handled between them
 KEEP_MSGS = const(24)         # request/response records kept per session (head and tail)
 HISTORY = const(4)            # finished sessions kept for the status
+EV_STATUS_MS = const(1000)    # EV_STATUS to CAN_HANDLER this often (GW_V2G is 1 Hz)
 
 
 class IsoService:
@@ -47,6 +48,8 @@ class IsoService:
         self.ep = SeccEndpoint(nif.Netif(cfg["iface"]), True, conf.tls_config(cfg, fs), self.capture)
         self.pm = ctx.sid_of("POWER_MGR")
         self.ocpp = ctx.sid_of("OCPP_CLIENT")
+        self.can = ctx.sid_of("CAN_HANDLER")  # the station controller's GW_V2G: SoC and energy, 1 Hz
+        self.ev_told_ms = None
         self.sess = None
         self.serial = 0
         self.reported = None      # last SESSION_STATE (session, state) sent
@@ -101,6 +104,11 @@ class IsoService:
             self.power_w = p
             if self.pm >= 0:
                 self._sent(msgs.send_power_setpoint(self.ctx, self.pm, p, 0, SRC_ISO15118))
+        if self.can >= 0 and (self.ev_told_ms is None or self.ctx.ticks_diff(now, self.ev_told_ms) >= EV_STATUS_MS):
+            self.ev_told_ms = now
+            d = s.d if s is not None else None
+            soc = d.soc if d is not None and hasattr(d, "soc") else -1
+            self._sent(msgs.send_ev_status(self.ctx, self.can, soc, int(self.energy_wh), self.serial))
         if (level, state) != self.reported:
             self.reported = (level, state)
             proto = sm.protocol_code(s.result.protocol if s is not None else None, ac)

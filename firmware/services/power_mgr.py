@@ -14,9 +14,13 @@ import array
 import msgs
 from msgs import (SRC_OCPP, SRC_ISO15118, SRC_STATION, N_SOURCES, SESSION_NONE, SESSION_CONNECTED,
                   SESSION_AUTHORIZED)
+from msgs import LIM_IMPORT, LIM_EXPORT
 from jezgro import shared
+from grid import curctl
 from power import gateway_fsm as fsm
+from power import status as gw
 from power.arbiter import Arbiter
+from power.measure import Measure
 
 POLL_MS = 10
 REFRESH_MS = 1000  # resend the setpoint this often: a restarted DROOP_CTRL gets it back soon
@@ -48,6 +52,9 @@ class PowerManager:
         self.target_told = False
         self.notify = [sid for sid in (ctx.sid_of(n) for n in NOTIFY) if sid >= 0]
         self.ignored = 0  # messages not for POWER_MGR (counted, not fatal)
+        self.meas = Measure()
+        self.protocol = st.get("protocol", 0)
+        self.serial = st.get("serial", 0)
 
     def _save(self):
         st = self.ctx.store
@@ -55,6 +62,8 @@ class PowerManager:
         st.set("held", self.held)
         st.set("arbiter", self.arb.snapshot())
         st.set("session", self.session)
+        st.set("protocol", self.protocol)
+        st.set("serial", self.serial)
 
     def event(self, ev):
         prev = self.state
@@ -105,6 +114,8 @@ class PowerManager:
                 self._save()
         elif t == msgs.SESSION_STATE:
             self.session = msg.i32(msgs.SESS_LEVEL)
+            self.protocol = msg.i32(msgs.SESS_PROTOCOL)
+            self.serial = msg.i32(msgs.SESS_SERIAL)
             if self.session == SESSION_NONE:
                 self.arb.drop(SRC_ISO15118, True)
                 self.event(fsm.SESSION_STOP)
@@ -155,6 +166,8 @@ class PowerManager:
         if self.state == fsm.INIT:
             self.event(fsm.HW_OK)
         if shared.PLL.read(self.pll):
+            cc = curctl.CC
+            self.meas.update(self.pll[shared.VD], self.pll[shared.VQ], cc[curctl.ID], cc[curctl.IQ])
             locked = self.pll[shared.LOCKED]
             if locked and self.state == fsm.GRID_SEARCH:
                 self.event(fsm.PLL_LOCKED)
@@ -164,14 +177,37 @@ class PowerManager:
             self._follow_direction()
         self._send_cap()
         self._send_target()
-        p, q, _ = self.arb.effective()
+        p, q, src = self.arb.effective()
         if not fsm.power_allowed(self.state):
             p = q = 0
+        self._publish(p, src)
         if (p, q) != self.sent or ctx.ticks_diff(now, self.last_sent_ms) >= REFRESH_MS:
             if self.droop >= 0:
                 if msgs.send_grid_setpoint(ctx, self.droop, p, q) == 0:
                     self.sent = (p, q)
                     self.last_sent_ms = now
+
+    def _publish(self, p, src):
+        # power/status.GW: what CAN_HANDLER reports (GW_STATUS, GW_POWER, GW_V2G)
+        g = gw.GW
+        arb = self.arb
+        g[gw.STATE] = self.state
+        g[gw.P_MEAS] = self.meas.p_w
+        g[gw.Q_MEAS] = self.meas.q_var
+        g[gw.P_SET] = p
+        g[gw.SET_SRC] = src if src >= 0 else gw.NONE
+        s = arb.limit_src(LIM_IMPORT)
+        g[gw.IMP_SRC] = s if s >= 0 else gw.NONE
+        g[gw.IMP_LIM] = arb.max_import[s] if s >= 0 else 0
+        s = arb.limit_src(LIM_EXPORT)
+        g[gw.EXP_SRC] = s if s >= 0 else gw.NONE
+        g[gw.EXP_LIM] = arb.max_export[s] if s >= 0 else 0
+        g[gw.SESSION] = self.session
+        g[gw.PROTOCOL] = self.protocol
+        g[gw.SERIAL] = self.serial
+        g[gw.HELD] = len(self.held)
+        g[gw.EMERG] = self.emergencies
+        g[gw.UPDATES] = (g[gw.UPDATES] + 1) & 0x3FFFFFFF
 
     def _send_cap(self):
         # The EV's import cap to ISO15118 (EV_POWER_CAP, absent when nothing caps it), on change
@@ -201,7 +237,7 @@ class PowerManager:
         return {"state": fsm.STATE_NAMES[self.state], "p_w": p, "q_var": q,
                 "source": msgs.SOURCE_NAMES[src] if src >= 0 else None, "import_cap_w": self.arb.import_cap(),
                 "held": list(self.held), "emergencies": self.emergencies, "transitions": self.transitions,
-                "ignored": self.ignored}
+                "ignored": self.ignored, "p_meas_w": self.meas.p_w, "q_meas_var": self.meas.q_var}
 
 
 async def main(ctx):

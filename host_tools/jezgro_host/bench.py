@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import mp
 from .mp import BENCH, ROOT
 
-BENCHES = ["kernel_bench.py", "grid_bench.py", "transport_bench.py", "ocpp_bench.py", "exi_bench.py", "v2g_loop_bench.py"]
+BENCHES = ["kernel_bench.py", "grid_bench.py", "transport_bench.py", "ocpp_bench.py", "exi_bench.py", "v2g_loop_bench.py", "can_bench.py"]
 
 
 def add_parser(sub) -> None:
@@ -23,6 +23,9 @@ def main(a) -> int:
             bench_prep.prepare(ROOT / "build" / "exi_bench.json")
         print(f"== {b} (MicroPython unix port; on the board expect roughly 10-20x the times)")
         args = [str(BENCH / b)] + (["--json"] if a.json else [])
-        p = mp.run(args, heap="2M", fs_root=fs, extra=[BENCH], cwd=ROOT, timeout=600)
+        # can_bench runs the simulated gateway too (simmain, a 4 MB heap for the EV)
+        extra = [BENCH]
+        p = mp.run(args, heap="4M" if b == "can_bench.py" else "2M", fs_root=fs, extra=extra, cwd=ROOT,
+                   timeout=600, extra_env={"JEZGRO_CAN_PORT": "43119"})
         rc |= p.returncode
     return rc

@@ -14,10 +14,11 @@ _ST = mp.firmware_constants("jezgro/const.py", "ST_NAMES", "ST_HELD")
 STATE_NAMES = [n.upper() if i == _ST["ST_HELD"] else n for i, n in enumerate(_ST["ST_NAMES"])]
 
 
-def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: float | None = None) -> dict:
+def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: float | None = None,
+        env: dict | None = None) -> dict:
     """Run the simulation; returns the SUMMARY dict. Raises RuntimeError on failure."""
     proc = mp.start([str(UNIX_BOARD / "simmain.py"), "--fs", fs_root, *args], heap=heap, fs_root=fs_root,
-                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     summary = None
     assert proc.stdout is not None
     while True:
@@ -103,6 +104,23 @@ def _sessions(summary: dict) -> list[str]:
     return out
 
 
+def _can(summary: dict) -> list[str]:
+    """CAN_HANDLER: frames sent, station commands, expiry (communication loss), bus errors."""
+    c = summary.get("can")
+    if not c:
+        return []
+    tx = c["tx"]
+    cmd = c["cmd"]
+    out = [f"CAN: {tx['GW_STATUS']} GW_STATUS, {tx['GW_PLL']} GW_PLL, {tx['GW_POWER']} GW_POWER, {tx['GW_V2G']} GW_V2G, "
+           f"{tx['GW_FAULT']} GW_FAULT sent; 10 Hz slots {c['slots']} ({c['slots_missed']} missed, latest "
+           f"{c['slot_late_max_ms']} ms late); bus-off {c['bus_off']}, error-passive {c['error_passive']}",
+           f"CAN station commands: {cmd['accepted']} accepted, dropped: {cmd['bad_length']} length, {cmd['bad_crc']} CRC, "
+           f"{cmd['stale']} stale, {cmd['bad_counter']} counter, {cmd['bad_value']} value, {c['rx_malformed']} malformed; "
+           f"expired {cmd['expired']} time(s)" + (f", last at {c['last_expiry_ms']} ms (local control)"
+                                                 if cmd["expired"] else "")]
+    return out
+
+
 def human(summary: dict) -> str:
     c = summary["critical"]
     i = summary["ipc"]
@@ -122,6 +140,7 @@ def human(summary: dict) -> str:
     ev_note = " (the simulated EV's EVCC and grammars included: not on the board)" if summary.get("ev") else ""
     out.append(f"Heap peak (live, sampled): {summary['heap']['peak_bytes']} bytes{ev_note}")
     out.extend(_sessions(summary))
+    out.extend(_can(summary))
     if summary["reboots"]:
         out.append(f"Reboots: {summary['reboots']}")
     if summary["reset"]["cause"]:
@@ -158,6 +177,12 @@ def add_parser(sub) -> None:
     s.add_argument("--ca", default=None, help="CA certificate for the CSMS's TLS certificate (profiles 2, 3)")
     s.add_argument("--cert", default=None, help="client certificate (profile 3)")
     s.add_argument("--key", default=None, help="client key (profile 3)")
+    s.add_argument("--paced", action="store_true",
+                   help="virtual time, never ahead of the wall clock: real rates for `jezgro can` peers")
+    s.add_argument("--station", default=None, metavar="SCRIPT",
+                   help="a scripted station controller on the CAN bus (JSON steps: docs/can.md)")
+    s.add_argument("--can-port", type=int, default=None, metavar="PORT",
+                   help="the CAN bus's udp_multicast port (default 43113; `jezgro can monitor --port`)")
     s.set_defaults(func=main)
 
 
@@ -168,6 +193,8 @@ def main(a) -> int:
     args = ["--config", a.config, "--seconds", str(a.seconds)]
     if a.wall:
         args.append("--wall")
+    if a.paced:
+        args.append("--paced")
     for inj in a.inject:
         args += ["--inject", inj]
     if a.scenario:
@@ -175,6 +202,8 @@ def main(a) -> int:
     for opt, val in (("--ev", a.ev), ("--ev-at", a.ev_at), ("--ev-loops", a.ev_loops), ("--pcap", a.pcap)):
         if val is not None:
             args += [opt, str(val)]
+    if a.station:
+        args += ["--station", str(Path(a.station).resolve())]
     local_csms = None
     csms_url = a.csms
     if csms_url is None and not a.no_csms:
@@ -190,8 +219,12 @@ def main(a) -> int:
             if v is not None:
                 args += ["--" + opt.replace("_", "-"), str(v)]
     status = None if a.quiet else LiveStatus()
+    env = None
+    if a.can_port is not None:
+        import os
+        env = dict(os.environ, JEZGRO_CAN_PORT=str(a.can_port))
     try:
-        summary = run(args, str(fs), a.heap, status)
+        summary = run(args, str(fs), a.heap, status, env=env)
     except RuntimeError as e:
         print(f"jezgro sim: {e}", file=sys.stderr)
         return 1

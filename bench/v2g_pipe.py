@@ -23,8 +23,7 @@ class MemEnd:
         self.on_recv = None  # called with (payload_type, payload) as a message is delivered
 
     async def recv(self, ctx, timeout_ms):
-        k = ctx.kernel
-        deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
+        deadline = ctx.ticks_add(ctx.ticks_ms(), timeout_ms)
         while True:
             while self.inbox:
                 for m in self.dfr.feed(self.inbox.pop(0)):
@@ -36,7 +35,7 @@ class MemEnd:
                 return m
             if self.peer.closed:
                 raise StreamClosed("peer closed")
-            if k.ticks_diff(deadline, k.ticks_ms()) <= 0:
+            if ctx.ticks_diff(deadline, ctx.ticks_ms()) <= 0:
                 raise StreamTimeout("no V2GTP message within %d ms" % timeout_ms)
             await _Turn()
 
@@ -58,16 +57,12 @@ def pair():
     return a, b
 
 
-class _Kernel:
+class Ctx:
+    # The slice of the service ctx a session uses (its clock, feed, sleep); sleeping only hands over
+    # the turn (no wall time passes in a bench), so the charge loop runs as fast as the two sides compute.
     ticks_ms = staticmethod(time.ticks_ms)
     ticks_diff = staticmethod(time.ticks_diff)
     ticks_add = staticmethod(time.ticks_add)
-
-
-class Ctx:
-    # The slice of the service ctx a session uses; sleeping only hands over the turn (no wall time
-    # passes in a bench), so the charge loop runs as fast as the two sides compute.
-    kernel = _Kernel()
     is_restart = False
 
     def __init__(self):

@@ -83,13 +83,11 @@ class AuditLog:
                 continue
             good = 0
             damaged = 0
-            torn = False  # the last line is the start of a record without its end: a power loss
             for line in persist.lines(path, MAX_LINE):
-                torn = False
                 if decode(line) is not None:
                     good += 1
                 elif line is not None and not line.endswith("\n") and line.startswith("{"):
-                    torn = True
+                    pass  # the last line, the start of a record without its end: a power loss
                 elif line != "\n":
                     damaged += 1
             if damaged:

@@ -31,10 +31,11 @@ KEEP_BAD = const(2)  # set-aside copies kept per file
 MAX_EVENTS = const(16)
 
 # file name -> [rejected, bad_lines, set_aside, write_errors, dropped, last reason]
-FILES = {}
-EVENTS = []  # (file name, text) waiting for AUDIT_LOGGER, oldest first, at most MAX_EVENTS
+FILES = {}  # type: dict
+EVENTS = []  # type: list  # (file name, text) waiting for AUDIT_LOGGER, oldest first, at most MAX_EVENTS
 events_lost = 0  # EVENTS overflowed before AUDIT_LOGGER took them
-FAIL = {}
+gen = 0  # bumped by every problem: a cheap "anything new?" for those that report them
+FAIL = {}  # type: dict
 _KINDS = ("rejected", "bad_lines", "set_aside", "write_errors", "dropped")
 REJECTED = const(0)
 BAD_LINES = const(1)
@@ -49,7 +50,8 @@ def name_of(path):
 
 def problem(path, kind, text, n=1):
     # Counts n of kind (REJECTED ...) for the file and queues "<file>: <text>" for the audit log.
-    global events_lost
+    global events_lost, gen
+    gen += 1
     name = name_of(path)
     c = FILES.get(name)
     if c is None:
@@ -195,6 +197,20 @@ def load_json(path, default, check=None, limit=MAX_TEXT):
     if dropped:
         problem(path, DROPPED, "%d unusable entries dropped" % dropped, dropped)
     return v
+
+
+def entries(v, kind, ok):
+    # A load_json check for a dict or list of entries: -> (v without the entries ok(entry) refuses,
+    # how many it refused), or (None, reason) when v is not a kind at all.
+    if not isinstance(v, kind):
+        return None, "not a JSON %s" % ("object" if kind is dict else "array")
+    if kind is dict:
+        bad = [k for k, e in v.items() if not ok(e)]
+        for k in bad:
+            del v[k]
+        return v, len(bad)
+    good = [e for e in v if ok(e)]
+    return good, len(v) - len(good)
 
 
 def write_atomic(path, text):

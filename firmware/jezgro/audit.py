@@ -72,11 +72,8 @@ class AuditLog:
         # damaged lines found. Run once at the logger's start: the reads cost a pass over the log.
         bad = 0
         for path in (self.older, self.active):
-            n = persist.size(path)
-            if n == -1:
-                continue
-            if n == -2 or n == -3 or n > self.budget:
-                why = "is a directory" if n == -2 else ("not readable" if n == -3 else "larger than the log budget")
+            why = persist.unreadable(path)
+            if why:  # kept aside whole: what is in it cannot be read now
                 persist.problem(path, persist.REJECTED, why)
                 bad += 1
                 persist.set_aside(path)
@@ -87,7 +84,9 @@ class AuditLog:
                 if decode(line) is not None:
                     good += 1
                 elif line is not None and not line.endswith("\n") and line.startswith("{"):
-                    pass  # the last line, the start of a record without its end: a power loss
+                    # the last line, the start of a record without its end: a power loss. Counted;
+                    # the next append starts on a fresh line, so nothing needs rewriting.
+                    persist.problem(path, persist.BAD_LINES, "torn last record skipped (power loss)")
                 elif line != "\n":
                     damaged += 1
             if damaged:

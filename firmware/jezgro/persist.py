@@ -97,7 +97,10 @@ def reason(e):
 
 
 def _fault(path, mode):
-    n = FAIL.get(("r:" if mode == "rb" else "") + name_of(path))
+    name = name_of(path)
+    if name.endswith(".tmp"):  # an atomic write of NAME fails like NAME
+        name = name[:-4]
+    n = FAIL.get(("r:" if mode == "rb" else "") + name)
     if n:
         raise OSError(n)
 
@@ -135,6 +138,22 @@ def read_bytes(path, limit=MAX_TEXT):
     if len(data) > limit:  # grew since the stat
         return None, "too large (at most %d bytes)" % limit
     return data, ""
+
+
+def unreadable(path):
+    # -> "" when path is a file that opens for reading (or is missing), else the reason
+    n = size(path)
+    if n == -2:
+        return "is a directory"
+    if n == -3:
+        return "not readable"
+    if n < 0:
+        return ""
+    try:
+        _open(path, "rb").close()
+        return ""
+    except OSError as e:
+        return reason(e)
 
 
 def text_of(data):

@@ -125,14 +125,16 @@ def tls_context(cfg, fs_root):
 
     c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.verify_mode = ssl.CERT_REQUIRED
+    names = "ca %s" % cfg["ca"]
     try:
         c.load_verify_locations(cadata=read("ca"))
         if cfg["security_profile"] == 3:
+            names = "cert %s / key %s" % (cfg["cert"], cfg["key"])
             c.load_cert_chain(read("cert"), read("key"))
     except ConfigError:
         raise
     except Exception as e:  # mbedTLS on garbage: ValueError, OSError, ...
-        raise ConfigError("%s: bad certificate or key: %s" % (FILE, e))
+        raise ConfigError("%s: bad certificate or key (%s): %s" % (FILE, names, e))
     return c
 
 

@@ -76,9 +76,9 @@ class TxQueue:
 
     def _load(self):
         head = self.head = persist.load_json(self.headf, 0, _head_check)
-        n = persist.size(self.log)
-        if n == -2 or n == -3:
-            persist.problem(self.log, persist.REJECTED, "is a directory" if n == -2 else "not readable")
+        why = persist.unreadable(self.log)
+        if why:  # kept aside whole (its events cannot be read now); the queue starts afresh
+            persist.problem(self.log, persist.REJECTED, why)
             persist.set_aside(self.log)
             self._rewrite()
             return
@@ -104,10 +104,14 @@ class TxQueue:
             persist.problem(self.log, persist.BAD_LINES,
                             "%d damaged lines skipped, %d records kept" % (damaged, kept), damaged)
             persist.set_aside(self.log)
+        elif torn:
+            persist.problem(self.log, persist.BAD_LINES, "torn last record dropped (power loss)")
+        if head > i:
+            persist.problem(self.headf, persist.REJECTED, "head %d beyond the %d records in the log" % (head, i))
         if self.dropped:
             persist.problem(self.log, persist.DROPPED, "over %d records: %d Updated/MeterValues dropped" % (
                 MAX_ITEMS, self.dropped), self.dropped)
-        if damaged or torn or self.dropped or (i and not self.items):
+        if damaged or torn or self.dropped or head > i or (i and not self.items):
             # a clean log of exactly the undelivered records, so appends start on a fresh line
             self._rewrite()
 

@@ -17,31 +17,30 @@
 # writing (or, with the name prefixed by "r:", for reading) raises OSError(errno). That is how the
 # tests make a full filesystem (ENOSPC) or an unreadable file: they run as root, where chmod 000
 # does not stop a read.
+import errno
 import json
 import os
 from micropython import const
 
-ENOENT = const(2)
-EACCES = const(13)
-EISDIR = const(21)
 ENOSPC = const(28)  # not in MicroPython's errno module; littlefs and FAT report it with this number
 MAX_TEXT = const(16384)  # default cap of a whole-file read, bytes
 CHUNK = const(256)
 KEEP_BAD = const(2)  # set-aside copies kept per file
 MAX_EVENTS = const(16)
+EACCES = errno.EACCES  # for the fault hook's users
 
-# file name -> [rejected, bad_lines, set_aside, write_errors, dropped, last reason]
-FILES = {}  # type: dict
-EVENTS = []  # type: list  # (file name, text) waiting for AUDIT_LOGGER, oldest first, at most MAX_EVENTS
-events_lost = 0  # EVENTS overflowed before AUDIT_LOGGER took them
-gen = 0  # bumped by every problem: a cheap "anything new?" for those that report them
-FAIL = {}  # type: dict
-_KINDS = ("rejected", "bad_lines", "set_aside", "write_errors", "dropped")
+# The counters kept per file name in FILES: [rejected, bad_lines, set_aside, write_errors, dropped,
+# last reason], indexed by these kinds.
 REJECTED = const(0)
 BAD_LINES = const(1)
 SET_ASIDE = const(2)
 WRITE_ERRORS = const(3)
 DROPPED = const(4)
+FILES = {}  # type: dict
+EVENTS = []  # type: list  # (file name, text) waiting for AUDIT_LOGGER, oldest first, at most MAX_EVENTS
+events_lost = 0  # EVENTS overflowed before AUDIT_LOGGER took them
+gen = 0  # bumped by every problem: a cheap "anything new?" for those that report them
+FAIL = {}  # type: dict
 
 
 def name_of(path):
@@ -69,6 +68,9 @@ def take_event():
     return EVENTS.pop(0) if EVENTS else None
 
 
+_KINDS = ("rejected", "bad_lines", "set_aside", "write_errors", "dropped")  # their names in report()
+
+
 def report(names=None):
     # -> {file: {"rejected": n, ..., "last": reason}} for the given file names (all when None)
     out = {}
@@ -82,18 +84,14 @@ def report(names=None):
     return out
 
 
+_REASONS = {errno.ENOENT: "missing", errno.EACCES: "permission denied", errno.EISDIR: "is a directory",
+            ENOSPC: "filesystem full"}
+
+
 def reason(e):
     # OSError -> a short reason a user can act on
     n = e.args[0] if e.args else 0
-    if n == ENOENT:
-        return "missing"
-    if n == EACCES:
-        return "permission denied"
-    if n == EISDIR:
-        return "is a directory"
-    if n == ENOSPC:
-        return "filesystem full"
-    return "I/O error %s" % n
+    return _REASONS.get(n) or "I/O error %s" % n
 
 
 def _fault(path, mode):
@@ -115,7 +113,7 @@ def size(path):
     try:
         st = os.stat(path)
     except OSError as e:
-        return -1 if e.args and e.args[0] == ENOENT else -3
+        return -1 if e.args and e.args[0] == errno.ENOENT else -3
     return -2 if st[0] & 0x4000 else st[6]
 
 
@@ -233,18 +231,7 @@ def entries(v, kind, ok):
 
 
 def write_atomic(path, text):
-    # Write a temporary file, then rename it over the old one (atomic on littlefs and POSIX: a power
-    # loss leaves the old or the new content). -> True, or False (counted; the old file is kept).
-    tmp = path + ".tmp"
-    try:
-        with _open(tmp, "w") as f:
-            f.write(text)
-        os.rename(tmp, path)
-        return True
-    except OSError as e:
-        problem(path, WRITE_ERRORS, "write failed: " + reason(e))
-        remove(tmp)
-        return False
+    return write_lines(path, (text,))
 
 
 def save_json(path, obj):
@@ -252,7 +239,9 @@ def save_json(path, obj):
 
 
 def write_lines(path, texts):
-    # write_atomic for content produced piece by piece (a queue, a salvaged log): never all in RAM.
+    # Write a temporary file, then rename it over the old one (atomic on littlefs and POSIX: a power
+    # loss leaves the old or the new content); the pieces are written as they come (a queue, a
+    # salvaged log: never all in RAM). -> True, or False (counted; the old file is kept).
     tmp = path + ".tmp"
     try:
         with _open(tmp, "w") as f:
@@ -349,7 +338,7 @@ def lines(path, max_line=1024):
     try:
         f = _open(path, "rb")
     except OSError as e:
-        if e.args and e.args[0] != ENOENT:
+        if e.args and e.args[0] != errno.ENOENT:
             problem(path, REJECTED, reason(e))
         return
     buf = b""

@@ -74,7 +74,10 @@ def parse(d):
 
 def load(fs):
     # -> config dict; ConfigError for a missing, unreadable or invalid file.
-    d, why = persist.read_json(fs + "/" + FILE)
+    text, why = persist.read_text(fs + "/" + FILE)
+    if text is None:
+        raise ConfigError("%s: cannot read (%s)" % (FILE, why))
+    d, why = persist.parse_json(text)
     if d is None:
         raise ConfigError("%s: %s" % (FILE, why))
     try:

@@ -112,7 +112,15 @@ def tls_config(c, fs):
         if data is None:
             raise ConfigError("%s: %s file %s: %s" % (FILE, key, c[key], why))
         out.append(data)
-    return TlsConfig(out[0], out[1])
+    tc = TlsConfig(out[0], out[1])
+    try:
+        tc.context(True)  # garbage in either file shows here, named, rather than in the endpoint
+    except ImportError:
+        pass  # no TLS in this build: the endpoint says so
+    except Exception as e:  # mbedTLS on garbage: ValueError, OSError, ...
+        raise ConfigError("%s: tls_cert %s / tls_key %s: bad certificate or key (%s)" % (
+            FILE, c["tls_cert"], c["tls_key"], e))
+    return tc
 
 
 def capture(c, fs):

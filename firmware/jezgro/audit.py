@@ -63,10 +63,6 @@ class AuditLog:
         self.salvaged = 0  # damaged segments replaced by their intact records
         self._size = -1
 
-    def _tail_is_clean(self):
-        n = persist.size(self.active)
-        return n <= 0 or persist.last_byte(self.active, n) == 10
-
     def check(self):
         # Salvages each damaged segment (anything worse than a torn last record); -> the number of
         # damaged lines found. Run once at the logger's start: the reads cost a pass over the log.
@@ -111,10 +107,11 @@ class AuditLog:
         line = encode(rec)
         if len(line) > self.budget // 2:
             raise ValueError("audit record larger than half the log budget")
-        if self._size < 0:
-            self._size = max(0, persist.size(self.active))
-            if not self._tail_is_clean():
-                line = "\n" + line  # isolate a torn tail left by a power loss
+        n = persist.size(self.active)
+        if n != self._size:  # first append, or the file changed under us (damage, replaced)
+            self._size = max(0, n)
+            if not persist.ends_clean(self.active):
+                line = "\n" + line  # isolate a torn tail (power loss) or garbage from this record
         if self._size + len(line) > self.budget // 2:
             self._rotate()
         if not persist.append(self.active, line):

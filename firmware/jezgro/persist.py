@@ -255,15 +255,18 @@ def write_lines(path, texts):
         return False
 
 
-def last_byte(path, n):
-    # -> the last byte of a file of n > 0 bytes, or -1 when it cannot be read
+def ends_clean(path):
+    # -> True when an appended line will start on a line of its own: the file is empty, missing or
+    # ends with a newline (not with a torn write or garbage)
+    n = size(path)
+    if n <= 0:
+        return True
     try:
         with _open(path, "rb") as f:
             f.seek(n - 1)
-            b = f.read(1)
-        return b[0] if b else -1
+            return f.read(1) == b"\n"
     except OSError:
-        return -1
+        return False
 
 
 def append(path, text):

@@ -204,6 +204,10 @@ class Kernel:
     def ticks_add(self, a, b): return a + b
 class Ctx:
     kernel = Kernel()
+    # the service API's clock (the ISO 15118 libraries use ctx's, not ctx.kernel's)
+    def ticks_ms(self): return self.kernel.ticks_ms()
+    def ticks_diff(self, a, b): return self.kernel.ticks_diff(a, b)
+    def ticks_add(self, a, b): return self.kernel.ticks_add(a, b)
 class Stream:
     def __init__(self, frames, silent=False):
         self.frames = frames
@@ -415,6 +419,10 @@ class Pass:
         yield
 class Ctx:
     def __init__(self, k): self.kernel = k
+    # the service API's clock (the ISO 15118 libraries use ctx's, not ctx.kernel's)
+    def ticks_ms(self): return self.kernel.ticks_ms()
+    def ticks_diff(self, a, b): return self.kernel.ticks_diff(a, b)
+    def ticks_add(self, a, b): return self.kernel.ticks_add(a, b)
     def feed(self): pass
     async def sleep_ms(self, ms):
         t = self.kernel.now + ms

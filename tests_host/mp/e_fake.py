@@ -26,19 +26,13 @@ class Ctx:
     def __init__(self):
         self.kernel = Kernel()
         self.slept = 0
+        # the service API's clock (the ISO 15118 libraries use ctx's, not ctx.kernel's)
+        self.ticks_ms = self.kernel.ticks_ms
+        self.ticks_diff = self.kernel.ticks_diff
+        self.ticks_add = self.kernel.ticks_add
 
     def feed(self):
         pass
-
-    # the service API's clock (the ISO 15118 libraries use ctx's, not ctx.kernel's)
-    def ticks_ms(self):
-        return self.kernel.ticks_ms()
-
-    def ticks_diff(self, a, b):
-        return self.kernel.ticks_diff(a, b)
-
-    def ticks_add(self, a, b):
-        return self.kernel.ticks_add(a, b)
 
     async def sleep_ms(self, ms):
         self.kernel.now += ms

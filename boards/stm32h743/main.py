@@ -36,11 +36,9 @@ def report_hang(sid: int, cause: str, to_kernel: bool) -> None:
         return
     # Same record HwWatchdog writes before it starves the watchdog on purpose:
     # Kernel.boot() reads it back and audits "watchdog <service> <reason>".
-    try:
-        with open(board.FS_ROOT + "/" + CAUSE_FILE, "w") as f:
-            f.write(json.dumps({"service": name, "reason": "hung"}))
-    except OSError:
-        pass
+    # (a write that fails is counted by persist; the board's own reset cause is still reported)
+    from jezgro import persist
+    persist.write_atomic(board.FS_ROOT + "/" + CAUSE_FILE, json.dumps({"service": name, "reason": "hung"}))
 
 
 def main() -> None:

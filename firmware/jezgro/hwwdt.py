@@ -4,6 +4,7 @@
 # the next boot can report the cause and the service instead of a bare
 # "watchdog reset".
 import json
+from jezgro import persist
 
 CAUSE_FILE = "reset_cause.json"
 
@@ -34,31 +35,23 @@ class HwWatchdog:
             self.persist(culprit[0], culprit[1])
 
     def persist(self, service, reason):
-        try:
-            with open(self.path, "w") as f:
-                f.write(json.dumps({"service": service, "reason": reason,
-                                    "uptime_ms": self.board.ticks_ms()}))
-        except OSError:
-            pass  # nothing better to do: the reset itself is still reported by the board
+        # a failure is counted by persist; the reset itself is still reported by the board
+        persist.write_atomic(self.path, json.dumps({"service": service, "reason": reason,
+                                                    "uptime_ms": self.board.ticks_ms()}))
 
     def _forget(self):
-        try:
-            import os
-            os.remove(self.path)
-        except OSError:
-            pass
+        persist.remove(self.path)
 
     def boot_report(self):
         # -> (cause, service, reason): cause is the board's reset cause name.
         cause = self.board.reset_cause()
         service = reason = ""
-        try:
-            with open(self.path) as f:
-                d = json.loads(f.read())
+        d, why = persist.read_json(self.path, 1024)
+        if isinstance(d, dict) and isinstance(d.get("service", ""), str) and isinstance(d.get("reason", ""), str):
             service = d.get("service", "")
             reason = d.get("reason", "")
-        except (OSError, ValueError):
-            pass
+        elif why != "missing":
+            persist.problem(self.path, persist.REJECTED, why or "not a reset record")
         self._forget()
         if cause == "power_on" or cause == "deepsleep":
             # A record left from an earlier run that ended some other way.

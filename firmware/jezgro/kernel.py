@@ -19,6 +19,7 @@ from jezgro.supervisor import Supervisor
 from jezgro.service import Service
 from jezgro.hwwdt import HwWatchdog
 from jezgro import faults
+from jezgro import persist
 
 HOUSEKEEPING_MS = 1
 TEXT_KEEP = 16  # fault texts waiting for AUDIT_LOGGER
@@ -546,4 +547,6 @@ class Kernel:
             "reset": {"cause": self.reset_report[0], "service": self.reset_report[1],
                       "reason": self.reset_report[2]},
             "events": dict((EVENT_NAMES[i], self.events[i]) for i in range(1, len(EVENT_NAMES))),
+            # every file a service found damaged or could not write, and what became of it
+            "storage": {"files": persist.report(), "events_lost": persist.events_lost},
         }

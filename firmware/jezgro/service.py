@@ -185,6 +185,8 @@ class Service:
                 return r
             except errors as e:
                 self.config_failed(str(e))
+            except Exception as e:  # garbage in a file (any exception) must not crash-loop the service
+                self.config_failed("configuration unusable: %s: %s" % (type(e).__name__, e))
             t = 0
             while t < retry_ms:
                 self.feed()

@@ -14,6 +14,7 @@ from ocpp import rpc
 from ocpp.rpc import RpcError, CALL, CALLRESULT
 from ocpp.device_model import DeviceModel
 from ocpp.txqueue import TxQueue
+from jezgro import persist
 from ocpp.later import Later
 from ocpp.ops import INCOMING
 
@@ -22,6 +23,10 @@ RESET_FLUSH_MS = const(5000)  # how long a Reset waits for the Ended events to g
 # What the CSMS may ask while our BootNotification is Pending (B02): configuration, not operation.
 WHILE_PENDING = ("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage")
 C = "OCPPCommCtrlr"
+# the files OCPP_CLIENT keeps (ocpp/txqueue, device_model, transaction, smart_charging, reservations,
+# config, iso15118_bridge): their storage problems are reported to the CSMS
+STORAGE_FILES = ("ocpp_txq.log", "ocpp_txq.head", "ocpp_dm.json", "ocpp_tx.json", "ocpp_profiles.json",
+                 "ocpp_resv.json", "ocpp.json", "iso15118_cert.req", "iso15118_cert.res")
 
 
 class Client:
@@ -72,13 +77,29 @@ class Client:
         self.power_mgr = -1  # POWER_MGR's sid: the composite-schedule limit goes there
         self.later = Later()  # operations answered now, carried out afterwards
         self.auth_last = None  # the last Authorize answer (status or error)
+        self.storage_gen = -1  # persist.gen last looked at
+        self.storage_sent = {}  # file -> problem count last reported to the CSMS
 
     def status(self):
         # what the simulation summary and `jezgro` show of the client
         return {"registered": self.registered, "boot_status": self.boot_status, "queue": len(self.txq),
                 "last_error": self.last_error, "last_callerror": self.last_callerror,
                 "stats": self.stats, "active_limit_w": self.sc.active_limit_w if self.sc else None,
-                "iso_bad": self.iso.bad if self.iso else 0, "auth_last": self.auth_last}
+                "iso_bad": self.iso.bad if self.iso else 0, "auth_last": self.auth_last,
+                "txq": self.txq.status(), "storage": persist.report(STORAGE_FILES)}
+
+    def report_storage(self):
+        # A problem with one of the OCPP files (damaged, set aside, dropped records, failing writes)
+        # reaches the CSMS as a SecurityEventNotification, once per change of that file's counts.
+        if self.storage_gen == persist.gen:
+            return
+        self.storage_gen = persist.gen
+        from ocpp.ops import security_event_notification
+        for name, c in persist.report(STORAGE_FILES).items():
+            n = sum(v for k, v in c.items() if k != "last")
+            if self.storage_sent.get(name, 0) != n:
+                self.storage_sent[name] = n
+                security_event_notification.send(self, "PersistentStorageProblem", "%s: %s" % (name, c["last"]))
 
     # --- time ---------------------------------------------------------------
     def now(self):
@@ -124,6 +145,7 @@ class Client:
                 await self._send_call("BootNotification", boot_notification.request(self),
                                       boot_notification.confirm, False)
             return
+        self.report_storage()
         if self.outbox:
             a, p, cb = self.outbox.pop(0)
             await self._send_call(a, p, cb, False)

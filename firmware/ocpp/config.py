@@ -9,8 +9,10 @@
 # Certificate/key paths are relative to FS_ROOT. Every problem is reported as a
 # ConfigError naming the file and the field.
 import json
+from jezgro import persist
 
 FILE = "ocpp.json"
+MAX_CERT = 16384  # a certificate or key file larger than this is refused unread
 KNOWN = ("url", "station_id", "security_profile", "password", "ca", "cert", "key", "vendor", "model",
          "serial", "firmware", "connectors", "max_message", "max_power_w")
 
@@ -28,10 +30,9 @@ def _need(d, k, typ):
 
 
 def parse(text):
-    try:
-        d = json.loads(text)
-    except ValueError:
-        raise ConfigError("%s: not valid JSON" % FILE)
+    d, why = persist.parse_json(text)
+    if d is None:
+        raise ConfigError("%s: %s" % (FILE, why))
     if not isinstance(d, dict):
         raise ConfigError("%s: must be a JSON object" % FILE)
     for k in d:
@@ -74,11 +75,11 @@ def parse(text):
 
 
 def load(fs_root):
-    try:
-        with open(fs_root + "/" + FILE) as f:
-            text = f.read()
-    except OSError:
-        raise ConfigError("%s/%s: missing (OCPP_CLIENT needs it to connect)" % (fs_root, FILE))
+    text, why = persist.read_text(fs_root + "/" + FILE)
+    if text is None:
+        if why == "missing":
+            why = "missing (OCPP_CLIENT needs it to connect)"
+        raise ConfigError("%s/%s: %s" % (fs_root, FILE, why))
     return parse(text)
 
 
@@ -114,22 +115,26 @@ def tls_context(cfg, fs_root):
         raise ConfigError("%s: security_profile %d needs TLS, which this firmware lacks" % (FILE, cfg["security_profile"]))
 
     def read(name):
+        data, why = persist.read_bytes(fs_root + "/" + cfg[name], MAX_CERT)
+        if data is None:
+            raise ConfigError("%s: %s file %s not readable (%s)" % (FILE, name, cfg[name], why))
         try:
-            with open(fs_root + "/" + cfg[name], "rb") as f:
-                return der(f.read())
-        except OSError:
-            raise ConfigError("%s: %s file %s not readable" % (FILE, name, cfg[name]))
-        except ValueError:
+            return der(data)
+        except Exception:  # binascii on garbage: ValueError, TypeError
             raise ConfigError("%s: %s file %s is not PEM or DER" % (FILE, name, cfg[name]))
 
     c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.verify_mode = ssl.CERT_REQUIRED
+    names = "ca %s" % cfg["ca"]
     try:
         c.load_verify_locations(cadata=read("ca"))
         if cfg["security_profile"] == 3:
+            names = "cert %s / key %s" % (cfg["cert"], cfg["key"])
             c.load_cert_chain(read("cert"), read("key"))
-    except ValueError as e:
-        raise ConfigError("%s: bad certificate or key: %s" % (FILE, e))
+    except ConfigError:
+        raise
+    except Exception as e:  # mbedTLS on garbage: ValueError, OSError, ...
+        raise ConfigError("%s: bad certificate or key (%s): %s" % (FILE, names, e))
     return c
 
 

@@ -3,7 +3,7 @@
 # variables this station implements. Values are stored as OCPP strings and
 # converted when read; writes of ReadWrite variables are persisted to the
 # filesystem (atomically) so they survive reboots.
-from ocpp.persist import save_json, load_json
+from jezgro import persist
 
 RW = "ReadWrite"
 RO = "ReadOnly"
@@ -57,16 +57,40 @@ VARS = {
 FILE = "ocpp_dm.json"
 
 
+def _key(k):
+    c, _, n = k.partition(".")
+    return c, n
+
+
+def _valid(spec, value):
+    # a value of the variable's type (what SetVariables accepts, and what a loaded file must hold)
+    if spec is None or not isinstance(value, str) or len(value) > 1000:
+        return False
+    if spec[0] == INT:
+        try:
+            return int(value) >= 0
+        except ValueError:
+            return False
+    return spec[0] != BOOL or value in ("true", "false")
+
+
+def _check(d):
+    # ocpp_dm.json: {"Component.variable": "value"}; unknown variables and non-strings are dropped
+    if not isinstance(d, dict):
+        return None, "not a JSON object"
+    bad = [k for k, v in d.items() if not _valid(VARS.get(_key(k)), v)]
+    for k in bad:
+        del d[k]
+    return d, len(bad)
+
+
 class DeviceModel:
     def __init__(self, fs_root):
         self.path = fs_root + "/" + FILE
         self.values = {}
-        d = load_json(self.path, {})
-        if isinstance(d, dict):
-            for k, v in d.items():
-                c, _, n = k.partition(".")
-                if (c, n) in VARS and isinstance(v, str):
-                    self.values[(c, n)] = v
+        d = persist.load_json(self.path, {}, _check)
+        for k, v in d.items():
+            self.values[_key(k)] = v
 
     def get(self, comp, var):
         # The string value, or None when the variable does not exist.
@@ -87,15 +111,7 @@ class DeviceModel:
             return "UnknownVariable"
         if spec[1] == RO and not force:
             return "Rejected"
-        if not isinstance(value, str) or len(value) > 1000:
-            return "Rejected"
-        if spec[0] == INT:
-            try:
-                if int(value) < 0:
-                    return "Rejected"
-            except ValueError:
-                return "Rejected"
-        elif spec[0] == BOOL and value not in ("true", "false"):
+        if not _valid(spec, value):
             return "Rejected"
         self.values[(comp, var)] = value
         if not force:
@@ -103,7 +119,7 @@ class DeviceModel:
         return "Accepted"
 
     def save(self):
-        save_json(self.path, {"%s.%s" % k: v for k, v in self.values.items()})
+        persist.save_json(self.path, {"%s.%s" % k: v for k, v in self.values.items()})
 
     def entry(self, c, n):
         # One NotifyReport reportData entry.

@@ -4,8 +4,8 @@
 # GetCertificateStatus answered by ISO_CERT_RESPONSE, ISO_AUTHORIZE -> Authorize) are declared in
 # msgs/catalogue.py, their byte layouts in msgs/ev.py. Certificate bodies are too large for IPC and
 # travel in <fs>/iso15118_cert.req and .res.
-import json
 import msgs
+from jezgro import persist
 from msgs import ev
 from ocpp import clock
 
@@ -90,11 +90,18 @@ class Bridge:
     def _cert(self, msg):
         kind = msg.buf[0]
         ver = bytes(msg.buf[1:msg.len]).rstrip(b"\0").decode()
-        with open(self.cl.fs + "/" + REQ_FILE) as f:
-            body = f.read()
         self.cert_from = msg.src_handle()
+        body, why = persist.read_text(self.cl.fs + "/" + REQ_FILE)
+        ocsp = None
+        if body is not None and kind == ev.CERT_STATUS:
+            ocsp, why = persist.parse_json(body)
+            body = body if isinstance(ocsp, dict) else None
+        if body is None:  # unreadable or damaged request: the SECC gets a failure, not silence
+            persist.problem(self.cl.fs + "/" + REQ_FILE, persist.REJECTED, why or "not a JSON object")
+            msgs.send_cert_response(self.cl.ctx, self.cert_from, msgs.CERT_FAILED)
+            raise ValueError("certificate request file: " + (why or "not a JSON object"))
         if kind == ev.CERT_STATUS:
-            self.cl.call("GetCertificateStatus", {"ocspRequestData": json.loads(body)}, self._cert_done)
+            self.cl.call("GetCertificateStatus", {"ocspRequestData": ocsp}, self._cert_done)
         elif kind in (ev.CERT_INSTALL, ev.CERT_UPDATE):
             self.cl.call("Get15118EVCertificate", {"iso15118SchemaVersion": ver or "urn:iso:15118:2:2013:MsgDef",
                                                    "action": "Install" if kind == ev.CERT_INSTALL else "Update",
@@ -107,8 +114,8 @@ class Bridge:
         if res is not None:
             ok = msgs.CERT_ACCEPTED if res.get("status") == "Accepted" else msgs.CERT_FAILED
             body = res.get("exiResponse", res.get("ocspResult", ""))
-            with open(cl.fs + "/" + RES_FILE, "w") as f:
-                f.write(body)
+            if not isinstance(body, str) or not persist.write_atomic(cl.fs + "/" + RES_FILE, body):
+                ok = msgs.CERT_FAILED  # the SECC could not read an answer that is not there
         msgs.send_cert_response(cl.ctx, self.cert_from, ok)
 
 

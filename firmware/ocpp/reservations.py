@@ -2,22 +2,29 @@
 # ReservationStatusUpdate, the EVSE shown Reserved meanwhile. A reserved EVSE
 # starts a transaction only for the reserving idToken (or its group).
 from ocpp import clock
-from ocpp.persist import save_json, load_json
+from jezgro import persist
 from ocpp.ops import status_notification
 
 FILE = "ocpp_resv.json"
+
+
+def _ok(r):
+    return isinstance(r, dict) and isinstance(r.get("id"), int) and isinstance(r.get("until"), (int, float))
+
+
+def _check(d):
+    return persist.entries(d, dict, _ok)
 
 
 class Reservations:
     def __init__(self, cl):
         self.cl = cl
         self.path = cl.fs + "/" + FILE
-        d = load_json(self.path, {})
-        self.by_evse = d if isinstance(d, dict) else {}  # str(evse) -> {"id", "until", "token", "group"}
+        self.by_evse = persist.load_json(self.path, {}, _check)  # str(evse) -> {"id", "until", "token", "group"}
         self.last_s = -1
 
     def save(self):
-        save_json(self.path, self.by_evse)
+        persist.save_json(self.path, self.by_evse)
 
     def reserve(self, rid, evse, until, token, group):
         for e, r in list(self.by_evse.items()):

@@ -15,7 +15,7 @@
 # when the requested unit differs from the profile's.
 from ocpp import clock
 from ocpp.rpc import RpcError
-from ocpp.persist import save_json, load_json
+from jezgro import persist
 
 FILE = "ocpp_profiles.json"
 PURPOSES = ("ChargingStationMaxProfile", "TxDefaultProfile", "TxProfile")
@@ -100,12 +100,23 @@ def _convert(limit, unit_from, unit_to, phases):
     return limit / (V_PHASE * phases)
 
 
+def _ok(o):
+    p = o.get("p") if isinstance(o, dict) else None
+    return (isinstance(p, dict) and isinstance(o.get("evse"), int) and isinstance(p.get("id"), int)
+            and isinstance(p.get("stackLevel"), int) and isinstance(p.get("chargingProfilePurpose"), str)
+            and isinstance(p.get("chargingSchedule"), list))
+
+
+def _check(d):
+    # ocpp_profiles.json: [{"evse": n, "p": chargingProfile}]; a damaged profile is dropped
+    return persist.entries(d, list, _ok)
+
+
 class SmartCharging:
     def __init__(self, cl):
         self.cl = cl
         self.path = cl.fs + "/" + FILE
-        d = load_json(self.path, [])
-        self.profiles = d if isinstance(d, list) else []  # [{"evse": n, "p": chargingProfile}]
+        self.profiles = persist.load_json(self.path, [], _check)  # [{"evse": n, "p": chargingProfile}]
         self.sent = None  # (limit, valid_until) last sent to POWER_MGR
         self.times = {}  # timestamp text -> unix s: evaluation runs every second, parsing allocates
         self.last_s = -1
@@ -121,7 +132,7 @@ class SmartCharging:
 
     def save(self):
         self.times = {}
-        save_json(self.path, self.profiles)
+        persist.save_json(self.path, self.profiles)
         self.cl.dm.set("SmartChargingCtrlr", "Entries", str(len(self.profiles)), force=True)
 
     def install(self, evse, p):

@@ -12,26 +12,43 @@
 # of its own; a station with a metering chip sets Transactions.meter_wh directly.
 import os
 from ocpp import clock
-from ocpp.persist import save_json, load_json
+from jezgro import persist
 
 FILE = "ocpp_tx.json"
 S = "SampledDataCtrlr"
+
+
+def _tx_ok(t):
+    return isinstance(t, dict) and isinstance(t.get("id"), str) and isinstance(t.get("seq"), int)
+
+
+def _check(d):
+    # ocpp_tx.json: {"tx": {evse: transaction}, "wh": number}; a damaged transaction is dropped
+    if not isinstance(d, dict):
+        return None, "not a JSON object"
+    wh = d.get("wh", 0.0)
+    if not isinstance(wh, (int, float)) or isinstance(wh, bool):
+        return None, "wh is not a number"
+    tx, bad = persist.entries(d.get("tx", {}), dict, _tx_ok)
+    if tx is None:
+        return None, "tx: " + bad
+    return {"tx": tx, "wh": wh}, bad
 
 
 class Transactions:
     def __init__(self, cl):
         self.cl = cl
         self.path = cl.fs + "/" + FILE
-        d = load_json(self.path, {})
-        self.tx = d.get("tx", {}) if isinstance(d, dict) else {}  # evse (str) -> state dict
-        self.wh = d.get("wh", 0.0) if isinstance(d, dict) else 0.0
+        d = persist.load_json(self.path, {}, _check)
+        self.tx = d.get("tx", {})  # evse (str) -> state dict
+        self.wh = d.get("wh", 0.0)
         self.last_s = clock.now()
         self.aligned_slot = -1
         self.meter_wh = None  # a meter driver's energy register, Wh (None: integrate power_w)
         self.power_w = None  # the power to integrate when there is no meter, W (+ import)
 
     def save(self):
-        save_json(self.path, {"tx": self.tx, "wh": self.wh})
+        persist.save_json(self.path, {"tx": self.tx, "wh": self.wh})
 
     def active(self, evse):
         return self.tx.get(str(evse))

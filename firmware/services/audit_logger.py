@@ -5,6 +5,7 @@
 import msgs
 from jezgro.const import EVENT_NAMES, FAULT_NAMES
 from jezgro.audit import AuditLog
+from jezgro import persist
 
 BUDGET_BYTES = 65536
 IDLE_MS = 500  # wake at least this often to feed the 2 s watchdog
@@ -27,15 +28,30 @@ def _record(ctx, boot, msg):
     return rec
 
 
+def _storage_records(ctx, log, boot):
+    # Storage problems any service met (jezgro.persist), as records: after its own append failed
+    # the logger stops for this wake, so a full filesystem cannot keep it busy writing about itself.
+    ev = persist.take_event()
+    while ev is not None:
+        if not log.append({"boot": boot, "t_ms": ctx.ticks_ms() & 0x3FFFFFFF, "ev": "storage",
+                           "svc": "", "file": ev[0], "text": "%s: %s" % ev}):
+            return
+        ev = persist.take_event()
+
+
 async def main(ctx):
     log = AuditLog(ctx.fs_root, BUDGET_BYTES)
+    ctx.publish(log)
     boot = ctx.store.get("boot")
     if boot is None:
+        log.check()  # once per boot: salvage damaged segments before anything is appended
         last = log.last()
-        boot = (last.get("boot", 0) + 1) if last else 1
+        prev = last.get("boot", 0) if last else 0
+        boot = (prev + 1) if isinstance(prev, int) and prev >= 0 else 1
         ctx.store.set("boot", boot)
     while True:
         ctx.feed()
+        _storage_records(ctx, log, boot)
         msg = await ctx.receive(IDLE_MS)
         if msg is None or msg.type != msgs.AUDIT_EVENT:
             continue

@@ -6,11 +6,11 @@
 # Provisioning: <fs>/grid.json, e.g. {"grid_code": "VDE-AR-N-4110", "sms": true}.
 # A missing file means the defaults; a malformed one is reported (ctx.config_failed)
 # and the defaults are used.
-import json
 import math
 from micropython import const
 from grid import pll, curctl, profiles
 from grid.droop import Droop
+from jezgro import persist
 import msgs
 from msgs import EMERG_FREQ, EMERG_ISLAND
 
@@ -23,9 +23,12 @@ CONFIG = "grid.json"
 
 def load_config(ctx):
     cfg = {"grid_code": profiles.DEFAULT, "sms": True}
+    d, why = persist.read_json(ctx.path(CONFIG))
+    if d is None:
+        if why != "missing":
+            ctx.config_failed("%s: %s (defaults used)" % (CONFIG, why))
+        return cfg
     try:
-        with open(ctx.path(CONFIG)) as f:
-            d = json.loads(f.read())
         if not isinstance(d, dict):
             raise ValueError("not a JSON object")
         if "grid_code" in d:
@@ -33,10 +36,9 @@ def load_config(ctx):
             cfg["grid_code"] = d["grid_code"]
         if "sms" in d:
             cfg["sms"] = bool(d["sms"])
-    except OSError:
-        pass
-    except (ValueError, TypeError, KeyError) as e:
-        ctx.config_failed("%s: %s" % (CONFIG, e))
+    except Exception as e:  # ValueError, TypeError, KeyError: whatever a bad value trips
+        ctx.config_failed("%s: %s (defaults used)" % (CONFIG, e))
+        cfg = {"grid_code": profiles.DEFAULT, "sms": True}
     return cfg
 
 

@@ -205,8 +205,10 @@ def _loader(ctx):
             return IsoService(ctx, conf.load(ctx.fs_root))
         except NetifError as e:
             raise conf.ConfigError(str(e))
-        except OSError as e:
-            raise conf.ConfigError("%s: %s" % (conf.FILE, e))
+        except conf.ConfigError:
+            raise
+        except Exception as e:  # a socket or TLS context that garbage in a certificate file breaks
+            raise conf.ConfigError("%s: %s: %s" % (conf.FILE, type(e).__name__, e))
     return load
 
 

@@ -70,5 +70,6 @@ def main(a) -> int:
         print(f"boot {rec.get('boot', '?'):>3}  t={rec.get('t_ms', 0) / 1000:9.3f}s  {rec.get('ev', ''):<12} "
               f"{rec.get('svc', ''):<13} gen {rec.get('gen', ''):<4} {rec.get('cause', ''):<10} {first}")
     if stats.get("torn"):
+        # includes damaged lines: AUDIT_LOGGER salvages those at boot ("storage" records say so)
         print(f"({stats['torn']} torn record(s) skipped)", file=sys.stderr)
     return 0

@@ -121,6 +121,19 @@ def _can(summary: dict) -> list[str]:
     return out
 
 
+def _storage(summary: dict) -> list[str]:
+    """One line per file a service found damaged or could not write (firmware jezgro/persist.py)."""
+    files = (summary.get("storage") or {}).get("files") or {}
+    out = []
+    for name, c in sorted(files.items()):
+        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items() if k != "last")
+        out.append(f"Storage: {name}: {counts} (last: {c.get('last', '')})")
+    for s in summary["services"][1:]:
+        if s.get("config_error"):
+            out.append(f"Config: {s['name']}: {s['config_error']} ({s['config_errors']} failed load(s))")
+    return out
+
+
 def human(summary: dict) -> str:
     c = summary["critical"]
     i = summary["ipc"]
@@ -141,6 +154,7 @@ def human(summary: dict) -> str:
     out.append(f"Heap peak (live, sampled): {summary['heap']['peak_bytes']} bytes{ev_note}")
     out.extend(_sessions(summary))
     out.extend(_can(summary))
+    out.extend(_storage(summary))
     if summary["reboots"]:
         out.append(f"Reboots: {summary['reboots']}")
     if summary["reset"]["cause"]:

@@ -10,11 +10,12 @@
 # <fs> that receives every SDP exchange and session as pcapng for Wireshark (off when null; it grows
 # with every session: for commissioning and debugging, not for permanent use on the board's flash).
 # load() raises ConfigError with a message that names the file and the key.
-import json
+from jezgro import persist
 from iso15118.secc import sap
 from iso15118.secc.evse_limits import EvseLimits, ALL_MODES
 
 FILE = "iso15118.json"
+MAX_CERT = 16384  # a certificate or key file larger than this is refused unread
 PROTOCOLS = {"ISO_15118_2": sap.ISO2, "DIN_SPEC_70121": sap.DIN, "ISO_15118_20_DC": sap.ISO20_DC,
              "ISO_15118_20_AC": sap.ISO20_AC}
 LIMIT_KEYS = ("max_v", "max_i", "max_p", "min_v", "min_i", "ripple_i", "tolerance_i", "ac_max_i", "ac_nominal_v")
@@ -73,16 +74,18 @@ def parse(d):
 
 def load(fs):
     # -> config dict; ConfigError for a missing, unreadable or invalid file.
+    text, why = persist.read_text(fs + "/" + FILE)
+    if text is None:
+        raise ConfigError("%s: cannot read (%s)" % (FILE, why))
+    d, why = persist.parse_json(text)
+    if d is None:
+        raise ConfigError("%s: %s" % (FILE, why))
     try:
-        with open(fs + "/" + FILE) as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError("%s: cannot read (%s)" % (FILE, e))
-    try:
-        d = json.loads(text)
-    except ValueError as e:
-        raise ConfigError("%s: not JSON (%s)" % (FILE, e))
-    return parse(d)
+        return parse(d)
+    except ConfigError:
+        raise
+    except Exception as e:  # garbage that is JSON: an unhashable protocol name, ...
+        raise ConfigError("%s: unusable content (%s: %s)" % (FILE, type(e).__name__, e))
 
 
 def supported(c):
@@ -105,12 +108,19 @@ def tls_config(c, fs):
     from iso15118.transport.stream import TlsConfig
     out = []
     for key in ("tls_cert", "tls_key"):
-        try:
-            with open(fs + "/" + c[key], "rb") as f:
-                out.append(f.read())
-        except OSError as e:
-            raise ConfigError("%s: %s file %s: %s" % (FILE, key, c[key], e))
-    return TlsConfig(out[0], out[1])
+        data, why = persist.read_bytes(fs + "/" + c[key], MAX_CERT)
+        if data is None:
+            raise ConfigError("%s: %s file %s: %s" % (FILE, key, c[key], why))
+        out.append(data)
+    tc = TlsConfig(out[0], out[1])
+    try:
+        tc.context(True)  # garbage in either file shows here, named, rather than in the endpoint
+    except ImportError:
+        pass  # no TLS in this build: the endpoint says so
+    except Exception as e:  # mbedTLS on garbage: ValueError, OSError, ...
+        raise ConfigError("%s: tls_cert %s / tls_key %s: bad certificate or key (%s)" % (
+            FILE, c["tls_cert"], c["tls_key"], e))
+    return tc
 
 
 def capture(c, fs):

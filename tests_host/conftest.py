@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -40,3 +41,23 @@ def mp(tmp_path):
         return r
 
     return run
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A P-256 CA and an SECC certificate signed by it (ISO 15118-2 uses secp256r1 ECDSA)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI missing: TLS tests skipped")
+    d = tmp_path_factory.mktemp("pki")
+
+    def ossl(*a: str) -> None:
+        subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)
+
+    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=V2G Test Root")
+    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", "secc.key", "-out", "secc.csr", "-subj", "/CN=secc.test")
+    ossl("x509", "-req", "-in", "secc.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "secc.pem", "-days", "2")
+    return {k: (d / f).read_bytes() for k, f in
+            (("ca", "ca.pem"), ("cert", "secc.pem"), ("key", "secc.key"))} | {"dir": d}

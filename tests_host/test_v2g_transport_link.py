@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, certs  # noqa: F401  (certs: fixture, imported from here by other test files)
 from netns import Link, v2g_link  # noqa: F401  (fixture)
 from pcapng_check import read, v2gtp_messages
 from test_v2g_transport_codec import check_with_tshark
@@ -56,26 +56,6 @@ def stop(proc: subprocess.Popen[str]) -> str:
         proc.kill()
         out, err = proc.communicate()
     return (out or "") + (err or "")
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    """A P-256 CA and an SECC certificate signed by it (ISO 15118-2 uses secp256r1 ECDSA)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl CLI missing: TLS tests skipped")
-    d = tmp_path_factory.mktemp("pki")
-
-    def ossl(*a: str) -> None:
-        subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)
-
-    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=V2G Test Root")
-    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", "secc.key", "-out", "secc.csr", "-subj", "/CN=secc.test")
-    ossl("x509", "-req", "-in", "secc.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-         "-out", "secc.pem", "-days", "2")
-    return {k: (d / f).read_bytes() for k, f in
-            (("ca", "ca.pem"), ("cert", "secc.pem"), ("key", "secc.key"))} | {"dir": d}
 
 
 def test_our_evcc_and_secc_over_tcp_and_tls_with_capture(v2g_link, certs, tmp_path):
@@ -160,7 +140,7 @@ def test_iso15118_evcc_finds_our_secc_and_sends_its_sap_request(v2g_link, tmp_pa
         log = stop(ev)
     assert s["errors"] == [], (s, log[-3000:])
     assert s["sdp"] == {"requests": 1, "answered": 1, "bad_frame": 0, "bad_content": 0,
-                        "other_security": 0, "send_fail": 0, "other_interface": 0}, log
+                        "other_security": 0, "send_fail": 0, "other_interface": 0, "busy": 0}, log
     port = s["offers"]["0" if use_tls else "16"]
     sec = "TLS" if use_tls else "NO_TLS"
     assert f"SDPResponse received: [ IP address: {link.local_ll()}, Port: {port} , Security: {sec} " in log
@@ -263,7 +243,7 @@ def test_sdp_server_and_listener_survive_malformed_input_from_a_raw_peer(v2g_lin
     assert out["tcp_asked"] == [expect, link.local_ll()]
     assert out["tls_asked"][0] == expect  # TLS not offered: answered with what we have (NO_TLS)
     assert s["sdp"] == {"requests": 8, "answered": 2, "bad_frame": 4, "bad_content": 2,
-                        "other_security": 1, "send_fail": 0, "other_interface": 0}
+                        "other_security": 1, "send_fail": 0, "other_interface": 0, "busy": 0}
     assert out["echo"] == "01fe800100000002" + "0080" and out["closed"]
     assert s["frames"] == [[0x8001, "8000"]]
     assert s["errors"][0][0] == "V2GTPError" and "version: 0x02" in s["errors"][0][1]

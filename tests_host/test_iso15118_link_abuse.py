@@ -16,6 +16,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -24,7 +25,7 @@ import pytest
 from jezgro_host import mp
 from jezgro_host.ev import RUNNER
 from jezgro_host.mp import ROOT, UNIX_BOARD
-from netns import skip_reason
+from netns import skip_reason, v2g_link  # noqa: F401  (v2g_link: fixture)
 
 SDP_TCP = bytes.fromhex("01fe900000000002" "1000")  # security 0x10 no TLS, transport TCP
 SDP_TLS = bytes.fromhex("01fe900000000002" "0000")
@@ -430,3 +431,80 @@ def test_secc_survives_a_hostile_link_and_still_charges(tmp_path, certs, codec_s
     assert link["accepted"] >= 50 + FUZZ_COUNT
     assert summary["iso15118"]["sdp"]["answered"] >= 8
     assert summary["ipc"]["layout_errors"] == 0
+
+
+# A peer inside the veth namespace that keeps idle connections to the SECC: SDP, then one new
+# connection every second that never sends a byte, each held 6 s (so two or three are open at any time).
+IDLE_PEER = r"""
+import socket, struct, sys, time
+iface, seconds = sys.argv[1], float(sys.argv[2])
+idx = socket.if_nametoindex(iface)
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+u.settimeout(0.25)
+for _ in range(50):
+    u.sendto(bytes.fromhex("01fe9000000000021000"), ("ff02::1", 15118, 0, idx))
+    try:
+        d = u.recv(100)
+        break
+    except TimeoutError:
+        pass
+addr, port = socket.inet_ntop(socket.AF_INET6, d[8:24]), struct.unpack(">H", d[24:26])[0]
+held, t0, n = [], time.monotonic(), 0
+while time.monotonic() - t0 < seconds:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.connect((addr, port, 0, idx))
+    held.append((time.monotonic(), s))
+    n += 1
+    print("IDLE", n, flush=True)
+    while held and time.monotonic() - held[0][0] > 6:
+        held.pop(0)[1].close()
+    time.sleep(1)
+"""
+
+
+def test_package_evcc_charges_over_veth_while_idle_connections_are_open(v2g_link, tmp_path):
+    """The issue's case with the independent peer: the iso15118 package's EVCC (-2 AC, EIM) on the far
+    end of a veth pair finds and charges at the gateway while another host on the link keeps idle TCP
+    connections open to the SECC (a new one every second, each held 6 s)."""
+    from test_v2g_transport_link import PEER_VENV, _need_peer, stop
+
+    _need_peer()
+    link = v2g_link
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "iso15118.json").write_text(json.dumps({"iface": link.local, "protocols": ["ISO_15118_2"]}))
+    sim = Sim(fs, 120)
+    idle = ev = None
+    log = ""
+    try:
+        idle = subprocess.Popen(link.in_ns([sys.executable, "-c", IDLE_PEER, link.peer, "30"]),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert idle.stdout is not None and idle.stdout.readline().startswith("IDLE"), stop(idle)
+        cfg = tmp_path / "evcc.json"
+        cfg.write_text(json.dumps({"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["AC"],
+                                   "energyTransferMode": "AC_three_phase_core", "isCertInstallNeeded": False,
+                                   "useTls": False, "chargeLoopCycle": 5}))
+        penv = dict(os.environ, NETWORK_INTERFACE=link.peer, PKI_PATH=str(tmp_path / "pki") + "/")
+        t0 = time.monotonic()
+        ev = subprocess.Popen(link.in_ns([str(PEER_VENV / "bin" / "python"), "-m", "iso15118.evcc.main", str(cfg)]),
+                              cwd=tmp_path, env=penv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert ev.stdout is not None
+        while time.monotonic() - t0 < 60:
+            line = ev.stdout.readline()
+            log += line
+            if "SessionStopRes received" in line or (not line and ev.poll() is not None):
+                break
+        took = time.monotonic() - t0
+    finally:
+        log += stop(ev) if ev is not None else ""
+        idle_out = stop(idle) if idle is not None else ""
+        summary = sim.stop()
+    assert "SessionStopRes received" in log, log[-3000:]
+    hist = summary["iso15118"]["history"]
+    link_st = summary["iso15118"]["link"]
+    print(f"\npackage EVCC with idle connections open: SessionStopRes {took:.1f} s after its start "
+          f"(JVM included); idle connections {idle_out.count('IDLE')}; link {json.dumps(link_st)}")
+    assert [h["end"] for h in hist] == ["SessionStop"], hist
+    assert link_st["no_first_byte"] >= 2 and link_st["admitted"] == 1, link_st
+    assert iso_service(summary)["faults"] == 0

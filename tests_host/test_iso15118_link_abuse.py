@@ -42,6 +42,8 @@ hs = schemas.grammar("handshake")
 print("SAP", ubinascii.hexlify(codec.encode(hs, {"supportedAppProtocolReq": sap.build_req([sap.ISO2])})).decode())
 doc = {"V2G_Message": {"Header": {"SessionID": "00"}, "Body": {"SessionSetupReq": {"EVCCID": "020000000001"}}}}
 print("SSR", ubinascii.hexlify(codec.encode(schemas.grammar("iso2"), doc)).decode())
+res = {"supportedAppProtocolRes": {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": 1}}
+print("SAR", ubinascii.hexlify(codec.encode(hs, res)).decode())
 """
 
 
@@ -282,13 +284,13 @@ def iso_service(summary: dict) -> dict:
 @pytest.fixture(scope="module")
 def codec_samples():
     r = mp.run_code(GEN)
-    got = dict(ln.split() for ln in r.stdout.splitlines() if ln[:3] in ("SAP", "SSR"))
-    assert set(got) == {"SAP", "SSR"}, r.stderr
-    return bytes.fromhex(got["SAP"]), bytes.fromhex(got["SSR"])
+    got = dict(ln.split() for ln in r.stdout.splitlines() if ln[:3] in ("SAP", "SSR", "SAR"))
+    assert set(got) == {"SAP", "SSR", "SAR"}, r.stderr
+    return bytes.fromhex(got["SAP"]), bytes.fromhex(got["SSR"]), bytes.fromhex(got["SAR"])
 
 
 def test_secc_survives_a_hostile_link_and_still_charges(tmp_path, certs, codec_samples, private_loopback):
-    sap_req, ssr = codec_samples
+    sap_req, ssr, _ = codec_samples
     sap_frame = frame(0x8001, sap_req)
     fs = tmp_path / "fs"
     fs.mkdir()

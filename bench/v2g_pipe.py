@@ -68,6 +68,9 @@ class Ctx:
     # The slice of the service ctx a session uses; sleeping only hands over the turn (no wall time
     # passes in a bench), so the charge loop runs as fast as the two sides compute.
     kernel = _Kernel()
+    ticks_ms = staticmethod(time.ticks_ms)
+    ticks_diff = staticmethod(time.ticks_diff)
+    ticks_add = staticmethod(time.ticks_add)
     is_restart = False
 
     def __init__(self):

@@ -204,6 +204,9 @@ class Kernel:
     def ticks_add(self, a, b): return a + b
 class Ctx:
     kernel = Kernel()
+    def ticks_ms(self): return self.kernel.ticks_ms()
+    def ticks_diff(self, a, b): return a - b
+    def ticks_add(self, a, b): return a + b
 class Stream:
     def __init__(self, frames, silent=False):
         self.frames = frames
@@ -415,6 +418,9 @@ class Pass:
         yield
 class Ctx:
     def __init__(self, k): self.kernel = k
+    def ticks_ms(self): return self.kernel.now
+    def ticks_diff(self, a, b): return a - b
+    def ticks_add(self, a, b): return a + b
     def feed(self): pass
     async def sleep_ms(self, ms):
         t = self.kernel.now + ms

@@ -4,9 +4,10 @@
 # makes it "live". The gate runs whenever the SECC waits - in accept() and in every receive of the
 # live session - so SDP is answered and new connections are taken while a session is set up or
 # runs: a connection that stalls, trickles or sends garbage never locks an EV out.
-# Policy: a ready connection supersedes a live one that has not completed SessionSetup, and one from
-# the live EV's own address (it lost its connection and started over with SDP); while a session is
-# established, other addresses are refused at accept() and not answered in SDP.
+# Policy: a ready connection supersedes a live one that has not completed SessionSetup, and a stale one
+# (silent for STALE_MS) from the live EV's own address (it lost its connection and started over with
+# SDP); while a session is established, other addresses are refused at accept() and not answered in
+# SDP, and so is the same address while the live session is not stale.
 from micropython import const
 from iso15118.transport import v2gtp
 from iso15118.transport.stream import StreamClosed, StreamSlow
@@ -18,6 +19,7 @@ ACCEPT_BURST = const(8)       # connections taken from one listener per wake-up:
 BACKLOG = const(8)            # listen() backlog
 SAP_MAX_PAYLOAD = const(2560)  # 20 AppProtocol entries with 100-character namespaces: ~2.3 KB of EXI
 WAIT_MS = const(200)
+STALE_MS = const(2000)        # an established session silent this long may be superseded by its own EV
 
 C_ACCEPTED = const(0)
 C_REFUSED = const(1)      # another address while a session is established
@@ -89,7 +91,12 @@ class Gate:
         if live is not None and live.closed:
             self.live = live = None
         est = live if live is not None and live.established else None
-        self.sdp.only = est.remote[0] if est is not None else None
+        only = None
+        if est is not None:
+            # while a session is established only its own EV may discover us again, and only once
+            # the session went stale (it lost its connection); b"": no address, nobody is answered
+            only = est.remote[0] if self._stale(ctx, est) else b""
+        self.sdp.only = only
         self.sdp.poll()
         for lt in self.listeners:
             for _ in range(ACCEPT_BURST):
@@ -105,6 +112,9 @@ class Gate:
                 self._take(lt, a, est, ctx)
         if self.pending:
             self._serve(ctx)
+
+    def _stale(self, ctx, live):
+        return live.rx_ms is None or ctx.ticks_diff(ctx.ticks_ms(), live.rx_ms) >= STALE_MS
 
     def _count(self, c, why):
         self.counts[c] += 1
@@ -125,7 +135,7 @@ class Gate:
             self._count(C_BAD, str(e))
             return
         if self.admit is None:
-            self._promote(st)
+            self._promote(st, ctx)
             return
         self.pending.append(_Pending(st, ctx.ticks_ms()))
         if len(self.pending) > MAX_PENDING:
@@ -165,9 +175,9 @@ class Gate:
                 continue
             self.pending.remove(p)
             st.held = m
-            self._promote(st)
+            self._promote(st, ctx)
 
-    def _promote(self, st):
+    def _promote(self, st, ctx):
         live = self.live
         if self.admit is not None:
             st.watch = self
@@ -175,6 +185,12 @@ class Gate:
             if live.established and live.remote[0] != st.remote[0]:
                 st.close()  # established after this one connected
                 self._count(C_REFUSED, "a session is established with another EV")
+                return
+            if live.established and not self._stale(ctx, live):
+                # the live EV is talking on its connection: a second one from its address is not it
+                # starting over (on loopback every peer has the same address)
+                st.close()
+                self._count(C_REFUSED, "the established session is not stale")
                 return
             if self.admit is not None:
                 live.superseded = True  # its session ends at its next receive

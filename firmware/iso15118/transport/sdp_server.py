@@ -32,7 +32,7 @@ class SdpServer:
         self.last_error = ""
         self.last_peer = None
         self.last_granted = -1  # security of the last answer: the connection to expect next
-        self.only = None        # addr16: answer only this peer (the EV of an established session)
+        self.only = None        # addr16: answer only this peer (the EV of an established session; b"": none)
         self.sock = nif.udp_socket(netif, port, multicast=True)
         self.bound = netif.bound_device
 

@@ -62,6 +62,7 @@ class V2gStream:
         self.up = False  # some data went through: a TLS handshake is complete
         self._cipher = None
         self.rx_bytes = 0
+        self.rx_ms = None       # ticks_ms of the last bytes received (the gate's staleness test)
         self.msg_t0 = None      # ticks_ms of the first byte of the message being received
         self.held = None        # a message read before the session took the stream (the SECC's gate)
         self.watch = None       # the SECC's gate: served while recv() waits (SDP, new connections)
@@ -107,6 +108,7 @@ class V2gStream:
                 raise StreamClosed("peer closed")
             self.up = True
             self.rx_bytes += n
+            self.rx_ms = now_ms
             if self.msg_t0 is None:
                 self.msg_t0 = now_ms
             try:

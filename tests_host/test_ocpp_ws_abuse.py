@@ -119,10 +119,7 @@ def behave(csms: RawCsms, n: int, c: socket.socket, req: bytes) -> None:
         t0 = time.monotonic()
         c.settimeout(20)
         try:
-            while True:
-                d = c.recv(4096)
-                if not d:
-                    break
+            for d in iter(lambda: c.recv(4096), b""):
                 if d[:1] == b"\x88":  # the client's close frame
                     code = struct.unpack(">H", bytes(x ^ d[2 + i % 4] for i, x in enumerate(d[6:8])))[0]
                     csms.events.append(("close_frame", n, code, time.monotonic() - t0))
@@ -135,15 +132,17 @@ def behave(csms: RawCsms, n: int, c: socket.socket, req: bytes) -> None:
     time.sleep(3)
 
 
+# quick reconnects, and the handshake deadline (MessageTimeout) at 2 s
+DM = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": "1", "OCPPCommCtrlr.RetryBackOffRandomRange": "0",
+      "OCPPCommCtrlr.MessageTimeout": "2"}
+
+
 def test_ws_client_survives_a_mute_a_trickling_and_a_stalling_csms(tmp_path):
     csms = RawCsms(behave)
-    fs = tmp_path / "fs"
-    fs.mkdir()
-    (fs / "ocpp_dm.json").write_text(json.dumps({"OCPPCommCtrlr.RetryBackOffWaitMinimum": "1",
-                                                 "OCPPCommCtrlr.RetryBackOffRandomRange": "0",
-                                                 "OCPPCommCtrlr.MessageTimeout": "2"}))
-    st = StationProcess(fs, {"url": f"ws://127.0.0.1:{csms.port}/ocpp", "station_id": "GW-ABUSE",
-                             "security_profile": 0}).start()
+    (tmp_path / "fs").mkdir()
+    (tmp_path / "fs" / "ocpp_dm.json").write_text(json.dumps(DM))
+    cfg = {"url": f"ws://127.0.0.1:{csms.port}/ocpp", "station_id": "GW-ABUSE", "security_profile": 0}
+    st = StationProcess(tmp_path / "fs", cfg).start()
     try:
         t_end = time.time() + 45
         while time.time() < t_end and not any(e[0] == "answered" and e[1] >= 2 for e in csms.events):

@@ -130,7 +130,8 @@ EXPECT = {
     "garbage": ("Malformed", "V2GTPError", 6),
     "garbage_exi": ("Malformed", "", 6),
     "oversized": ("Malformed", "oversize", 6),
-    "trickle": ("PeerClosed", "incomplete 2000 ms after its first byte", 8),  # stream.MSG_MS
+    # a race of two 2 s deadlines: the answer's own (V2G_EVCC_Msg_Timeout) and stream.MSG_MS
+    "trickle": (("PeerClosed", "SequenceTimeout"), "", 8),
     "reset_mid_session": ("PeerClosed", "", 6),
     "closed_port": ("PeerClosed", "connect", 6),
 }
@@ -147,5 +148,5 @@ def test_our_evcc_ends_cleanly_against_a_misbehaving_secc(case, private_loopback
     end, detail, most_s = EXPECT[case]
     print(f"\n{case}: {r.get('end')} ({r.get('detail')}) after {r['wall_s']} s, EVCC {r.get('duration_ms')} ms")
     assert r["faults"] == 0, r
-    assert r.get("end") == end and detail in (r.get("detail") or ""), r
+    assert r.get("end") in (end if isinstance(end, tuple) else (end,)) and detail in (r.get("detail") or ""), r
     assert r["wall_s"] < most_s, r

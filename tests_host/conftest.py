@@ -48,7 +48,7 @@ def mp(tmp_path):
 from netns import v2g_link  # noqa: E402,F401  (fixture)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def certs(tmp_path_factory):
     """A P-256 CA and an SECC certificate signed by it (ISO 15118-2 uses secp256r1 ECDSA)."""
     if shutil.which("openssl") is None:

@@ -204,6 +204,9 @@ class Kernel:
     def ticks_add(self, a, b): return a + b
 class Ctx(Kernel):  # the service API's clock
     kernel = Kernel()
+    def ticks_ms(self): return self.kernel.ticks_ms()
+    def ticks_diff(self, a, b): return a - b
+    def ticks_add(self, a, b): return a + b
 class Stream:
     def __init__(self, frames, silent=False):
         self.frames = frames

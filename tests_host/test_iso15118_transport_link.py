@@ -97,7 +97,7 @@ def test_iso15118_evcc_finds_our_secc_and_sends_its_sap_request(v2g_link, tmp_pa
         log = stop(ev)
     assert s["errors"] == [], (s, log[-3000:])
     assert s["sdp"] == {"requests": 1, "answered": 1, "bad_frame": 0, "bad_content": 0,
-                        "other_security": 0, "send_fail": 0, "other_interface": 0}, log
+                        "other_security": 0, "send_fail": 0, "other_interface": 0, "busy": 0}, log
     port = s["offers"]["0" if use_tls else "16"]
     sec = "TLS" if use_tls else "NO_TLS"
     assert f"SDPResponse received: [ IP address: {link.local_ll()}, Port: {port} , Security: {sec} " in log
@@ -195,7 +195,7 @@ def test_sdp_server_and_listener_survive_malformed_input_from_a_raw_peer(v2g_lin
     assert out["tcp_asked"] == [expect, link.local_ll()]
     assert out["tls_asked"][0] == expect  # TLS not offered: answered with what we have (NO_TLS)
     assert s["sdp"] == {"requests": 8, "answered": 2, "bad_frame": 4, "bad_content": 2,
-                        "other_security": 1, "send_fail": 0, "other_interface": 0}
+                        "other_security": 1, "send_fail": 0, "other_interface": 0, "busy": 0}
     assert out["echo"] == "01fe800100000002" + "0080" and out["closed"]
     assert s["frames"] == [[0x8001, "8000"]]
     assert s["errors"][0][0] == "V2GTPError" and "version: 0x02" in s["errors"][0][1]

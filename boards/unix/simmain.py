@@ -14,6 +14,8 @@
 #              [--pcap NAME]            the SECC captures SDP and sessions to <fs>/NAME (pcapng)
 #              [--paced]                virtual time held back to the wall clock (external CAN peers)
 #              [--station FILE]         a scripted station controller on the CAN bus (station_sim.py)
+#              [--stop-file NAME]       end the run (summary as usual) once <fs>/NAME exists, checked
+#                                       with every STATUS: a clean stop for tests driving a --wall run
 import sys
 import os
 import json
@@ -26,7 +28,15 @@ DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs
             "status-ms": "1000", "hwwdt-ms": "2000", "scenario": "clean_grid",
             "csms": "", "station-id": "JEZGRO-SIM", "security-profile": "", "password": "", "ca": "",
             "cert": "", "key": "", "ev": "iso2-ac", "ev-at": "1", "ev-loops": "30",
-            "pcap": "", "station": ""}
+            "pcap": "", "station": "", "stop-file": ""}
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
 
 
 def parse(argv):
@@ -118,6 +128,7 @@ def main(argv):
         from plant import scenario  # the grid the power path runs against (issue 3)
         scenario.install(opts["scenario"])
     state = {"elapsed": 0, "next_status": 0, "boots": 0, "applied": []}
+    stop_file = opts["fs"] + "/" + opts["stop-file"] if opts["stop-file"] else ""
 
     def housekeeping(k, now):
         t = state["elapsed"] + k.ticks_diff(now, k.boot_ms)
@@ -128,6 +139,8 @@ def main(argv):
             emit("INJECT", {"t_ms": t, "inject": text, "applied": ok})
         if t >= state["next_status"]:
             state["next_status"] += status_ms
+            if stop_file and _exists(stop_file):
+                k.stop()  # not SIGINT: an interrupt landing in a tick (heap locked) cannot be reported
             k.note_heap()
             emit("STATUS", {"t_ms": t, "ticks": k.critical.ticks, "gateway": _gateway_state(k),
                             "services": [[s.name, s.state, s.restarts] for s in k.services[1:]],

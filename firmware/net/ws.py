@@ -12,6 +12,10 @@ from net.wsframe import FrameError, OP_CONT, OP_TEXT, OP_CLOSE, OP_PING, OP_PONG
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HTTP = const(2048)
+# A frame that started must be complete this long after its first byte: a CSMS's TCP stack sends a
+# message in one burst; a trickle or a frame cut off mid-way would otherwise hold the buffer forever
+# while recv() keeps returning None (docs/ocpp.md). The connection closes with 1008, OCPP reconnects.
+FRAME_MS = const(10000)
 
 
 class WsError(Exception):
@@ -67,12 +71,14 @@ class WebSocket:
         self.open = False
         self.close_code = 0
         self.pings = 0
+        self.part_ms = None  # ticks_ms when the buffered, incomplete frame began
 
     async def connect(self, url, subprotocol, timeout_ms, tls=None, headers=None):
         # The object (and its receive buffer) is reused across reconnections.
         self.n = 0
         self.frag = None
         self.close_code = 0
+        self.part_ms = None
         use_tls, host, port, path = parse_url(url)
         if use_tls and tls is None:
             raise WsError("wss:// needs a TLS context")
@@ -97,6 +103,9 @@ class WebSocket:
             got = await self._fill(deadline)
             if got < 0:
                 raise WsError("closed during handshake")
+            if got == 0:  # a server that accepts TCP and never answers the upgrade
+                self._drop()
+                raise WsError("no handshake response within %d ms" % timeout_ms)
         head = bytes(self.buf[:end]).decode()
         rest = self.n - end - 4
         self.buf[:rest] = self.buf[end + 4:self.n]
@@ -158,6 +167,7 @@ class WebSocket:
                 await self._fail(e.code, str(e))
                 raise WsError(str(e))
             if h is not None and self.n >= h[0] + h[3]:
+                self.part_ms = None
                 hl, fin, op, ln = h
                 payload = bytes(self.buf[hl:hl + ln])
                 rest = self.n - hl - ln
@@ -167,11 +177,22 @@ class WebSocket:
                 if msg is not None:
                     return msg
                 continue
+            if self.n:
+                if self.part_ms is None:
+                    self.part_ms = k.ticks_ms()
+                elif k.ticks_diff(k.ticks_ms(), self.part_ms) >= FRAME_MS:
+                    await self._fail(1008, "frame incomplete")
+                    raise WsError("frame incomplete %d ms after its first byte" % FRAME_MS)
+                left = FRAME_MS - k.ticks_diff(k.ticks_ms(), self.part_ms)
+                if k.ticks_diff(deadline, k.ticks_ms()) > left:
+                    deadline = k.ticks_add(k.ticks_ms(), max(left, 1))
             got = await self._fill(deadline)
             if got < 0:
                 self._drop()
                 raise WsClosed("connection closed by peer")
             if got == 0:
+                if self.n and self.part_ms is not None and k.ticks_diff(k.ticks_ms(), self.part_ms) >= FRAME_MS:
+                    continue  # the frame's time is up: fail it above
                 return None
 
     async def _frame(self, fin, op, payload):

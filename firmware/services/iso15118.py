@@ -22,7 +22,7 @@ from msgs import SRC_ISO15118, SESSION_NONE, SESSION_CONNECTED, SESSION_AUTHORIZ
 from iso15118.secc import service_config as conf
 from iso15118.secc import session_msg as sm
 from iso15118.transport.stream import StreamTimeout
-from iso15118.secc.session import SeccSession
+from iso15118.secc.session import SeccSession, sap_check
 from iso15118.secc.iso20 import Evse20
 
 CONFIG_RETRY_MS = const(5000)
@@ -45,7 +45,10 @@ class IsoService:
         self.protocols = conf.supported(cfg)
         fs = ctx.fs_root
         self.capture = conf.capture(cfg, fs)
-        self.ep = SeccEndpoint(nif.Netif(cfg["iface"]), True, conf.tls_config(cfg, fs), self.capture)
+        # connections pass the gate's limits and a supportedAppProtocolReq check before a session
+        # starts (docs/iso15118_connections.md)
+        self.ep = SeccEndpoint(nif.Netif(cfg["iface"]), True, conf.tls_config(cfg, fs), self.capture,
+                               admit=sap_check)
         self.pm = ctx.sid_of("POWER_MGR")
         self.ocpp = ctx.sid_of("OCPP_CLIENT")
         self.can = ctx.sid_of("CAN_HANDLER")  # the station controller's GW_V2G: SoC and energy, 1 Hz
@@ -192,7 +195,8 @@ class IsoService:
                     "messages": getattr(s, "messages", 0), "power_w": self.power_w}
         return {"iface": self.cfg["iface"], "offers": self.ep.offers, "sessions": self.serial, "live": live,
                 "history": self.history, "resumed": self.resumed, "max_p": self.limits.max_p,
-                "send_errors": self.send_errors, "ipc_ignored": self.ipc_bad, "sdp": self.ep.sdp.stats()}
+                "send_errors": self.send_errors, "ipc_ignored": self.ipc_bad, "sdp": self.ep.sdp.stats(),
+                "link": self.ep.gate.stats()}
 
 
 def _loader(ctx):

@@ -127,10 +127,12 @@ def main(a: argparse.Namespace) -> int:
         print(f"jezgro ev: the MicroPython run ended without a result (exit {proc.returncode}):\n{err}",
               file=sys.stderr)
         return 1
-    summary = out["result"] or {"end": None, "detail": "no session within --max-seconds"}
-    summary["errors"] = out["errors"]
-    summary["faults"] = out["faults"]
-    if out["faults"]:
-        summary["fault_text"] = out["fault_text"]
+    # a run that went wrong may leave any of these missing or null
+    summary = out.get("result") if isinstance(out.get("result"), dict) else None
+    summary = summary or {"end": None, "detail": "no session within --max-seconds"}
+    summary["errors"] = out.get("errors") or []
+    summary["faults"] = out.get("faults") or 0
+    if summary["faults"]:
+        summary["fault_text"] = out.get("fault_text")
     print(json.dumps(summary))
     return 0 if summary.get("end") == "SessionStop" else 1

@@ -78,88 +78,120 @@ class LiveStatus:
             self.drawn = 0
 
 
+def _d(x) -> dict:
+    """x when it is a dict, else {}: a run that went wrong leaves fields missing or null."""
+    return x if isinstance(x, dict) else {}
+
+
+def _l(x) -> list:
+    return x if isinstance(x, list) else []
+
+
 def _sessions(summary: dict) -> list[str]:
     """ISO 15118 sessions of the SECC (and the simulated EV's view), with the charge-loop response
-    time against the 25 ms budget."""
-    iso = summary.get("iso15118") or {}
+    time against the 25 ms budget. Every field may be missing or null (an EV that never got a
+    session has "ev": null)."""
+    iso = _d(summary.get("iso15118"))
     out = []
-    for h in iso.get("history", []):
-        loop = h.get("loop_us") or []
+    for h in map(_d, _l(iso.get("history"))):
+        loop = [x for x in _l(h.get("loop_us")) if isinstance(x, (int, float))]
         resp = (f", charge-loop response mean {sum(loop) / len(loop) / 1000:.2f} ms max {max(loop) / 1000:.2f} ms"
                 f" (budget 25 ms)" if loop else "")
         detail = f" ({h['detail']})" if h.get("detail") else ""
         out.append(f"ISO 15118 session {h.get('serial', '?')}: {h.get('protocol_name') or h.get('protocol')}, "
-                   f"{h.get('messages', len(h.get('requests', [])))} messages, {h.get('energy_wh', 0)} Wh, "
+                   f"{h.get('messages', len(_l(h.get('requests'))))} messages, {h.get('energy_wh', 0)} Wh, "
                    f"{h.get('end')}{detail}{resp}")
     if iso.get("resumed"):
         out.append(f"ISO 15118 sessions resumed after a service restart: {iso['resumed']}")
-    ev = (summary.get("ev") or {}).get("result")
+    link = _d(iso.get("link"))
+    dropped = {k: v for k, v in link.items() if k in LINK_DROPS and v}
+    if dropped:
+        out.append("ISO 15118 connections dropped by the SECC's limits: "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())))
+    ev = _d(_d(summary.get("ev")).get("result"))
     if ev:
-        e = ev.get("ev", {})
-        out.append(f"EV simulator: {e.get('energy_service')} session ended {ev.get('end')}, "
-                   f"SoC {e.get('soc')} % (target {e.get('target_soc')} %), {e.get('energy_wh')} Wh, "
-                   f"{e.get('loops')} charge loops")
+        e = _d(ev.get("ev"))
+        if e:
+            out.append(f"EV simulator: {e.get('energy_service')} session ended {ev.get('end')}, "
+                       f"SoC {e.get('soc')} % (target {e.get('target_soc')} %), {e.get('energy_wh')} Wh, "
+                       f"{e.get('loops')} charge loops")
+        else:
+            out.append(f"EV simulator: no session, ended {ev.get('end')}"
+                       + (f" ({ev['detail']})" if ev.get("detail") else ""))
     elif summary.get("ev") is not None and not iso.get("history"):
         out.append("ISO 15118: no session (no EV connected in this run)")
     return out
 
 
+# the gate's counters (firmware/iso15118/transport/gate.py) worth a line when not zero
+LINK_DROPS = ("refused", "evicted", "no_first_byte", "no_sap", "slow", "bad", "closed", "superseded")
+
+
 def _can(summary: dict) -> list[str]:
     """CAN_HANDLER: frames sent, station commands, expiry (communication loss), bus errors."""
-    c = summary.get("can")
+    c = _d(summary.get("can"))
     if not c:
         return []
-    tx = c["tx"]
-    cmd = c["cmd"]
-    out = [f"CAN: {tx['GW_STATUS']} GW_STATUS, {tx['GW_PLL']} GW_PLL, {tx['GW_POWER']} GW_POWER, {tx['GW_V2G']} GW_V2G, "
-           f"{tx['GW_FAULT']} GW_FAULT sent; 10 Hz slots {c['slots']} ({c['slots_missed']} missed, latest "
-           f"{c['slot_late_max_ms']} ms late); bus-off {c['bus_off']}, error-passive {c['error_passive']}",
-           f"CAN station commands: {cmd['accepted']} accepted, dropped: {cmd['bad_length']} length, {cmd['bad_crc']} CRC, "
-           f"{cmd['stale']} stale, {cmd['bad_counter']} counter, {cmd['bad_value']} value, {c['rx_malformed']} malformed; "
-           f"expired {cmd['expired']} time(s)" + (f", last at {c['last_expiry_ms']} ms (local control)"
-                                                 if cmd["expired"] else "")]
+    tx = _d(c.get("tx"))
+    cmd = _d(c.get("cmd"))
+    out = [f"CAN: {tx.get('GW_STATUS', '?')} GW_STATUS, {tx.get('GW_PLL', '?')} GW_PLL, {tx.get('GW_POWER', '?')} "
+           f"GW_POWER, {tx.get('GW_V2G', '?')} GW_V2G, {tx.get('GW_FAULT', '?')} GW_FAULT sent; 10 Hz slots "
+           f"{c.get('slots', '?')} ({c.get('slots_missed', '?')} missed, latest {c.get('slot_late_max_ms', '?')} ms "
+           f"late); bus-off {c.get('bus_off', '?')}, error-passive {c.get('error_passive', '?')}",
+           f"CAN station commands: {cmd.get('accepted', '?')} accepted, dropped: {cmd.get('bad_length', '?')} length, "
+           f"{cmd.get('bad_crc', '?')} CRC, {cmd.get('stale', '?')} stale, {cmd.get('bad_counter', '?')} counter, "
+           f"{cmd.get('bad_value', '?')} value, {c.get('rx_malformed', '?')} malformed; expired "
+           f"{cmd.get('expired', '?')} time(s)" + (f", last at {c.get('last_expiry_ms', '?')} ms (local control)"
+                                                  if cmd.get("expired") else "")]
     return out
 
 
 def _storage(summary: dict) -> list[str]:
     """One line per file a service found damaged or could not write (firmware jezgro/persist.py)."""
-    files = (summary.get("storage") or {}).get("files") or {}
+    files = _d(_d(summary.get("storage")).get("files"))
     out = []
     for name, c in sorted(files.items()):
+        c = _d(c)
         counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items() if k != "last")
         out.append(f"Storage: {name}: {counts} (last: {c.get('last', '')})")
-    for s in summary["services"][1:]:
+    for s in map(_d, _l(summary.get("services"))[1:]):
         if s.get("config_error"):
-            out.append(f"Config: {s['name']}: {s['config_error']} ({s['config_errors']} failed load(s))")
+            out.append(f"Config: {s.get('name', '?')}: {s['config_error']} ({s.get('config_errors', '?')} failed load(s))")
     return out
 
 
 def human(summary: dict) -> str:
-    c = summary["critical"]
-    i = summary["ipc"]
-    out = [f"JEZGRO-GW simulation summary ({summary['config']}, {summary['mode']} time, "
-           f"{summary['sim_ms'] / 1000:.1f} s simulated, {summary['boots']} boot(s))",
+    """The summary as text. Never raises on a summary of a run that went wrong: missing or null fields
+    show as '?'."""
+    c = _d(summary.get("critical"))
+    i = _d(summary.get("ipc"))
+    sim_ms = summary.get("sim_ms")
+    sim_s = f"{sim_ms / 1000:.1f}" if isinstance(sim_ms, (int, float)) else "?"
+    out = [f"JEZGRO-GW simulation summary ({summary.get('config', '?')}, {summary.get('mode', '?')} time, "
+           f"{sim_s} s simulated, {summary.get('boots', '?')} boot(s))",
            f"{'service':<13} {'state':<8} {'starts':>6} {'restarts':>8} {'last fault':<10} "
            f"{'restart latency max/mean µs':>27}"]
-    for s in summary["services"][1:]:
-        lat = s["restart_latency_us"]
-        lat_s = f"{lat['max']}/{lat['mean']}" if lat["count"] else "-"
-        out.append(f"{s['name']:<13} {s['state']:<8} {s['starts']:>6} {s['restarts']:>8} "
-                   f"{s['last_fault']:<10} {lat_s:>27}")
-    out.append(f"CRITICAL ticks: {c['ticks_run']} run, {c['ticks_missed']} missed, {c['overruns']} overruns, "
-               f"max jitter {c['max_jitter_us']} µs, tick cost max {c['max_cost_us']} µs")
-    out.append(f"IPC pool: high-water {i['high_water']}/{i['slots']} slots, sent {i['sent']}, "
-               f"exhausted {i['pool_exhausted']}, stale rejected {i['stale_rejected']}")
+    for s in map(_d, _l(summary.get("services"))[1:]):
+        lat = _d(s.get("restart_latency_us"))
+        lat_s = f"{lat.get('max')}/{lat.get('mean')}" if lat.get("count") else "-"
+        out.append(f"{s.get('name', '?')!s:<13} {s.get('state', '?')!s:<8} {s.get('starts', '?')!s:>6} "
+                   f"{s.get('restarts', '?')!s:>8} {s.get('last_fault', '?')!s:<10} {lat_s:>27}")
+    out.append(f"CRITICAL ticks: {c.get('ticks_run', '?')} run, {c.get('ticks_missed', '?')} missed, "
+               f"{c.get('overruns', '?')} overruns, max jitter {c.get('max_jitter_us', '?')} µs, "
+               f"tick cost max {c.get('max_cost_us', '?')} µs")
+    out.append(f"IPC pool: high-water {i.get('high_water', '?')}/{i.get('slots', '?')} slots, "
+               f"sent {i.get('sent', '?')}, exhausted {i.get('pool_exhausted', '?')}, "
+               f"stale rejected {i.get('stale_rejected', '?')}")
     ev_note = " (the simulated EV's EVCC and grammars included: not on the board)" if summary.get("ev") else ""
-    out.append(f"Heap peak (live, sampled): {summary['heap']['peak_bytes']} bytes{ev_note}")
+    out.append(f"Heap peak (live, sampled): {_d(summary.get('heap')).get('peak_bytes', '?')} bytes{ev_note}")
     out.extend(_sessions(summary))
     out.extend(_can(summary))
     out.extend(_storage(summary))
-    if summary["reboots"]:
+    if summary.get("reboots"):
         out.append(f"Reboots: {summary['reboots']}")
-    if summary["reset"]["cause"]:
-        r = summary["reset"]
-        out.append(f"Last reset cause: {r['cause']} {r['service']} {r['reason']}".rstrip())
+    r = _d(summary.get("reset"))
+    if r.get("cause"):
+        out.append(f"Last reset cause: {r.get('cause')} {r.get('service') or ''} {r.get('reason') or ''}".rstrip())
     return "\n".join(out)
 
 

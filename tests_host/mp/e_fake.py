@@ -40,6 +40,16 @@ class Ctx:
     def feed(self):
         pass
 
+    # the clock the ISO 15118 libraries read from ctx
+    def ticks_ms(self):
+        return self.kernel.ticks_ms()
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def ticks_add(self, a, b):
+        return a + b
+
     async def sleep_ms(self, ms):
         self.kernel.now += ms
         self.slept += ms

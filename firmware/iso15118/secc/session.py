@@ -23,6 +23,22 @@ SEQUENCE_TIMEOUT_MS = 60000      # V2G_SECC_Sequence_Timeout
 SETUP_TIMEOUT_MS = 20000         # V2G_SECC_CommunicationSetup_Timeout: connection -> SessionSetupReq
 PERFORMANCE_MS = 25              # charge-loop response budget (V2G_SECC_CurrentDemand_Performance_Time)
 
+# Largest request payload per protocol (bytes of EXI; the stream's buffer grows to it once, after
+# supportedAppProtocol, which has its own limit in transport/gate.py). DIN 70121 is EIM only: its
+# largest request (ChargeParameterDiscoveryReq) is under 200 bytes. -2 requests carry certificate
+# chains (PaymentDetailsReq, CertificateInstallation/UpdateReq: up to 4 certificates of 800 bytes,
+# [V2G2-010]) and -20 ScheduleExchangeReq an EV power schedule of up to 1024 entries: 8 KB for both.
+MAX_PAYLOAD = {sap.DIN: 2048, sap.ISO2: 8192, sap.ISO20_DC: 8192, sap.ISO20_AC: 8192}
+
+
+def sap_check(payload):
+    # The SECC gate's test of a new connection's first message: a decodable supportedAppProtocolReq.
+    # Anything else (fuzz, another protocol, garbage) is refused before a session starts.
+    try:
+        return "supportedAppProtocolReq" in codec.decode(schemas.grammar("handshake"), payload)
+    except (EXIError, KeyError, TypeError, IndexError, ValueError):
+        return False
+
 
 class SessionResult:
     def __init__(self):
@@ -149,6 +165,9 @@ class SeccSession:
             r.end, r.detail = END_FAILED, "no common protocol"
             return
         r.protocol = ns
+        lim = getattr(stream, "limit", None)  # test and bench streams have no deframer
+        if lim is not None:
+            lim(MAX_PAYLOAD.get(ns, 2048))
         machine = MACHINES.get(ns)
         if machine is None:
             r.end, r.detail = END_FAILED, "no state machine for %s" % ns
@@ -218,6 +237,8 @@ class SeccSession:
             else:
                 res_name, res, nxt = self.state.process(d, name, body)
             await self._send_response(ctx, stream, mod, grammars, d.session_id, res_name, res)
+            if name == "SessionSetupReq" and nxt is not None:
+                stream.established = True  # the connection owns the SECC now (transport/gate.py)
             self.state = nxt
             if name in mod.LOOP_REQUESTS:
                 r.loop_us.append(time.ticks_diff(time.ticks_us(), t_rx))

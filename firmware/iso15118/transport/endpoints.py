@@ -1,17 +1,14 @@
 # The two ends of ISO 15118 connection setup, each one call for the session layer:
 #   SeccEndpoint.accept(): answer SDP and accept the EVCC's TCP/TLS connection;
 #   evcc_connect(): SDP discovery, the security decision, TCP/TLS connect.
-# The kernel lets a service wait on one object at a time, so the SECC waits on the socket it expects
-# traffic on next (SDP until it answered, then the listener it pointed the EVCC to) and checks the
-# others without blocking after every wake-up or POLL_MS.
-from micropython import const
+# The SECC waits on every socket at once (ctx.wait_io_any): SDP, the listeners and the connections
+# its gate (gate.py) holds; the same gate keeps serving them while a session waits for a request.
 import select
 from iso15118.transport import sdp
+from iso15118.transport.gate import Gate, BACKLOG, WAIT_MS
 from iso15118.transport.sdp_server import SdpServer
 from iso15118.transport.sdp_client import SdpClient
 from iso15118.transport.stream import Listener, StreamTimeout, connect
-
-POLL_MS = const(20)
 
 
 class SecurityRefused(OSError):
@@ -20,20 +17,23 @@ class SecurityRefused(OSError):
 
 class SeccEndpoint:
     # tcp: offer plain TCP; tls: TlsConfig to offer TLS (one or both). Ports 0: random dynamic ones.
-    def __init__(self, netif, tcp=True, tls=None, capture=None, tcp_port=0, tls_port=0):
+    # admit(payload) -> bool: a connection is handed out once its first message (0x8001) passes it
+    # (the SECC session's supportedAppProtocolReq check); None: at once, unread (transport tests).
+    def __init__(self, netif, tcp=True, tls=None, capture=None, tcp_port=0, tls_port=0, admit=None):
         self.netif = netif
         self.listeners = {}
         tapf = capture.tap if capture is not None else None
         try:
             if tcp:
-                self.listeners[sdp.SEC_NONE] = Listener(netif, tcp_port, None, tapf)
+                self.listeners[sdp.SEC_NONE] = Listener(netif, tcp_port, None, tapf, BACKLOG)
             if tls is not None:
-                self.listeners[sdp.SEC_TLS] = Listener(netif, tls_port, tls, tapf)
+                self.listeners[sdp.SEC_TLS] = Listener(netif, tls_port, tls, tapf, BACKLOG)
             offers = {}
             for sec, lt in self.listeners.items():
                 offers[sec] = lt.port
             self.offers = offers
             self.sdp = SdpServer(netif, offers, tap=tapf() if tapf is not None else None)
+            self.gate = Gate(self.sdp, list(self.listeners.values()), admit)
         except BaseException:
             self.close()
             raise
@@ -42,22 +42,22 @@ class SeccEndpoint:
         # -> V2gStream of the next EVCC; StreamTimeout when none connected within timeout_ms.
         k = ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
-        srv = self.sdp
+        g = self.gate
         while True:
             ctx.feed()
-            srv.poll()
-            for lt in self.listeners.values():
-                st = lt.try_accept()
-                if st is not None:
-                    return st
+            g.housekeep(ctx)
+            st = g.take()
+            if st is not None:
+                return st
             left = k.ticks_diff(deadline, k.ticks_ms())
             if left <= 0:
                 raise StreamTimeout("no EVCC connected within %d ms" % timeout_ms)
-            expect = self.listeners.get(srv.last_granted)
-            obj = expect.sock if expect is not None else srv.sock
-            await ctx.wait_io(obj, select.POLLIN, left if left < POLL_MS else POLL_MS)
+            await ctx.wait_io_any(g.objs(None), select.POLLIN, g.wait_ms(ctx, left if left < WAIT_MS else WAIT_MS))
 
     def close(self):
+        g = getattr(self, "gate", None)
+        if g is not None:
+            g.close()
         for lt in self.listeners.values():
             lt.close()
         s = getattr(self, "sdp", None)

@@ -14,8 +14,9 @@ C_BAD_CONTENT = const(3)
 C_UNOFFERED = const(4)   # the asked security is not offered: answered with the one we have
 C_SEND_FAIL = const(5)
 C_OTHER_IFACE = const(6)  # arrived on another interface: every interface is in ff02::1
+C_BUSY = const(7)         # another EV's request while a session owns the SECC: not answered
 COUNTER_NAMES = ("requests", "answered", "bad_frame", "bad_content", "other_security", "send_fail",
-                 "other_interface")
+                 "other_interface", "busy")
 
 
 class SdpServer:
@@ -31,6 +32,7 @@ class SdpServer:
         self.last_error = ""
         self.last_peer = None
         self.last_granted = -1  # security of the last answer: the connection to expect next
+        self.only = None        # addr16: answer only this peer (the EV of an established session; b"": none)
         self.sock = nif.udp_socket(netif, port, multicast=True)
         self.bound = netif.bound_device
 
@@ -82,6 +84,11 @@ class SdpServer:
             self.last_peer = peer
             if self.tap is not None:
                 self.tap.udp(peer[0], peer[1], sdp.MULTICAST, self.port, data)
+            if self.only is not None and peer[0] != self.only:
+                # one EV per charging point: while its session runs, only it may discover us again
+                # (after it lost its connection); docs/iso15118_connections.md
+                self.counts[C_BUSY] += 1
+                continue
             res = self.answer(data)
             if res is None:
                 continue

@@ -8,6 +8,10 @@ import socket
 from iso15118.transport import netif as nif, v2gtp
 
 SLICE_MS = const(200)
+# A V2GTP message whose first byte came must be complete this long after it (both roles, every
+# message): a peer's TCP stack sends a message of a few KB in one burst, so a trickle is a broken or
+# hostile sender holding the connection (docs/iso15118_connections.md).
+MSG_MS = const(2000)
 EAGAIN = const(11)
 EINPROGRESS = const(115)
 EALREADY = const(114)
@@ -22,6 +26,11 @@ class StreamClosed(OSError):
 
 
 class StreamTimeout(OSError):
+    pass
+
+
+class StreamSlow(StreamClosed):
+    # a message started and did not complete within MSG_MS: the connection is closed
     pass
 
 
@@ -52,6 +61,13 @@ class V2gStream:
         self.closed = False
         self.up = False  # some data went through: a TLS handshake is complete
         self._cipher = None
+        self.rx_bytes = 0
+        self.rx_ms = None       # ticks_ms of the last bytes received (the gate's staleness test)
+        self.msg_t0 = None      # ticks_ms of the first byte of the message being received
+        self.held = None        # a message read before the session took the stream (the SECC's gate)
+        self.watch = None       # the SECC's gate: served while recv() waits (SDP, new connections)
+        self.superseded = False  # set by the gate: the next recv() ends the session
+        self.established = False  # set by the session at SessionSetup: the connection owns the SECC
         if tap is not None:
             tap.tcp_open(local[0], local[1], remote[0], remote[1], client)
 
@@ -66,11 +82,14 @@ class V2gStream:
             self._cipher = self.sock.cipher()
         return self._cipher
 
-    async def recv(self, ctx, timeout_ms):
-        # -> (payload_type, payload). StreamTimeout, StreamClosed, or V2GTPError (fatal header
-        # error: the caller closes). A timeout keeps the partial message for the next call.
-        k = ctx
-        deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
+    def limit(self, max_payload):
+        # the largest payload accepted from now on (the negotiated protocol's)
+        self.dfr.limit(max_payload)
+
+    def poll_msg(self, ctx):
+        # Reads what is there without waiting. -> (payload_type, payload) or None. StreamClosed
+        # (StreamSlow: a message older than MSG_MS is still incomplete), V2GTPError.
+        now_ms = ctx.ticks_ms()
         while True:
             w = self.dfr.space()
             try:
@@ -81,18 +100,25 @@ class V2gStream:
                 else:
                     raise StreamClosed("recv: %s" % e)
             if n is None:
-                if not await _wait(ctx, self.sock, select.POLLIN, deadline):
-                    raise StreamTimeout("no V2GTP message within %d ms" % timeout_ms)
-                continue
+                t0 = self.msg_t0
+                if t0 is not None and ctx.ticks_diff(now_ms, t0) >= MSG_MS:
+                    raise StreamSlow("V2GTP message incomplete %d ms after its first byte" % MSG_MS)
+                return None
             if n == 0:
                 raise StreamClosed("peer closed")
             self.up = True
+            self.rx_bytes += n
+            self.rx_ms = now_ms
+            if self.msg_t0 is None:
+                self.msg_t0 = now_ms
             try:
                 m = self.dfr.commit(n)
             except v2gtp.V2GTPError:
                 if self.tap is not None:  # the offending header, for the post-mortem
                     self.tap.tcp_data(False, self.dfr.mv[0:v2gtp.HEADER_LEN])
                 raise
+            if not self.dfr.started():
+                self.msg_t0 = None
             if m is not None:
                 self.rx_frames += 1
                 if self.tap is not None:
@@ -100,6 +126,40 @@ class V2gStream:
                     # payload are still contiguous in the deframer's buffer.
                     self.tap.tcp_data(False, self.dfr.mv[0:v2gtp.HEADER_LEN + len(m[1])])
                 return m
+
+    async def recv(self, ctx, timeout_ms):
+        # -> (payload_type, payload). StreamTimeout, StreamClosed (StreamSlow), or V2GTPError (fatal
+        # header error: the caller closes). A timeout keeps the partial message for the next call;
+        # a message that started must complete within MSG_MS whatever timeout_ms is.
+        m = self.held
+        if m is not None:
+            self.held = None
+            return m
+        k = ctx
+        deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
+        while True:
+            if self.superseded:
+                raise StreamClosed("superseded by a new connection")
+            m = self.poll_msg(ctx)
+            if m is not None:
+                return m
+            now = k.ticks_ms()
+            left = k.ticks_diff(deadline, now)
+            if left <= 0:
+                raise StreamTimeout("no V2GTP message within %d ms" % timeout_ms)
+            t0 = self.msg_t0
+            if t0 is not None:
+                # wake up when the message's time is up: poll_msg() then raises StreamSlow
+                left = min(left, max(1, MSG_MS - k.ticks_diff(now, t0)))
+            ctx.feed()
+            w = left if left < SLICE_MS else SLICE_MS
+            g = self.watch
+            if g is None:
+                await ctx.wait_io(self.sock, select.POLLIN, w)
+            else:
+                # the SECC keeps answering SDP and taking connections while the session waits
+                await ctx.wait_io_any(g.objs(self.sock), select.POLLIN, g.wait_ms(ctx, w))
+                g.housekeep(ctx)
 
     async def send(self, ctx, payload_type, payload, timeout_ms=2000):
         data = v2gtp.frame(payload_type, payload)
@@ -193,8 +253,9 @@ def _tcp_socket():
 
 
 class Listener:
-    # TCP (tls=None) or TLS server socket on [link-local%iface]:port.
-    def __init__(self, netif, port=0, tls=None, tap_factory=None):
+    # TCP (tls=None) or TLS server socket on [link-local%iface]:port. backlog: connections the OS
+    # queues before accept() (the SECC's gate drains it on every wake-up).
+    def __init__(self, netif, port=0, tls=None, tap_factory=None, backlog=2):
         self.netif = netif
         self.tls = tls
         self.ctx = tls.context(True) if tls is not None else None
@@ -207,15 +268,16 @@ class Listener:
                 self.port = port
             else:
                 self.port = nif.bind_ephemeral(self.sock, netif)
-            self.sock.listen(2)
+            self.sock.listen(backlog)
             self.sock.setblocking(False)
         except BaseException:
             self.sock.close()
             raise
         self.security = SEC_TLS if tls is not None else SEC_TCP
 
-    def try_accept(self):
-        # -> V2gStream or None; never blocks.
+    def accept_raw(self):
+        # -> (plain socket, (addr16, port, scope)) or None; never blocks. Nothing is spent on the
+        # connection yet (no TLS context, no buffer): the caller may still refuse it.
         try:
             s, sa = self.sock.accept()
         except OSError as e:
@@ -223,13 +285,21 @@ class Listener:
                 return None
             raise
         s.setblocking(False)
-        peer = nif.parse_sockaddr(sa)
+        self.accepted += 1
+        return s, nif.parse_sockaddr(sa)
+
+    def stream(self, s, peer, max_payload=v2gtp.MAX_PAYLOAD):
+        # A V2gStream on an accepted socket (TLS: the handshake runs with the first read).
         if self.ctx is not None:
             s = self.ctx.wrap_socket(s, server_side=True, do_handshake_on_connect=False)
-        self.accepted += 1
         tap = self.tap_factory() if self.tap_factory is not None else None
         return V2gStream(s, self.security, (self.netif.ll, self.port), (peer[0], peer[1]), False,
-                         tap)
+                         tap, max_payload)
+
+    def try_accept(self):
+        # -> V2gStream or None; never blocks.
+        a = self.accept_raw()
+        return self.stream(a[0], a[1]) if a is not None else None
 
     async def accept(self, ctx, timeout_ms):
         k = ctx

@@ -96,6 +96,20 @@ class Deframer:
         self.errors = [0] * N_ERRORS
         self.frames = 0
 
+    def started(self):
+        # A message is partly in: its first byte came, its last did not (the slow-sender clock runs).
+        return self.fill > 0 or self.skip > 0
+
+    def limit(self, max_payload):
+        # A new largest payload, between messages (the SECC after supportedAppProtocol: the
+        # negotiated protocol's limit). The buffer grows at most once, to the protocol's size.
+        if self.started():
+            raise ValueError("payload limit changed mid-message")
+        self.max_payload = max_payload
+        if HEADER_LEN + max_payload > len(self.buf):
+            self.buf = bytearray(HEADER_LEN + max_payload)
+            self.mv = memoryview(self.buf)
+
     def space(self):
         # Writable window for readinto(): at most what completes the current header/message, so a
         # message never starts mid-buffer and no bytes have to be moved.

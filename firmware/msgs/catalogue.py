@@ -69,30 +69,32 @@ MESSAGES = (
      (("evse", "u8[0]"), ("emaid", "bytes[1..] ASCII contract id"))),
 )
 
-_by_id = None
+_by_id = {}  # type: dict
+_known = set()  # type: set
+
+
+def _index():
+    # built once (the kernel calls names() at boot), so that check() allocates nothing
+    global _by_id, _known
+    _by_id = {row[0]: row for row in MESSAGES}
+    known = set()  # type: set
+    for row in MESSAGES:
+        known.update(row[2])
+        known.update(row[3])
+    known.discard("*")
+    _known = known
 
 
 def get(mtype):
-    global _by_id
-    if _by_id is None:
-        _by_id = {row[0]: row for row in MESSAGES}
+    if not _by_id:
+        _index()
     return _by_id.get(mtype)
-
-
-_known = None
 
 
 def names():
     # every service name a message is declared for: direction is checked between these
-    global _known
-    if _known is None:
-        out = set()  # type: set
-        for row in MESSAGES:
-            out.update(row[2])
-            out.update(row[3])
-        out.discard("*")
-        get(0)  # and the id index
-        _known = out
+    if not _known:
+        _index()
     return _known
 
 

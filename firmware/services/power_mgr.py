@@ -27,6 +27,7 @@ REFRESH_MS = 1000  # resend the setpoint this often: a restarted DROOP_CTRL gets
 POWER_PATH = ("PLL_SYNC", "CURRENT_CTRL", "DROOP_CTRL")
 SOURCE_OF = {"OCPP_CLIENT": SRC_OCPP, "ISO15118": SRC_ISO15118, "CAN_HANDLER": SRC_STATION}
 NOTIFY = ("DROOP_CTRL", "CURRENT_CTRL", "CAN_HANDLER")
+_UNSENT = object()  # ISO15118 not told the station target yet (None is a value: "no target")
 
 
 class PowerManager:
@@ -48,8 +49,7 @@ class PowerManager:
         self.pll = array.array("i", bytes(4 * shared.FIELDS))
         self.iso = ctx.sid_of("ISO15118")
         self.cap_sent = None  # tell ISO15118 once at start (after our own restart too)
-        self.target_sent = None
-        self.target_told = False
+        self.target_sent = _UNSENT
         self.notify = [sid for sid in (ctx.sid_of(n) for n in NOTIFY) if sid >= 0]
         self.ignored = 0  # messages not for POWER_MGR (counted, not fatal)
         self.meas = Measure()
@@ -132,7 +132,7 @@ class PowerManager:
             self._released(sid)
             if sid == self.iso:
                 self.cap_sent = None  # released from quarantine: tell it again
-                self.target_told = False
+                self.target_sent = _UNSENT
         else:
             self.ignored += 1
 
@@ -227,10 +227,9 @@ class PowerManager:
         if self.iso < 0:
             return
         t = self.arb.station_target()
-        if not self.target_told or t != self.target_sent:
+        if t is not self.target_sent and t != self.target_sent:
             if msgs.send_evse_power_target(self.ctx, self.iso, t) == 0:
                 self.target_sent = t
-                self.target_told = True
 
     def status(self):
         p, q, src = self.arb.effective()

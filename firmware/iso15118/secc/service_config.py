@@ -116,7 +116,7 @@ def tls_config(c, fs):
     try:
         tc.context(True)  # garbage in either file shows here, named, rather than in the endpoint
     except ImportError:
-        pass  # no TLS in this build: the endpoint says so
+        raise ConfigError("%s: tls is on but this firmware has no TLS module (tls/mbedTLS)" % FILE)
     except Exception as e:  # mbedTLS on garbage: ValueError, OSError, ...
         raise ConfigError("%s: tls_cert %s / tls_key %s: bad certificate or key (%s)" % (
             FILE, c["tls_cert"], c["tls_key"], e))

@@ -13,7 +13,7 @@
 # ctx.send_i32 each) allocates nothing, so the CRITICAL tick may use them too.
 from micropython import const
 
-# --- ids (u16): 0x00xx kernel, 0x01xx grid, 0x02xx power, 0x03xx protocols --------------------
+# --- ids (u16): 0x00xx kernel, 0x01xx grid, 0x02xx power, 0x03xx protocols, 0x04xx EV link --------------------
 AUDIT_EVENT = const(0x0001)
 SERVICE_QUARANTINED = const(0x0002)
 SERVICE_RESTARTED = const(0x0003)
@@ -35,6 +35,8 @@ ISO_CERT_REQUEST = const(0x0305)
 ISO_CERT_RESPONSE = const(0x0306)
 ISO_AUTHORIZE = const(0x0307)
 EV_STATUS = const(0x0308)
+CP_STATE = const(0x0401)
+SLAC_LINK = const(0x0402)
 
 # --- field indexes of the four-int32 messages (msg.i32(index)) ---------------------------------
 # AUDIT_EVENT: i32[0] event | sid << 8 | cause << 16, then the text number, time, generation
@@ -80,6 +82,15 @@ CERT_RESULT = const(0)
 EV_SOC = const(0)
 EV_ENERGY_WH = const(1)
 EV_SERIAL = const(2)
+# CP_STATE
+CP_LEVEL = const(0)
+CP_DUTY_PERMILLE = const(1)
+CP_PP_A = const(2)
+CP_PLUG_SERIAL = const(3)
+# SLAC_LINK
+LINK_UP = const(0)
+LINK_ATTEN_DB = const(1)
+LINK_PLUG_SERIAL = const(2)
 
 # --- field values --------------------------------------------------------------------------------
 # power sources (SET_SRC, LIM_SRC_FLAGS)
@@ -100,6 +111,15 @@ SESSION_AUTHORIZED = const(2)  # energy transfer authorised
 EMERG_FREQ = const(1)  # outside the profile's critical frequency band
 EMERG_VOLT = const(2)  # outside the continuous voltage band
 EMERG_ISLAND = const(3)  # protection tripped (loss of mains / anti-islanding)
+# CP_STATE level: IEC 61851-1 control pilot states (A no vehicle, B connected, C charging,
+# D charging with ventilation, E short/no pilot, F EVSE fault)
+CP_A = const(1)
+CP_B = const(2)
+CP_C = const(3)
+CP_D = const(4)
+CP_E = const(5)
+CP_F = const(6)
+CP_NAMES = ("-", "A", "B", "C", "D", "E", "F")
 # ISO_CERT_RESPONSE result
 CERT_ACCEPTED = const(1)
 CERT_FAILED = const(0)

@@ -67,6 +67,13 @@ MESSAGES = (
       ("-", ""))),
     (m.ISO_AUTHORIZE, "ISO_AUTHORIZE", ("ISO15118",), ("OCPP_CLIENT",), BYTES, (2, 37),
      (("evse", "u8[0]"), ("emaid", "bytes[1..] ASCII contract id"))),
+    (m.CP_STATE, "CP_STATE", ("SLAC",), ("ISO15118", "OCPP_CLIENT", "POWER_MGR"), I32, (16, 16),
+     (("level", "CP_A..CP_F (IEC 61851-1 pilot state, debounced)"),
+      ("duty", "PWM duty the EVSE drives, 1/1000 (50: 5 % digital communication, 1000: no PWM)"),
+      ("pp", "A cable rating from proximity pilot, 0: none/DC"), ("serial", "plug-in number since boot"))),
+    (m.SLAC_LINK, "SLAC_LINK", ("SLAC",), ("ISO15118", "OCPP_CLIENT"), I32, (16, 16),
+     (("up", "1: matched (logical network joined), 0: lost/unplugged"), ("atten", "dB average attenuation"),
+      ("serial", "plug-in number of the match"), ("-", ""))),
 )
 
 _by_id = {}  # type: dict

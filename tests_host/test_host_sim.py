@@ -154,11 +154,11 @@ def test_sim_ev_session_captured_to_pcapng(tmp_path):
 
 
 def test_live_status_state_names_come_from_the_firmware():
-    """jezgro sim's live status names states as the kernel does (firmware/jezgro/const.py ST_NAMES, read
+    """jezgro sim's live view names states as the kernel does (firmware/jezgro/const.py ST_NAMES, read
     from the source, not typed again), a held (quarantined) service in capitals."""
-    from jezgro_host import mp, sim
+    from jezgro_host import live, mp
     p = mp.run_code("from jezgro.const import ST_NAMES, ST_HELD\nprint(list(ST_NAMES), ST_HELD)")
     assert p.returncode == 0, p.stderr
     names, held = p.stdout.rsplit(" ", 1)
-    assert [n.lower() for n in sim.STATE_NAMES] == json.loads(names.replace("'", '"'))
-    assert sim.STATE_NAMES[int(held)] == "HELD"
+    assert live.STATE_NAMES == json.loads(names.replace("'", '"'))
+    assert live._state(int(held)) == "HELD"

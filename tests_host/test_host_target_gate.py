@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from jezgro_host import target
+from jezgro_host.errors import ToolError
 from jezgro_host import mp
 from jezgro_host.mp import FIRMWARE, ROOT, STM32_BOARD
 
@@ -132,19 +133,20 @@ def test_deploy_without_board_says_so(build_dir):
         pytest.skip("a board is attached: not testing the no-board message")
     r = jezgro("deploy", "--build-dir", str(build_dir))
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "jezgro deploy: no board found (connect the NUCLEO-H743ZI's USB)" in r.stdout
+    assert r.stderr.strip() == "jezgro deploy: no board found (connect the NUCLEO-H743ZI's USB)"
 
 
 def test_deploy_without_build_says_make_build(tmp_path):
     r = jezgro("deploy", "--build-dir", str(tmp_path / "nothing"))
     assert r.returncode == 1
-    assert "make build" in r.stdout
+    assert "make build" in r.stderr
 
 
 def test_deploy_cli_wiring():
     # The arguments cli.py gives deploy are the ones deploy reads.
     ns = argparse.Namespace(device=None, build_dir="/nonexistent")
-    assert target.deploy(ns) == 1
+    with pytest.raises(ToolError, match="no build in /nonexistent"):
+        target.deploy(ns)
 
 
 # --- board.py under the unix port, with the stm32 modules faked -------------------------------

@@ -144,7 +144,8 @@ def main(argv):
             k.note_heap()
             emit("STATUS", {"t_ms": t, "ticks": k.critical.ticks, "gateway": _gateway_state(k),
                             "services": [[s.name, s.state, s.restarts] for s in k.services[1:]],
-                            "power": _power_state(k)})
+                            "power": _power_state(k), "grid": _grid_state(), "limits": _limits(k),
+                            "ocpp": _ocpp_state(k)})
 
     kernel = None
     reboots = []
@@ -266,6 +267,36 @@ def _power_state(k):
         live = iso.status()["live"]
         out["iso_state"] = live["state"] if live else "Idle"
     return out
+
+
+def _grid_state():
+    # what PLL_SYNC sees: frequency, the positive-sequence phase voltage amplitude (vd when locked,
+    # peak volts; VMAG is only a within-4 % estimate for the detector), lock
+    from grid import pll
+    st = pll.ST
+    return {"f_mhz": pll.freq_mhz(), "v_peak": st[pll.VD] >> 8, "locked": st[pll.LOCKED]}
+
+
+def _limits(k):
+    # POWER_MGR's view (power/status.GW): the setpoint it sends and the limits in force with their
+    # sources; None until POWER_MGR has run
+    from power import status as gw
+    import msgs
+    g = gw.GW
+    if not g[gw.UPDATES]:
+        return None
+
+    def src(i):
+        return msgs.SOURCE_NAMES[g[i]] if g[i] != gw.NONE else None
+    return {"p_set_w": g[gw.P_SET], "set_src": src(gw.SET_SRC), "import_w": g[gw.IMP_LIM],
+            "import_src": src(gw.IMP_SRC), "export_w": g[gw.EXP_LIM], "export_src": src(gw.EXP_SRC)}
+
+
+def _ocpp_state(k):
+    cl = _published(k, "OCPP_CLIENT")
+    if cl is None:
+        return None
+    return {"connected": bool(cl.connected)}
 
 
 def _sid(table, name):

@@ -16,8 +16,10 @@ import sys
 import threading
 import time
 from typing import Any
+from pathlib import Path
 
 from . import candbc
+from .errors import UserError
 
 MODES = {"power": 1, "standby": 2}
 
@@ -25,9 +27,12 @@ MODES = {"power": 1, "standby": 2}
 def open_bus(interface: str = "udp_multicast", channel: str | None = None, port: int = candbc.DEFAULT_PORT) -> Any:
     import can
 
-    if interface == "udp_multicast":
-        return can.Bus(interface=interface, channel=channel or candbc.DEFAULT_GROUP, port=port, fd=True)
-    return can.Bus(interface=interface, channel=channel, fd=True)
+    try:
+        if interface == "udp_multicast":
+            return can.Bus(interface=interface, channel=channel or candbc.DEFAULT_GROUP, port=port, fd=True)
+        return can.Bus(interface=interface, channel=channel, fd=True)
+    except (can.CanError, ValueError, ImportError) as e:  # unknown interface, no such channel, no driver
+        raise UserError(f"cannot open CAN interface {interface!r} (channel {channel!r}): {e}") from None
 
 
 class StationController:
@@ -130,6 +135,8 @@ def monitor(a) -> int:
     import can
 
     db = candbc.load()
+    if a.log and not Path(a.log).resolve().parent.is_dir():
+        raise UserError(f"--log {a.log}: no such directory")
     bus = open_bus(a.interface, a.channel, a.port)
     writer = can.Logger(a.log) if a.log else None  # .log: candump (CanutilsLogWriter), .blf: Vector BLF
     tty = sys.stdout.isatty()
@@ -171,7 +178,23 @@ def monitor(a) -> int:
     return 0
 
 
+def check_command(a) -> None:
+    """The values of `can send` against the DBC's own signal ranges (STATION_CMD), before a frame goes out."""
+    m = candbc.load().get_message_by_frame_id(candbc.STATION_CMD)
+    for opt, signal, v in (("--p", "PowerSetpoint", a.p), ("--q", "ReactiveSetpoint", a.q),
+                           ("--timeout-ms", "Timeout", a.timeout_ms)):
+        sig = m.get_signal_by_name(signal)
+        if (sig.minimum is not None and v < sig.minimum) or (sig.maximum is not None and v > sig.maximum):
+            raise UserError(f"{opt} {v}: outside {signal}'s range {sig.minimum:g} .. {sig.maximum:g} "
+                            f"{sig.unit or ''} (firmware/canbus/station.dbc)".rstrip())
+    if a.period_ms < 1:
+        raise UserError(f"--period-ms {a.period_ms}: must be at least 1")
+    if a.seconds < 0:
+        raise UserError(f"--seconds {a.seconds:g}: must not be negative")
+
+
 def send(a) -> int:
+    check_command(a)
     st = StationController(open_bus(a.interface, a.channel, a.port)).start()
     try:
         st.command(a.p, a.q, MODES[a.mode], a.timeout_ms, a.period_ms / 1000)

@@ -25,6 +25,7 @@ from websockets.asyncio.server import serve
 from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import InternalError
 from ocpp.v201 import ChargePoint, call, call_result
+from .errors import ToolError, UserError
 
 CHARGER_ACTIONS = ("BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent", "MeterValues",
                    "NotifyReport", "Authorize", "SecurityEventNotification", "NotifyEVChargingNeeds",
@@ -200,8 +201,13 @@ class Csms:
                 del self.stations[sid]
 
     async def _serve(self, ready: threading.Event) -> None:
-        self._server = await serve(self._on_connect, self.host, self.port, subprotocols=["ocpp2.0.1"],
-                                   process_request=self._check, ssl=self._ssl(), ping_interval=None)
+        try:
+            self._server = await serve(self._on_connect, self.host, self.port, subprotocols=["ocpp2.0.1"],
+                                       process_request=self._check, ssl=self._ssl(), ping_interval=None)
+        except (OSError, ValueError, OverflowError) as e:  # port taken, bad address, unreadable certificate
+            self._start_error = e
+            ready.set()
+            return
         self.port = self._server.sockets[0].getsockname()[1]
         ready.set()
         await self._server.wait_closed()
@@ -213,7 +219,11 @@ class Csms:
                                         daemon=True)
         self._thread.start()
         if not ready.wait(10):
-            raise RuntimeError("CSMS did not start")
+            raise ToolError(f"the CSMS did not start on {self.host}:{self.port} within 10 s")
+        err = getattr(self, "_start_error", None)
+        if err is not None:
+            why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise ToolError(f"the CSMS cannot listen on {self.host}:{self.port}: {why}")
         return self
 
     def stop(self) -> None:
@@ -297,11 +307,24 @@ def _console(c: Csms) -> None:
             print(f"error: {type(e).__name__}: {e}")
 
 
+def _port(v: str) -> int:
+    if not v.isdigit() or not 0 <= int(v) <= 65535:
+        raise argparse.ArgumentTypeError(f"{v!r} is not a TCP port (0..65535)")
+    return int(v)
+
+
+def _station_password(v: str) -> tuple[str, str]:
+    sid, eq, pw = v.partition("=")
+    if not eq or not sid or not pw:
+        raise argparse.ArgumentTypeError(f"want STATION=PASSWORD, got {v!r}")
+    return sid, pw
+
+
 def _args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=9000)
+    ap.add_argument("--port", type=_port, default=9000)
     ap.add_argument("--log", default="csms.jsonl", help="JSON Lines message log")
-    ap.add_argument("--password", action="append", default=[], metavar="STATION=PASSWORD",
+    ap.add_argument("--password", action="append", default=[], metavar="STATION=PASSWORD", type=_station_password,
                     help="require Basic auth (profiles 1/2); repeatable")
     ap.add_argument("--cert", help="server certificate (PEM): enables wss:// (profiles 2/3)")
     ap.add_argument("--key", help="server private key (PEM)")
@@ -318,7 +341,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    pw = dict(p.split("=", 1) for p in a.password) if a.password else None
+    pw = dict(a.password) if a.password else None
+    for opt in ("cert", "key", "client_ca"):
+        path = getattr(a, opt)
+        if path is not None and not Path(path).is_file():
+            raise UserError(f"--{opt.replace('_', '-')} {path}: no such file")
+    if bool(a.cert) != bool(a.key):
+        raise UserError("--cert and --key go together (wss:// needs both)")
     c = Csms(a.host, a.port, a.log, pw, a.cert, a.key, a.client_ca, a.heartbeat).start()
     print(f"CSMS listening on {c.url}/<station-id>, log {a.log}", flush=True)
     try:

@@ -8,10 +8,10 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from . import mp
+from .errors import ToolError, UserError, firmware_message
 
 PROTOCOLS = ("din", "iso2-dc", "iso2-ac", "iso20-dc-bpt", "iso20-ac-bpt")
 ISO15118_2_SUITES = ["TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256"]
@@ -109,8 +109,7 @@ def config(a: argparse.Namespace) -> dict:
 def main(a: argparse.Namespace) -> int:
     why = check_iface(a.iface)
     if why:
-        print(f"jezgro ev: {why}", file=sys.stderr)
-        return 2
+        raise UserError(why)
     cfg = config(a)
     code = RUNNER % {"cfg": json.dumps(cfg), "run_ms": int(a.max_seconds * 1000)}
     proc = mp.start(["-c", code], heap="2M", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -124,9 +123,8 @@ def main(a: argparse.Namespace) -> int:
     err = proc.stderr.read() if proc.stderr else ""
     proc.wait()
     if out is None:
-        print(f"jezgro ev: the MicroPython run ended without a result (exit {proc.returncode}):\n{err}",
-              file=sys.stderr)
-        return 1
+        raise ToolError(f"the MicroPython run ended without a result (exit {proc.returncode}): "
+                        f"{firmware_message(err) or 'no output'}")
     # a run that went wrong may leave any of these missing or null
     summary = out.get("result") if isinstance(out.get("result"), dict) else None
     summary = summary or {"end": None, "detail": "no session within --max-seconds"}

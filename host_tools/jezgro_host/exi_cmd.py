@@ -6,6 +6,7 @@ import json
 import sys
 
 from . import mp
+from .errors import ToolError, firmware_message
 
 SCHEMAS = ["handshake", "din", "iso2", "iso20-common", "iso20-dc", "iso20-ac"]
 
@@ -55,9 +56,12 @@ def main(a) -> int:
         return generate.main()
     p = mp.run(["-c", _RUN, a.exi_cmd, a.schema], heap="1M", input=sys.stdin.read(), capture_output=True,
                timeout=60)
-    sys.stderr.write(p.stderr)
-    if p.returncode == 0 and a.exi_cmd == "decode" and a.pretty:  # json keeps the document order
+    if p.returncode != 0:
+        # the codec's EXIError is one line on stderr; anything else (a firmware bug, out of memory) is
+        # a traceback: the user gets its last line
+        raise ToolError(p.stderr.strip() or firmware_message(p.stdout) or f"MicroPython exit {p.returncode}")
+    if a.exi_cmd == "decode" and a.pretty and a.exi_cmd == "decode" and a.pretty:  # json keeps the document order
         sys.stdout.write(json.dumps(json.loads(p.stdout), indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(p.stdout)
-    return p.returncode
+    return 0

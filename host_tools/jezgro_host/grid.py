@@ -9,12 +9,12 @@ numbers in the scenario's "spec" block (taken from the spec, §3.3, §4.3, §5, 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from . import mp
+from .errors import ToolError, UserError, choices, firmware_message
 from .mp import ROOT
 
 SCENARIOS = ROOT / "boards" / "unix" / "scenarios"
@@ -61,7 +61,8 @@ def run(names_: list[str], out: Path, timeout: float = 900) -> list[dict]:
                heap="8M", fs_root=str(out / "fs"), extra_env={"JEZGRO_SCENARIOS": str(SCENARIOS)},
                cwd=ROOT, capture_output=True, timeout=timeout)
     if p.returncode != 0:
-        raise RuntimeError(f"scenario run failed (rc {p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
+        raise ToolError(f"the scenario run stopped (MicroPython exit {p.returncode}): "
+                        f"{firmware_message(p.stdout + p.stderr) or 'no output'}")
     return [json.loads(line[7:]) for line in p.stdout.splitlines() if line.startswith("RESULT ")]
 
 
@@ -331,8 +332,10 @@ def main(a) -> int:
     out = Path(a.out)
     sel = (names() + island_sweep(out)) if a.all else ([a.scenario] if a.scenario else [])
     if not sel:
-        print("jezgro grid-test: give a SCENARIO or --all (see --list)", file=sys.stderr)
-        return 2
+        raise UserError("give a SCENARIO or --all (one of: " + ", ".join(names()) + ")")
+    for name in sel:
+        if not (name in names() or (name.endswith(".json") and Path(name).is_file())):
+            raise choices("scenario", name, names())
     results = evaluate(sel, out, plots=not a.no_plots)
     print_table(results)
     print(f"CSV and PNG in {out}/")

@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .errors import ToolError
 from .mp import run_code, tool
 
 READ = """
@@ -58,8 +59,7 @@ def main(a) -> int:
     else:
         root = a.dir
         if not (Path(root) / "audit.log").exists() and not (Path(root) / "audit.1.log").exists():
-            print(f"jezgro logs: no audit log in {root} (run 'jezgro sim' first or pass --dir)", file=sys.stderr)
-            return 1
+            raise ToolError(f"no audit log in {root} (run 'jezgro sim' first or pass --dir)")
     recs, stats = read(root)
     for rec in recs:
         if a.json:

@@ -2,24 +2,28 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from . import mp
+from . import grid, mp, plot
+from .errors import ToolError, UserError, choices, firmware_message
+from .live import LiveView
 from .mp import ROOT, UNIX_BOARD
 
-_ST = mp.firmware_constants("jezgro/const.py", "ST_NAMES", "ST_HELD")
-# The service states by number, as the kernel names them; the live status shouts a quarantined one.
-STATE_NAMES = [n.upper() if i == _ST["ST_HELD"] else n for i, n in enumerate(_ST["ST_NAMES"])]
+EV_PROTOCOLS = ("din", "iso2-dc", "iso2-ac", "iso20-dc-bpt", "iso20-ac-bpt", "none")
+FAULT_KINDS = ("crash", "hang", "oom", "stall")
 
 
 def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: float | None = None,
         env: dict | None = None) -> dict:
-    """Run the simulation; returns the SUMMARY dict. Raises RuntimeError on failure."""
+    """Run the simulation; returns the SUMMARY dict. Raises ToolError with the firmware's own words for
+    why it stopped (its exception, or its SystemExit message) when it fails."""
     proc = mp.start([str(UNIX_BOARD / "simmain.py"), "--fs", fs_root, *args], heap=heap, fs_root=fs_root,
                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     summary = None
+    tail: list[str] = []  # the firmware's own lines (a traceback goes to stdout on the unix port)
     assert proc.stdout is not None
     while True:
         try:
@@ -33,49 +37,18 @@ def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: 
         tag, _, rest = line.partition(" ")
         if tag == "SUMMARY":
             summary = json.loads(rest)
-        elif on_line is not None:
+            continue
+        if tag not in ("STATUS", "INJECT"):
+            tail = (tail + [line])[-40:]
+        if on_line is not None and not (tag in ("Traceback", "File") or line.startswith(" ")):
             on_line(tag, rest)
     err = proc.stderr.read() if proc.stderr else ""
     rc = proc.wait(timeout=timeout)
     if rc != 0 or summary is None:
-        raise RuntimeError(f"simulation failed (exit {rc}):\n{err}")
+        why = firmware_message("".join(tail) + err) or "no output"
+        raise ToolError(f"the simulation stopped (MicroPython exit {rc}): {why}")
     summary["stderr"] = err
     return summary
-
-
-class LiveStatus:
-    """One line per service, redrawn in place on a terminal, appended otherwise."""
-
-    def __init__(self, stream=sys.stdout):
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.drawn = 0
-
-    def __call__(self, tag: str, rest: str) -> None:
-        if tag == "INJECT":
-            d = json.loads(rest)
-            self._clear()
-            self.stream.write(f"  t={d['t_ms'] / 1000:7.3f}s  inject {d['inject']}"
-                              f"{'' if d['applied'] else ' (service not running: ignored)'}\n")
-            return
-        if tag != "STATUS":
-            self._clear()
-            self.stream.write(f"{tag} {rest}")
-            return
-        d = json.loads(rest)
-        gw = f"  gateway {d['gateway']}" if d.get("gateway") else ""
-        lines = [f"t={d['t_ms'] / 1000:7.3f}s  CRITICAL ticks {d['ticks']}{gw}"]
-        for name, state, restarts in d["services"]:
-            lines.append(f"  {name:<13} {STATE_NAMES[state]:<8} restarts {restarts}")
-        self._clear()
-        self.stream.write("\n".join(lines) + "\n")
-        self.stream.flush()
-        self.drawn = len(lines) if self.tty else 0
-
-    def _clear(self) -> None:
-        if self.drawn:
-            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
-            self.drawn = 0
 
 
 def _d(x) -> dict:
@@ -195,6 +168,75 @@ def human(summary: dict) -> str:
     return "\n".join(out)
 
 
+def service_names(config: str) -> list[str]:
+    """The service names of a configuration table (firmware/config/NAME.py), read without running it."""
+    import ast
+    tree = ast.parse((mp.FIRMWARE / "config" / f"{config}.py").read_text())
+    return [n.args[1].value for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "S" and len(n.args) > 1
+            and isinstance(n.args[1], ast.Constant)]
+
+
+def check_args(a) -> None:
+    """Everything the user gave that the host can check before MicroPython starts: one UserError each."""
+    if a.seconds <= 0:
+        raise UserError(f"--seconds {a.seconds:g}: must be more than 0")
+    import re
+    if not re.fullmatch(r"\d+[KkMm]?", a.heap):
+        raise UserError(f"--heap {a.heap!r}: want a size like 1M or 512K")
+    if a.scenario and a.scenario != "none" and a.scenario not in grid.names():
+        raise choices("scenario", a.scenario, [*grid.names(), "none"])
+    if a.ev is not None and a.ev not in EV_PROTOCOLS:
+        raise choices("EV protocol", a.ev, EV_PROTOCOLS)
+    for opt, val in (("--ev-at", a.ev_at), ("--ev-loops", a.ev_loops)):
+        if val is not None:
+            try:
+                ok = float(val) >= 0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise UserError(f"{opt} {val!r}: want a number >= 0")
+    names = [*service_names(a.config), "EV_SIM"]
+    for spec in a.inject:
+        who, _, rest = spec.partition(":")
+        kind, _, at = rest.partition("@")
+        try:
+            float(at.rstrip("s"))
+        except ValueError:
+            raise UserError(f"--inject {spec!r}: want SERVICE:KIND@SECONDS, e.g. iso15118:crash@5s") from None
+        if kind not in FAULT_KINDS:
+            raise choices("fault kind", kind, FAULT_KINDS)
+        if who.upper() not in names:
+            raise choices(f"service in the {a.config} configuration:", who, names)
+    if a.station and not Path(a.station).is_file():
+        raise UserError(f"--station {a.station}: no such file")
+    for opt in ("ca", "cert", "key"):
+        v = getattr(a, opt)
+        if v is not None and not Path(v).is_file():
+            raise UserError(f"--{opt} {v}: no such file")
+    if a.csms:
+        check_csms(a.csms)
+
+
+def check_csms(url: str) -> None:
+    """A CSMS URL the firmware can use (ws:// or wss://, a host) and a host that accepts a TCP connection:
+    without this a run with a typo in the URL ran to its end with OCPP silently offline."""
+    import socket
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    if u.scheme not in ("ws", "wss") or not u.hostname:
+        raise UserError(f"--csms {url!r}: want ws://HOST[:PORT]/PATH or wss://... (security profile 2/3)")
+    try:
+        port = u.port or (443 if u.scheme == "wss" else 80)
+    except ValueError:
+        raise UserError(f"--csms {url!r}: the port is not a number") from None
+    try:
+        socket.create_connection((u.hostname, port), timeout=3).close()
+    except OSError as e:
+        raise ToolError(f"cannot reach the CSMS at {u.hostname}:{port} ({e.strerror or e}); start it, "
+                        f"or run with --no-csms") from None
+
+
 def add_parser(sub) -> None:
     s = sub.add_parser("sim", help="run the gateway simulation on the unix port")
     s.add_argument("--config", default="v2g", choices=["v2g", "bridge"])
@@ -202,9 +244,14 @@ def add_parser(sub) -> None:
     s.add_argument("--wall", action="store_true", help="wall-clock time instead of virtual time")
     s.add_argument("--inject", action="append", default=[], metavar="SERVICE:KIND@T",
                    help="fault injection, KIND one of crash|hang|oom|stall, T in seconds (e.g. iso15118:crash@5s)")
-    s.add_argument("--out", default="sim_out", help="output directory (summary.json, filesystem)")
+    s.add_argument("--out", default="sim_out", help="output directory (summary.json, timeline, filesystem)")
     s.add_argument("--heap", default="1M", help="MicroPython heap size (unix objects are ~1.5-2x the board's)")
-    s.add_argument("--quiet", action="store_true", help="no live status")
+    s.add_argument("--quiet", action="store_true", help="no live view")
+    s.add_argument("--status-ms", type=int, default=250, metavar="MS",
+                   help="live view and timeline resolution, simulated ms (default 250)")
+    s.add_argument("--plot", dest="plot", action="store_true", default=None,
+                   help="write OUT/timeline.png (the default when matplotlib is installed)")
+    s.add_argument("--no-plot", dest="plot", action="store_false", help="no timeline picture")
     s.add_argument("--scenario", default=None, help="grid scenario (boards/unix/scenarios/NAME.json) or none")
     s.add_argument("--ev", default=None, metavar="PROTOCOL",
                    help="the simulated EV (our EVCC) against the SECC over loopback: din, iso2-dc, iso2-ac, "
@@ -232,11 +279,25 @@ def add_parser(sub) -> None:
     s.set_defaults(func=main)
 
 
+def _want_plot(flag: bool | None) -> bool:
+    if flag is False:
+        return False
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        if flag:
+            raise UserError("--plot needs matplotlib (make .venv/.installed installs it)") from None
+        return False
+    return True
+
+
 def main(a) -> int:
+    check_args(a)
+    want_plot = _want_plot(a.plot)
     out = Path(a.out)
     fs = out / "fs"
     fs.mkdir(parents=True, exist_ok=True)
-    args = ["--config", a.config, "--seconds", str(a.seconds)]
+    args = ["--config", a.config, "--seconds", str(a.seconds), "--status-ms", str(max(10, a.status_ms))]
     if a.wall:
         args.append("--wall")
     if a.paced:
@@ -264,22 +325,33 @@ def main(a) -> int:
             v = getattr(a, opt)
             if v is not None:
                 args += ["--" + opt.replace("_", "-"), str(v)]
-    status = None if a.quiet else LiveStatus()
+    # --quiet: no live output, but the events and the timeline are still recorded
+    view = LiveView(open(os.devnull, "w") if a.quiet else sys.stdout, tty=False if a.quiet else None)
     env = None
     if a.can_port is not None:
-        import os
         env = dict(os.environ, JEZGRO_CAN_PORT=str(a.can_port))
     try:
-        summary = run(args, str(fs), a.heap, status, env=env)
-    except RuntimeError as e:
-        print(f"jezgro sim: {e}", file=sys.stderr)
-        return 1
+        summary = run(args, str(fs), a.heap, view, env=env)
     finally:
+        view.close()
+        if a.quiet:
+            view.stream.close()
         if local_csms is not None:
             local_csms.stop()
     summary.pop("stderr", None)
+    summary["events"] = view.events
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    with open(out / "timeline.jsonl", "w") as f:
+        for rec in view.timeline:
+            f.write(json.dumps(rec) + "\n")
     print()
     print(human(summary))
-    print(f"\nSummary JSON: {out / 'summary.json'}   audit log: jezgro logs --dir {fs}")
+    extra = ""
+    if want_plot and view.timeline:
+        png = plot.write(view.timeline, view.events, out / "timeline.png",
+                         f"jezgro sim --config {a.config}: {summary.get('sim_ms', 0) / 1000:.1f} s "
+                         f"({summary.get('mode', '?')} time)")
+        extra = f"   picture: {png}"
+    print(f"\nSummary JSON: {out / 'summary.json'}   timeline: {out / 'timeline.jsonl'}{extra}"
+          f"   audit log: jezgro logs --dir {fs}")
     return 0

@@ -25,6 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .errors import ToolError, firmware_message
 from .mp import FIRMWARE, ROOT, STM32_BOARD, tool
 
 ARCH = "armv7emdp"
@@ -336,13 +337,11 @@ for _n in %r:
 def deploy(args) -> int:
     build_dir = Path(args.build_dir)
     if not (build_dir / "main.py").is_file() or not (build_dir / "board.mpy").is_file():
-        print(f"jezgro deploy: no build in {build_dir}; run `make build` (or `jezgro build`) first")
-        return 1
+        raise ToolError(f"no build in {build_dir}; run `make build` (or `jezgro build`) first")
     device = args.device
     if device is None:
         if not attached_boards():
-            print(NO_BOARD)
-            return 1
+            raise ToolError(NO_BOARD)
         device = "auto"
     entries = sorted(p for p in build_dir.iterdir() if p.name != BUILD_MARKER)
     stale = [p.name for p in entries if p.is_dir()] + ["board.py", "board.mpy", SERVICE_MODE_FILE]
@@ -358,10 +357,8 @@ def deploy(args) -> int:
     out = (r.stdout + r.stderr).strip()
     if r.returncode != 0:
         if "no device found" in out.lower():
-            print(NO_BOARD)
-        else:
-            print(f"jezgro deploy: mpremote failed (exit {r.returncode}):\n{out}")
-        return 1
+            raise ToolError(NO_BOARD)
+        raise ToolError(f"mpremote failed (exit {r.returncode}): {firmware_message(out) or 'no output'}")
     if out:
         print(out)
     print("jezgro deploy: done; the board was reset and boots the new build")

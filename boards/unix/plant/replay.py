@@ -25,21 +25,23 @@ def main(inp, outp):
     bad = 0
     with open(inp) as fi, open(outp, "w") as fo:
         fo.write("t,theta_rad,freq_hz,vd,vq,locked\n")
+        first = True  # the first non-empty line may be a header; after it, every bad line counts
         for line in fi:
-            parts = line.strip().split(",")
-            if len(parts) < 4:
+            line = line.strip()
+            if not line:
                 continue
+            parts = line.split(",")
             try:
                 t = float(parts[0])
                 va = float(parts[1])
                 vb = float(parts[2])
                 vc = float(parts[3])
-            except ValueError:
-                if n or bad:  # a header is fine, anything else later is counted
+            except (ValueError, IndexError):
+                if not first:
                     bad += 1
-                else:
-                    bad = 0
+                first = False
                 continue
+            first = False
             adc[0] = count(va)
             adc[1] = count(vb)
             adc[2] = count(vc)

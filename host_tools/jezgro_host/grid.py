@@ -9,6 +9,7 @@ numbers in the scenario's "spec" block (taken from the spec, §3.3, §4.3, §5, 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,16 +55,35 @@ def _description(name_or_path: str) -> str:
     return json.loads(p.read_text()).get("description", "")
 
 
-def run(names_: list[str], out: Path, timeout: float = 900) -> list[dict]:
-    """Run scenarios under MicroPython; returns the RESULT dicts (one per scenario)."""
+def run(names_: list[str], out: Path, timeout: float = 900, progress=None) -> list[dict]:
+    """Run scenarios under MicroPython; returns the RESULT dicts (one per scenario). progress(i, n, result)
+    is called as each scenario finishes (the firmware prints one RESULT line per scenario)."""
+    import subprocess
+    import time
     out.mkdir(parents=True, exist_ok=True)
-    p = mp.run([str(ROOT / "boards" / "unix" / "plant" / "scenario.py"), "--out", str(out)] + names_,
-               heap="8M", fs_root=str(out / "fs"), extra_env={"JEZGRO_SCENARIOS": str(SCENARIOS)},
-               cwd=ROOT, capture_output=True, timeout=timeout)
-    if p.returncode != 0:
-        raise ToolError(f"the scenario run stopped (MicroPython exit {p.returncode}): "
-                        f"{firmware_message(p.stdout + p.stderr) or 'no output'}")
-    return [json.loads(line[7:]) for line in p.stdout.splitlines() if line.startswith("RESULT ")]
+    proc = mp.start([str(ROOT / "boards" / "unix" / "plant" / "scenario.py"), "--out", str(out)] + names_,
+                    heap="8M", fs_root=str(out / "fs"), extra_env={"JEZGRO_SCENARIOS": str(SCENARIOS)},
+                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    results: list[dict] = []
+    other: list[str] = []
+    end = time.monotonic() + timeout
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("RESULT "):
+            results.append(json.loads(line[7:]))
+            if progress is not None:
+                progress(len(results), len(names_), results[-1])
+        else:
+            other = (other + [line])[-40:]
+        if time.monotonic() > end:
+            proc.kill()
+            raise ToolError(f"the scenario run took longer than {timeout:.0f} s")
+    err = proc.stderr.read() if proc.stderr else ""
+    rc = proc.wait()
+    if rc != 0:
+        raise ToolError(f"the scenario run stopped (MicroPython exit {rc}): "
+                        f"{firmware_message(''.join(other) + err) or 'no output'}")
+    return results
 
 
 def load_csv(path: str | Path) -> dict[str, np.ndarray]:
@@ -295,8 +315,14 @@ def plot(d: dict, title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def evaluate(names_: list[str], out: Path, plots: bool = True) -> list[dict]:
-    results = run(names_, out)
+def _progress(i: int, n: int, r: dict) -> None:
+    # live progress of a long --all run: one line per finished scenario, on stderr (stdout is the table)
+    print(f"[{i}/{n}] {r.get('scenario', '?')} simulated ({r.get('speed', 0):.2g}x real time)", file=sys.stderr,
+          flush=True)
+
+
+def evaluate(names_: list[str], out: Path, plots: bool = True, progress: bool = False) -> list[dict]:
+    results = run(names_, out, progress=_progress if progress else None)
     for name, r in zip(names_, results):
         d = load_csv(r["csv"])
         r["rows"] = metrics(d, r["spec"], r)
@@ -336,7 +362,7 @@ def main(a) -> int:
     for name in sel:
         if not (name in names() or (name.endswith(".json") and Path(name).is_file())):
             raise choices("scenario", name, names())
-    results = evaluate(sel, out, plots=not a.no_plots)
+    results = evaluate(sel, out, plots=not a.no_plots, progress=len(sel) > 1)
     print_table(results)
     print(f"CSV and PNG in {out}/")
     return 0 if all(r["passed"] for r in results) else 1

@@ -7,7 +7,7 @@ import argparse
 from jezgro_host import cli
 from conftest import jezgro
 
-COMMANDS = ["services", "sim", "logs", "check", "build", "deploy", "bench", "exi", "grid-test", "pll-replay",
+COMMANDS = ["services", "sim", "provision", "status", "logs", "check", "build", "deploy", "bench", "exi", "grid-test", "pll-replay",
             "csms", "ev", "msgs", "can", "doctor"]
 
 

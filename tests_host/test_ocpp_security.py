@@ -4,12 +4,12 @@ with the `openssl` CLI; the CSMS is the `ocpp` package over `websockets` with Py
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from jezgro_host.csms import Csms
+from pki import csms_pki
 from station import StationProcess
 from waiting import poll
 
@@ -19,33 +19,9 @@ PW = "0123456789abcdefXYZ"
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
 
 
-def _ossl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_ca(d: Path, name: str):
-    _ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}.key", cwd=d)
-    _ossl("req", "-x509", "-new", "-key", f"{name}.key", "-sha256", "-days", "2", "-subj", f"/CN={name}",
-          "-out", f"{name}.pem", cwd=d)
-
-
-def make_leaf(d: Path, ca: str, name: str, cn: str, san: str | None):
-    _ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}.key", cwd=d)
-    _ossl("req", "-new", "-key", f"{name}.key", "-subj", f"/CN={cn}", "-out", f"{name}.csr", cwd=d)
-    ext = d / f"{name}.ext"
-    ext.write_text(f"subjectAltName={san}\n" if san else "basicConstraints=CA:FALSE\n")
-    _ossl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
-          "-days", "2", "-sha256", "-extfile", ext.name, "-out", f"{name}.pem", cwd=d)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pki")
-    make_ca(d, "ca")
-    make_ca(d, "otherca")
-    make_leaf(d, "ca", "srv", "localhost", "DNS:localhost,IP:127.0.0.1")
-    make_leaf(d, "ca", "cli", SID, None)
-    return d
+    return csms_pki(tmp_path_factory.mktemp("pki"), ("cli", SID, None))
 
 
 def run_station(c: Csms, fs: Path, pki: Path, conf: dict, seconds: float = 0):

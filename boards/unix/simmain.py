@@ -142,6 +142,7 @@ def main(argv):
             if stop_file and _exists(stop_file):
                 k.stop()  # not SIGINT: an interrupt landing in a tick (heap locked) cannot be reported
             k.note_heap()
+            _write_status(k, opts["fs"], t, state)
             emit("STATUS", {"t_ms": t, "ticks": k.critical.ticks, "gateway": _gateway_state(k),
                             "services": [[s.name, s.state, s.restarts] for s in k.services[1:]],
                             "power": _power_state(k), "grid": _grid_state(), "limits": _limits(k),
@@ -296,7 +297,46 @@ def _ocpp_state(k):
     cl = _published(k, "OCPP_CLIENT")
     if cl is None:
         return None
-    return {"connected": bool(cl.connected)}
+    return {"connected": bool(cl.connected), "link": cl.link()}
+
+
+def _iso_state(k):
+    # what `jezgro status` shows of the SECC: where it listens, what it offers, the session now
+    iso = _published(k, "ISO15118")
+    if iso is None:
+        return None
+    st = iso.status()
+    last = st["history"][-1] if st["history"] else None
+    return {"iface": st["iface"], "offers": st["offers"], "sessions": st["sessions"],
+            "live": st["live"]["state"] if st["live"] else None,
+            "last_end": last["end"] if last else None, "last_cipher": last["cipher"] if last else None}
+
+
+STATUS_FILE = "status.json"
+STATUS_EVERY_S = 1  # wall seconds between status.json writes (virtual time runs far faster)
+
+
+def _write_status(k, fs, t, state):
+    # <fs>/status.json: what `jezgro status --sim OUT` reads while the simulation runs (a board
+    # would answer the same over USB); written atomically, at most once per wall second
+    import time
+    from jezgro import persist
+    from jezgro.const import ST_NAMES
+    now = time.time()
+    if now - state.get("status_wall", 0) < STATUS_EVERY_S:
+        return
+    state["status_wall"] = now
+    svcs = []
+    for s in k.services[1:]:
+        d = {"name": s.name, "state": ST_NAMES[s.state], "restarts": s.restarts,
+             "config_error": s.status.config_error, "link_error": s.status.link_error}
+        if s.name == "OCPP_CLIENT" and s.status.obj is not None:
+            d["link"] = s.status.obj.link()
+        elif s.name == "ISO15118":
+            d["link"] = _iso_state(k)
+        svcs.append(d)
+    persist.save_json(fs + "/" + STATUS_FILE, {"t_ms": t, "wall_s": now, "gateway": _gateway_state(k),
+                                               "services": svcs})
 
 
 def _sid(table, name):

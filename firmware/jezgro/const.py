@@ -62,8 +62,11 @@ EV_EXIT = const(8)
 EV_IPC_STALE = const(9)
 EV_STATION_TIMEOUT = const(10)  # CAN_HANDLER: the station command expired (communication loss)
 EV_CAN_BUS_OFF = const(11)  # CAN_HANDLER: the CAN controller went bus-off
+EV_CONFIG_ERROR = const(12)  # a service's configuration cannot be used (text: file, key, reason)
+EV_LINK_ERROR = const(13)  # a service's upstream link failed for a new reason (TLS, auth, refused ...)
 EVENT_NAMES = ("none", "boot", "start", "crash", "restart", "watchdog",
-               "quarantine", "reset_cause", "exit", "ipc_stale", "station_timeout", "can_bus_off")
+               "quarantine", "reset_cause", "exit", "ipc_stale", "station_timeout", "can_bus_off",
+               "config_error", "link_error")
 
 # CRITICAL domain.
 TICK_HZ = const(10000)

@@ -515,6 +515,7 @@ class Kernel:
                 },
                 "max_step_us": s.max_step_us,
                 "config_error": s.status.config_error, "config_errors": s.status.config_errors,
+                "link_error": s.status.link_error,
                 "status": s.status.summary(),
                 "tick_runs": self.critical.runs[s.spec.tick_slot] if s.spec.tick_slot >= 0 else 0,
             })

@@ -10,13 +10,15 @@
 #   time          ctx.ticks_ms(), ctx.ticks_diff(a, b), ctx.ticks_add(t, ms), ctx.sleep_ms, ctx.yield_
 #   I/O           ctx.wait_io, ctx.wait_io_any, ctx.io_unregister(obj)
 #   files         ctx.fs_root, ctx.path(name)
-#   config        await ctx.configure(load, errors, retry_ms), ctx.config_failed(text)
+#   config        await ctx.configure(load, errors, retry_ms), ctx.config_failed(text) (audited)
+#   links         ctx.link_failed(text), ctx.link_ok(): an upstream connection's failure reason,
+#                 audited once per new reason, shown with the service's status
 #   status        ctx.publish(obj): obj.status() -> dict is what the summary and `jezgro` show;
 #                 ctx.status holds it with the configuration state
 #   memory        ctx.store: survives restarts of this service, not reboots
 from micropython import const
 from jezgro.const import (PRIO_CRITICAL, ST_ABSENT, W_NONE, W_SLEEP, W_RECV, W_IO,
-                          W_FOREVER, RESTART_PERMANENT)
+                          W_FOREVER, RESTART_PERMANENT, EV_CONFIG_ERROR, EV_LINK_ERROR)
 from jezgro.ipc import Msg, handle
 
 STORE_MAX_KEYS = const(16)
@@ -72,6 +74,7 @@ class Status:
     def __init__(self):
         self.config_error = ""  # "" configured (or nothing to configure), else "<file>: <reason>"
         self.config_errors = 0  # failed configuration loads since boot
+        self.link_error = ""  # the last reason ctx.link_failed() gave (audited once per new reason)
         self.obj = None  # the published state object; its status() -> dict, when it has one
 
     def summary(self):
@@ -171,8 +174,22 @@ class Service:
     def config_failed(self, text):
         # A configuration that cannot be used: reported, counted, and the service carries on
         # (unconfigured or on its defaults) instead of crash-looping into quarantine.
+        # Audited once per new reason: a service retrying every 10 s with the same bad file must
+        # not fill the audit log.
+        if text != self.status.config_error:
+            self.kernel.audit(EV_CONFIG_ERROR, self.sid, 0, text)
         self.status.config_error = text
         self.status.config_errors += 1
+
+    def link_failed(self, text):
+        # An upstream connection failed (TLS verification, authentication, refused ...): audited
+        # when the reason changes, so that a back-off loop leaves one record per distinct cause.
+        if text != self.status.link_error:
+            self.kernel.audit(EV_LINK_ERROR, self.sid, 0, text)
+            self.status.link_error = text
+
+    def link_ok(self):
+        self.status.link_error = ""
 
     async def configure(self, load, errors, retry_ms):
         # -> load()'s result, once it returns. Each failure with one of `errors` is reported

@@ -110,6 +110,19 @@ class Stream:
     async def readable(self, timeout_ms):
         return await self.ctx.wait_io(self.sock, select.POLLIN, timeout_ms)
 
+    def cipher(self):
+        # the negotiated TLS cipher suite (after the handshake), None on plain TCP or when closed
+        s = self.sock
+        if s is None or s is self.raw:
+            return None
+        f = getattr(s, "cipher", None)
+        if f is None:
+            return None
+        try:
+            return f()
+        except OSError:  # mbedTLS before the handshake completed
+            return None
+
     def close(self):
         s = self.sock
         self.sock = None

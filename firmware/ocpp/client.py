@@ -77,6 +77,11 @@ class Client:
         self.power_mgr = -1  # POWER_MGR's sid: the composite-schedule limit goes there
         self.later = Later()  # operations answered now, carried out afterwards
         self.auth_last = None  # the last Authorize answer (status or error)
+        # the link as `jezgro status`, the live view and the summary show it: connecting, connected or
+        # backoff (with the time of the next attempt), the TLS cipher in use, the last failure's reason
+        self.link_state = "connecting"
+        self.retry_at_ms = 0
+        self.tls_cipher = None
         self.storage_gen = -1  # persist.gen last looked at
         self.storage_sent = {}  # file -> problem count last reported to the CSMS
 
@@ -86,7 +91,20 @@ class Client:
                 "last_error": self.last_error, "last_callerror": self.last_callerror,
                 "stats": self.stats, "active_limit_w": self.sc.active_limit_w if self.sc else None,
                 "iso_bad": self.iso.bad if self.iso else 0, "auth_last": self.auth_last,
-                "txq": self.txq.status(), "storage": persist.report(STORAGE_FILES)}
+                "txq": self.txq.status(), "storage": persist.report(STORAGE_FILES), "link": self.link()}
+
+    def link(self):
+        cfg = self.cfg
+        out = {"state": self.link_state, "url": cfg.get("url"), "station_id": cfg.get("station_id"),
+               "security_profile": cfg.get("security_profile"), "last_error": self.last_error}
+        if self.link_state == "backoff":
+            out["retry_in_ms"] = max(0, self.ctx.ticks_diff(self.retry_at_ms, self.now()))
+        if self.tls_cipher:
+            # mbedTLS verified the chain against the provisioned CA and the name against the URL's host
+            c = self.tls_cipher  # mbedTLS: (suite, protocol version)
+            out["tls"] = {"cipher": c[0], "version": c[1] if len(c) > 1 else None,
+                          "verified_peer": _host(cfg.get("url", ""))}
+        return out
 
     def report_storage(self):
         # A problem with one of the OCPP files (damaged, set aside, dropped records, failing writes)
@@ -284,19 +302,22 @@ class Client:
                 await self.connect()
             except (WsError, StreamError, OSError, ValueError) as e:
                 self.stats["connect_failures"] += 1
-                self.last_error = "connect: %s" % (e,)
-                wait = self.bo.next_ms()
-                self._note_backoff(wait)
-                await self.idle(wait)
+                self.last_error = "connect: %s" % (reason(e, self.cfg),)
+                self.ctx.link_failed(self.last_error)
+                await self._back_off()
                 continue
             self.bo.reset()
             self.stats["connects"] += 1
+            self.link_state = "connected"
+            self.tls_cipher = self.ws.st.cipher()
+            self.ctx.link_ok()
             self._on_connected()
             try:
                 await self.session()
             except (WsError, StreamError, OSError) as e:
-                self.last_error = "session: %s" % (e,)
+                self.last_error = "session: %s" % (reason(e, self.cfg),)
             self.connected = False
+            self.tls_cipher = None
             self.offline_since_ms = self.now()
             if self.pending is not None:
                 # A CALL cut off by the outage: queued ones are resent from the queue head.
@@ -305,9 +326,15 @@ class Client:
                 if not p[5] and p[1] != "BootNotification" and p[1] != "Heartbeat":
                     self.outbox.insert(0, [p[1], p[2], p[4]])
             self.ws.close()
-            wait = self.bo.next_ms()
-            self._note_backoff(wait)
-            await self.idle(wait)
+            await self._back_off()
+
+    async def _back_off(self):
+        wait = self.bo.next_ms()
+        self._note_backoff(wait)
+        self.link_state = "backoff"
+        self.retry_at_ms = self.ctx.ticks_add(self.now(), wait)
+        await self.idle(wait)
+        self.link_state = "connecting"
 
     def _note_backoff(self, wait):
         b = self.backoff_log
@@ -344,6 +371,27 @@ class Client:
                 else:
                     self.stats["bad_messages"] += 1
                     await self._reply_error("-1", "RpcFrameworkError", "binary frame")
+
+
+def _host(url):
+    # the host part of ws[s]://host[:port]/path (what the TLS name check compared the certificate with)
+    rest = url.split("://", 1)[-1]
+    host = rest.split("/", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def reason(e, cfg):
+    # one line a user can act on: mbedTLS's verification text (multi-line, one flag per line) joined
+    # and named as the server certificate's problem against the provisioned CA; HTTP 401 as the
+    # password the CSMS refused
+    text = " ".join(str(p).strip() for p in ("%s" % (e,)).split("\n") if p.strip())
+    if "certificate" in text or "CN" in text:
+        return "TLS: the CSMS certificate was rejected: %s (ca %s, host %s)" % (
+            text, cfg.get("ca"), _host(cfg.get("url", "")))
+    if " 401" in text:
+        return "the CSMS refused station %s's credentials (%s): check station_id and password" % (
+            cfg.get("station_id"), text)
+    return text
 
 
 def _nothing():

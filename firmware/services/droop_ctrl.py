@@ -3,14 +3,12 @@
 # dq references; protection and anti-islanding (grid/droop.py); GRID_EMERGENCY
 # to POWER_MGR outside the profile's critical band or on a protection trip.
 #
-# Provisioning: <fs>/grid.json, e.g. {"grid_code": "VDE-AR-N-4110", "sms": true}.
-# A missing file means the defaults; a malformed one is reported (ctx.config_failed)
-# and the defaults are used.
+# Provisioning: <fs>/grid.json (grid/grid_config.py). A missing file means the
+# defaults; a malformed one is reported (ctx.config_failed) and the defaults are used.
 import math
 from micropython import const
-from grid import pll, curctl, profiles
+from grid import pll, curctl, grid_config
 from grid.droop import Droop
-from jezgro import persist
 import msgs
 from msgs import EMERG_FREQ, EMERG_ISLAND
 
@@ -18,28 +16,14 @@ PERIOD_MS = const(1)
 EMERG_REPEAT_MS = const(1000)
 V_NOM_Q8 = 83269.0
 W_TO_HZ = 1.0 / (2 * 3.141592653589793 * 65536)
-CONFIG = "grid.json"
 
 
 def load_config(ctx):
-    cfg = {"grid_code": profiles.DEFAULT, "sms": True}
-    d, why = persist.read_json(ctx.path(CONFIG))
-    if d is None:
-        if why != "missing":
-            ctx.config_failed("%s: %s (defaults used)" % (CONFIG, why))
-        return cfg
     try:
-        if not isinstance(d, dict):
-            raise ValueError("not a JSON object")
-        if "grid_code" in d:
-            profiles.get(d["grid_code"])
-            cfg["grid_code"] = d["grid_code"]
-        if "sms" in d:
-            cfg["sms"] = bool(d["sms"])
-    except Exception as e:  # ValueError, TypeError, KeyError: whatever a bad value trips
-        ctx.config_failed("%s: %s (defaults used)" % (CONFIG, e))
-        cfg = {"grid_code": profiles.DEFAULT, "sms": True}
-    return cfg
+        return grid_config.load_file(ctx.path(grid_config.FILE))
+    except grid_config.ConfigError as e:
+        ctx.config_failed("%s (defaults used)" % e)
+        return grid_config.defaults()
 
 
 async def main(ctx):

@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, can_cmd, csms, doctor, ev, exi_cmd, grid, logs, msgs_cmd, pll_replay, services_table, sim, target
+from . import (bench, can_cmd, csms, doctor, ev, exi_cmd, grid, logs, msgs_cmd, pll_replay, provision,
+               services_table, sim, status, target)
 from .errors import ToolError, UserError
 
 # in `jezgro --help` order
-COMMAND_MODULES = (services_table, sim, logs, target, bench, exi_cmd, grid, pll_replay, csms, ev, msgs_cmd, can_cmd,
-                   doctor)
+COMMAND_MODULES = (services_table, sim, provision, status, logs, target, bench, exi_cmd, grid, pll_replay, csms, ev,
+                   msgs_cmd, can_cmd, doctor)
 
 
 class Parser(argparse.ArgumentParser):

@@ -60,6 +60,9 @@ def events(prev: dict | None, cur: dict) -> list[str]:
     o, po = _d(cur.get("ocpp")), _d(p.get("ocpp"))
     if o and bool(o.get("connected")) != bool(po.get("connected")) and (po or o.get("connected")):
         out.append("OCPP connected to the CSMS" if o.get("connected") else "OCPP DISCONNECTED from the CSMS")
+    err, perr = _d(o.get("link")).get("last_error"), _d(po.get("link")).get("last_error")
+    if err and err != perr and not o.get("connected"):
+        out.append(f"OCPP: {err}")
     return out
 
 
@@ -89,7 +92,18 @@ def screen(cur: dict, recent: list[str]) -> list[str]:
         lines.append(f"session  {pw['iso_state']}" + (f"   EV power {_w(pw.get('iso_p_w'))}"
                                                        if pw.get("iso_state") != "Idle" else ""))
     if o is not None:
-        lines.append(f"OCPP     {'connected' if _d(o).get('connected') else 'not connected'}")
+        link = _d(_d(o).get("link"))
+        tls = _d(link.get("tls"))
+        text = link.get("state") or ("connected" if _d(o).get("connected") else "not connected")
+        if link.get("url"):
+            text += f" {link['url']}"
+        if tls:
+            text += f" ({tls.get('version')}, verified {tls.get('verified_peer')})"
+        if link.get("state") == "backoff" and link.get("retry_in_ms") is not None:
+            text += f", next attempt in {link['retry_in_ms'] / 1000:.0f} s"
+        if link.get("state") != "connected" and link.get("last_error"):
+            text += f"; {link['last_error']}"
+        lines.append(f"OCPP     {text}")
     odd = [f"{n} {_state(st)}" + (f" ({r} restarts)" if r else "") for n, st, r in cur.get("services", [])
            if STATE_NAMES[st] not in NORMAL or r]
     lines.append("services " + (", ".join(odd) if odd else "all running"))

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import grid, mp, plot
+from . import grid, mp, plot, provision
 from .errors import ToolError, UserError, choices, firmware_message
 from .live import LiveView
 from .mp import ROOT, UNIX_BOARD
@@ -128,9 +128,24 @@ def _storage(summary: dict) -> list[str]:
         counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items() if k != "last")
         out.append(f"Storage: {name}: {counts} (last: {c.get('last', '')})")
     for s in map(_d, _l(summary.get("services"))[1:]):
+        link = _d(_d(s.get("status")).get("link"))
+        if s.get("name") == "OCPP_CLIENT" and link:
+            out.append(_ocpp_line(link, _d(_d(s.get("status")).get("stats"))))
+        elif s.get("link_error"):
+            out.append(f"Link: {s.get('name', '?')}: {s['link_error']}")
         if s.get("config_error"):
             out.append(f"Config: {s.get('name', '?')}: {s['config_error']} ({s.get('config_errors', '?')} failed load(s))")
     return out
+
+
+def _ocpp_line(link: dict, stats: dict) -> str:
+    tls = _d(link.get("tls"))
+    where = f"{link.get('url')} as {link.get('station_id')} (security profile {link.get('security_profile')})"
+    if link.get("state") == "connected":
+        return f"OCPP: connected to {where}" + (f", {tls.get('version')} {tls.get('cipher')}, verified "
+                                                f"{tls.get('verified_peer')}" if tls else "")
+    return (f"OCPP: NOT CONNECTED to {where} after {stats.get('connect_failures', '?')} attempt(s): "
+            f"{link.get('last_error') or 'no answer yet'}")
 
 
 def human(summary: dict) -> str:
@@ -237,6 +252,23 @@ def check_csms(url: str) -> None:
                         f"or run with --no-csms") from None
 
 
+def ocpp_section(a, url: str) -> dict:
+    """The `ocpp` provisioning section of jezgro sim's --csms/--station-id/--security-profile/... options.
+    Without --security-profile: wss:// is 3 with a client certificate, else 2; ws:// is 1 with a password,
+    else 0."""
+    if a.security_profile is not None:
+        prof = int(a.security_profile)
+    elif url.startswith("wss://"):
+        prof = 3 if a.cert else 2
+    else:
+        prof = 1 if a.password else 0
+    d: dict = {"url": url, "station_id": a.station_id, "security_profile": prof}
+    for k in ("password", "ca", "cert", "key"):
+        if getattr(a, k) is not None:
+            d[k] = getattr(a, k)
+    return d
+
+
 def add_parser(sub) -> None:
     s = sub.add_parser("sim", help="run the gateway simulation on the unix port")
     s.add_argument("--config", default="v2g", choices=["v2g", "bridge"])
@@ -312,19 +344,29 @@ def main(a) -> int:
     if a.station:
         args += ["--station", str(Path(a.station).resolve())]
     local_csms = None
-    csms_url = a.csms
-    if csms_url is None and not a.no_csms:
-        # The default: OCPP_CLIENT talks to a local CSMS on the `ocpp` package, logged as JSON Lines.
-        from .csms import Csms
-        local_csms = Csms(log_path=out / "csms.jsonl").start()
-        csms_url = local_csms.url
-        print(f"local CSMS {csms_url} (log {out / 'csms.jsonl'}); real sockets: wall-clock time")
-    if csms_url:
-        args += ["--csms", csms_url, "--station-id", a.station_id]
-        for opt in ("security_profile", "password", "ca", "cert", "key"):
-            v = getattr(a, opt)
-            if v is not None:
-                args += ["--" + opt.replace("_", "-"), str(v)]
+    fs_target = provision.LocalFs(fs)
+    marker = fs_target.read(provision.MARKER)
+    if a.csms is None and not a.no_csms and marker is not None and b'"ocpp"' in marker:
+        # `jezgro provision FILE --sim OUT` set this gateway up: its OCPP configuration is used as it is
+        print(f"provisioned CSMS {json.loads(marker).get('ocpp_url')} (jezgro provision); "
+              f"real sockets: wall-clock time")
+        args.append("--wall")
+    elif a.csms is not None or not a.no_csms:
+        csms_url = a.csms
+        if csms_url is None:
+            # The default: OCPP_CLIENT talks to a local CSMS on the `ocpp` package, logged as JSON Lines.
+            from .csms import Csms
+            local_csms = Csms(log_path=out / "csms.jsonl").start()
+            csms_url = local_csms.url
+            print(f"local CSMS {csms_url} (log {out / 'csms.jsonl'}); real sockets: wall-clock time")
+        try:
+            # the same code as `jezgro provision`: host paths of --ca/--cert/--key are copied in
+            provision.apply({"ocpp": ocpp_section(a, csms_url)}, fs_target, Path.cwd(), "jezgro sim", marker=False)
+        except BaseException:
+            if local_csms is not None:
+                local_csms.stop()
+            raise
+        args.append("--wall")
     # --quiet: no live output, but the events and the timeline are still recorded
     view = LiveView(open(os.devnull, "w") if a.quiet else sys.stdout, tty=False if a.quiet else None)
     env = None

@@ -392,3 +392,71 @@ def can_state() -> int:
 def can_restart() -> None:
     if _Can.can is not None:
         _Can.can.restart()
+
+
+# --- control pilot (IEC 61851-1) and PLC link ---------------------------------------------------------
+# Pilot out: TIM1 CH1 on PE9 (Zio D6), 1 kHz, into the +-12 V pilot driver (op-amp stage, docs/slac.md).
+# Pilot in: the pilot through a divider/offset network (-12..+12 V -> 0.15..3.15 V) on PA3 (ADC1, Zio A0);
+# one read samples 2 ms at 50 kHz (two PWM periods): max = positive plateau, min = negative plateau.
+# PP: the proximity resistor against a 330 Ohm pull-up to 3.3 V on PC0 (Zio A1).
+PILOT_PWM_PIN = "PE9"
+PILOT_ADC_PIN = "PA3"
+PP_ADC_PIN = "PC0"
+PILOT_ADC_MID_MV = const(1650)     # 0 V pilot
+PILOT_ADC_SCALE = const(8)         # 1 mV at the ADC = 8 mV on the pilot (+-12 V over +-1.5 V)
+PP_PULLUP_OHM = const(330)
+PILOT_SAMPLES = const(100)
+
+
+class _Pilot:
+    ch: "Any" = None
+    adc: "Any" = None
+    pp: "Any" = None
+    tim: "Any" = None
+    buf = bytearray(2 * PILOT_SAMPLES)
+
+
+def pilot_pwm(permille: int) -> None:
+    # 1000: steady +12 V; 0: steady -12 V (state F)
+    if _Pilot.ch is None:
+        t = pyb.Timer(1, freq=1000)
+        _Pilot.ch = t.channel(1, pyb.Timer.PWM, pin=pyb.Pin(PILOT_PWM_PIN))
+    _Pilot.ch.pulse_width_percent(permille / 10)
+
+
+def _adc_mv(raw: int) -> int:
+    return raw * 3300 // 4095
+
+
+def pilot_sample(out: "Any") -> None:
+    import array
+    if _Pilot.adc is None:
+        _Pilot.adc = pyb.ADC(pyb.Pin(PILOT_ADC_PIN))
+        _Pilot.tim = pyb.Timer(6, freq=50000)
+        _Pilot.buf = array.array("H", bytes(2 * PILOT_SAMPLES))  # type: ignore[assignment]
+    _Pilot.adc.read_timed(_Pilot.buf, _Pilot.tim)
+    hi = 0
+    lo = 65535
+    for v in _Pilot.buf:
+        if v > hi:
+            hi = v
+        if v < lo:
+            lo = v
+    out[0] = (_adc_mv(hi) - PILOT_ADC_MID_MV) * PILOT_ADC_SCALE
+    out[1] = (_adc_mv(lo) - PILOT_ADC_MID_MV) * PILOT_ADC_SCALE
+
+
+def pp_ohms() -> int:
+    if _Pilot.pp is None:
+        _Pilot.pp = pyb.ADC(pyb.Pin(PP_ADC_PIN))
+    mv = _adc_mv(_Pilot.pp.read())
+    if mv >= 3200:
+        return 0                       # open: no cable
+    return PP_PULLUP_OHM * mv // (3300 - mv)
+
+
+def plc_open(iface: str, mac: "Any" = None, atten: "Any" = None, profiles: bool = False,
+             pcap: "Any" = None) -> "Any":
+    # The NUCLEO's MicroPython has no raw Ethernet frames (lwIP only) and no QCA7000 SPI driver yet:
+    # the SLAC service reports this and runs the pilot only (docs/slac.md, board gaps).
+    raise OSError("no PLC modem driver on this board: raw HomePlug frames need the QCA7000 SPI driver")

@@ -355,3 +355,30 @@ def can_sim_state(state):
     # tests: force the simulated controller into an error state (CAN_ERROR_PASSIVE, CAN_BUS_OFF) or back
     if _Can.bus is not None:
         _Can.state = state
+
+
+# --- control pilot and PLC link (SLAC service) ---------------------------------------------------------
+# The pilot is the simulated circuit of pilot_sim (driven by the simulated EV); the PLC link a raw
+# AF_PACKET socket (plc.RawLink) or, where raw sockets need root, an in-process wire (plc.MemLink).
+def pilot_pwm(permille):
+    # 1 kHz PWM duty the EVSE drives: 1000 steady +12 V, 0 steady -12 V (state F)
+    import pilot_sim
+    pilot_sim.CP.duty = permille
+
+
+def pilot_sample(out):
+    # out[0] = positive plateau mV, out[1] = negative plateau mV
+    import pilot_sim
+    pilot_sim.measure(out)
+
+
+def pp_ohms():
+    # proximity pilot resistance (0: none)
+    import pilot_sim
+    return pilot_sim.CP.pp_ohm
+
+
+def plc_open(iface, mac=None, atten=None, profiles=False, pcap=None):
+    # -> the host interface of the PLC modem (send(buf, n), recv(buf), sock or None, mac, stats())
+    import plc
+    return plc.open_link(iface, mac, atten, profiles, pcap)

@@ -1,14 +1,21 @@
-# Simulation only: an EV plugged into the gateway. Our EVCC (iso15118.evcc.run_ev) with a simulated
-# EV (EvModel) talks to the gateway's own ISO15118 service over the loopback interface, like a car on
-# the charging cable; simmain adds it to the service table as EV_SIM (LOW) unless `--ev none`.
+# Simulation only: an EV plugged into the gateway. At at_ms it plugs in (the pilot circuit of
+# pilot_sim: CP B), waits for the 5 % PWM, matches with the SLAC service (our EV SLAC, slac/ev.py, raw
+# HomePlug frames on the loopback device or the in-process wire), closes S2 (CP C), then our EVCC
+# (iso15118.evcc.run_ev) with a simulated EV (EvModel) talks to the gateway's ISO15118 service over the
+# loopback interface like a car on the charging cable; afterwards it opens S2 and unplugs (CP A).
+# simmain adds it to the service table as EV_SIM (LOW) unless `--ev none`.
 #   CFG: protocols (`jezgro ev --protocol` names), at_ms (plug-in time after boot), ev (EvModel
-#   keyword arguments), iface. OUT: the EVCC's result (messages, end, energy) for the summary.
+#   keyword arguments), iface, slac (match first), mac (our MAC on the PLC link), unplug_ms (after
+#   the session). OUT: the SLAC and EVCC results for the summary.
 from jezgro.const import PRIO_LOW
 from jezgro.service import ServiceSpec
 
 NAME = "EV_SIM"
-CFG = {"protocols": ["iso2-ac"], "at_ms": 1000, "ev": {"loops": 30, "loop_ms": 100}, "iface": "lo"}
-OUT: dict = {"result": None, "errors": [], "plugged_ms": None}
+CFG = {"protocols": ["iso2-ac"], "at_ms": 1000, "ev": {"loops": 30, "loop_ms": 100}, "iface": "lo",
+       "slac": False, "mac": "02:00:00:00:00:01", "unplug_ms": 500}
+OUT: dict = {"result": None, "errors": [], "plugged_ms": None, "slac": None, "cp": None}
+PWM_WAIT_MS = 3000     # the EVSE sets 5 % within this after plug-in (it debounces the pilot first)
+SLAC_MAX_MS = 15000
 
 
 def spec(sid):
@@ -17,11 +24,52 @@ def spec(sid):
                        max_restarts=1, period_s=60)
 
 
-def secc_config(iface):
+def secc_config(iface, slac=False):
     # The gateway's ISO15118 provisioning for the simulation: our SECC on the same loopback.
     return {"iface": iface, "protocols": ["ISO_15118_20_DC", "ISO_15118_20_AC", "ISO_15118_2", "DIN_SPEC_70121"],
-            "tls": False,
+            "tls": False, "slac": slac,
             "limits": {"max_p": 22000, "ac_max_i": 32, "ac_nominal_v": 230}}
+
+
+async def _wait(ctx, ms, done=None):
+    t0 = ctx.ticks_ms()
+    while ctx.ticks_diff(ctx.ticks_ms(), t0) < ms and (done is None or not done()):
+        ctx.feed()
+        await ctx.sleep_ms(10)
+
+
+async def slac_match(ctx, iface, mac_text):
+    # our EV SLAC on the PLC link until matched or failed: -> EvSlac.status()
+    import board
+    import plc
+    from slac import mme as m
+    from slac.ev import EvSlac, MATCHED, FAILED
+    link = board.plc_open(iface, plc.parse_mac(mac_text), None, False, None)
+    try:
+        ev = EvSlac(link.mac, link.send, ctx)
+        rx = m.Rx()
+        buf = bytearray(m.MAX_FRAME)
+        t0 = ctx.ticks_ms()
+        ev.start(t0)
+        while ev.state != MATCHED and ev.state != FAILED and ctx.ticks_diff(ctx.ticks_ms(), t0) < SLAC_MAX_MS:
+            ctx.feed()
+            n = link.recv(buf)
+            while n:
+                t = m.parse(rx, buf, n)
+                if t >= 0:
+                    ev.on_frame(rx, t, ctx.ticks_ms())
+                n = link.recv(buf)
+            ev.poll(ctx.ticks_ms())
+            if link.sock is not None:
+                await ctx.wait_io(link.sock, 1, 5)
+            else:
+                await ctx.sleep_ms(5)
+        st = ev.status()
+        st["codec_errors"] = rx.error_counts()
+        st["plc"] = link.stats()
+        return st
+    finally:
+        link.close()
 
 
 async def main(ctx):
@@ -33,7 +81,22 @@ async def main(ctx):
     while k.ticks_diff(k.ticks_ms(), t0) < CFG["at_ms"]:
         ctx.feed()
         await ctx.sleep_ms(50)
+    import pilot_sim
+    OUT["cp"] = pilot_sim.CP.log
+    pilot_sim.plug()
     OUT["plugged_ms"] = k.ticks_ms()
+    await _wait(ctx, PWM_WAIT_MS, lambda: pilot_sim.CP.duty == 50)
+    if CFG["slac"]:
+        st = await slac_match(ctx, CFG["iface"], CFG["mac"])
+        OUT["slac"] = st
+        print("EV SLAC: %s in %s ms at %s dB" % (st["state"], st["match_ms"], st["atten_db"]))
+        if st["state"] != "matched":
+            OUT["result"] = {"end": "no SLAC match", "detail": st["fail"]}
+            pilot_sim.unplug()
+            await _wait(ctx, 10 ** 9)
+    import gc
+    gc.collect()   # the SLAC run's garbage goes before the EVCC loads its grammars (1 MB sim heap)
+    pilot_sim.set_s2(True)
     try:
         nss, service = protocols(CFG["protocols"])
         cfg = dict(CFG["ev"])
@@ -47,9 +110,10 @@ async def main(ctx):
         OUT["errors"].append([type(e).__name__, str(e)])
         OUT["result"] = {"end": END_FAILED, "detail": str(e)}
     print("EV " + _line(OUT["result"]))
-    while True:  # unplugged: nothing more to do
-        ctx.feed()
-        await ctx.sleep_ms(500)
+    pilot_sim.set_s2(False)
+    await _wait(ctx, CFG["unplug_ms"])
+    pilot_sim.unplug()
+    await _wait(ctx, 10 ** 9)   # unplugged: nothing more to do
 
 
 def _line(r):

@@ -11,7 +11,10 @@
 #               [--ca FILE] [--cert FILE] [--key FILE]]   OCPP_CLIENT's CSMS (implies --wall)
 #              [--ev PROTOCOL|none] [--ev-at S] [--ev-loops N]   the simulated EV (ev_sim.py, our EVCC)
 #                                       against ISO15118 over loopback; default iso2-ac at 1 s, 30 loops
-#              [--pcap NAME]            the SECC captures SDP and sessions to <fs>/NAME (pcapng)
+#              [--pcap NAME]            the SECC captures SDP and sessions to <fs>/NAME (pcapng), the
+#                                       SLAC service every HomePlug frame to <fs>/NAME.slac.pcap
+#              [--no-slac]              no control-pilot matching: the SECC listens at once (plain
+#                                       Ethernet, as before); default: the EV matches with SLAC first
 #              [--paced]                virtual time held back to the wall clock (external CAN peers)
 #              [--station FILE]         a scripted station controller on the CAN bus (station_sim.py)
 #              [--stop-file NAME]       end the run (summary as usual) once <fs>/NAME exists, checked
@@ -44,6 +47,7 @@ def parse(argv):
     opts["inject"] = []
     opts["wall"] = False
     opts["paced"] = False
+    opts["no-slac"] = False
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -51,6 +55,8 @@ def parse(argv):
             opts["wall"] = True
         elif a == "--paced":
             opts["paced"] = True
+        elif a == "--no-slac":
+            opts["no-slac"] = True
         elif a.startswith("--") and i + 1 < len(argv):
             key = a[2:]
             if key == "inject":
@@ -203,21 +209,60 @@ def main(argv):
     if _sid(table, "EV_SIM") >= 0:
         import ev_sim
         summary["ev"] = ev_sim.OUT
+    slac = _published(kernel, "SLAC")
+    if slac is not None:
+        summary["slac"] = slac.status()
+        _slac_line(summary["slac"])
     emit("SUMMARY", summary)
     return summary
 
 
+def _slac_line(st):
+    # one line for the live output: the pilot's path and the match
+    cp = "-".join([h[1] for h in st["cp_history"]]) or st["cp"]
+    mt = st["matches"][-1] if st["matches"] else None
+    sys.stdout.write("SLAC: CP %s; %s\n" % (cp, "matched %s in %d ms at %d dB" % (mt["ev_mac"], mt["ms"], mt["atten_db"])
+                                            if mt else "no match (%s)" % (st["plc_error"] or (st["slac"] or {}).get("state"))))
+
+
+def _slac_provision(opts, ev_sim):
+    # <fs>/slac.json for the SLAC service on the simulation's link (unless the fs has its own): random
+    # locally administered MACs, so parallel simulations on the loopback device do not match each other
+    # (the simulated modem only hears our EV)
+    path = opts["fs"] + "/slac.json"
+    r = os.urandom(8)
+    evse = "02:%02x:%02x:%02x:%02x:01" % (r[0], r[1], r[2], r[3])
+    ev = "02:%02x:%02x:%02x:%02x:02" % (r[4], r[5], r[6], r[7])
+    ev_sim.CFG["mac"] = ev
+    ev_sim.CFG["slac"] = True
+    c = {"iface": ev_sim.CFG["iface"], "mac": evse, "sim_atten": {ev: 20}}
+    if opts["pcap"]:
+        c["pcap"] = opts["pcap"] + ".slac.pcap"
+    if not _exists(path):
+        with open(path, "w") as f:
+            f.write(json.dumps(c))
+    else:
+        with open(path) as f:
+            mine = json.loads(f.read())
+        if mine.get("mac") and mine.get("sim_atten"):
+            ev_sim.CFG["mac"] = list(mine["sim_atten"])[0]
+
+
 def _with_ev(table, opts):
     # The gateway's SECC on the loopback (provisioned unless the fs has its own iso15118.json) and,
-    # unless --ev none, the simulated EV as one more (LOW) service.
+    # unless --ev none, the simulated EV as one more (LOW) service; with SLAC (unless --no-slac) the
+    # SECC waits for the match.
     import ev_sim
     from iso15118.secc import service_config
+    slac = not opts["no-slac"] and _sid(table, "SLAC") >= 0
+    if slac:
+        _slac_provision(opts, ev_sim)
     path = opts["fs"] + "/" + service_config.FILE
     try:
         os.stat(path)
     except OSError:
         with open(path, "w") as f:
-            f.write(json.dumps(ev_sim.secc_config(ev_sim.CFG["iface"])))
+            f.write(json.dumps(ev_sim.secc_config(ev_sim.CFG["iface"], slac)))
     if opts["pcap"]:  # --pcap NAME: the SECC captures SDP and sessions to <fs>/NAME
         with open(path) as f:
             c = json.loads(f.read())

@@ -198,3 +198,13 @@ def send_cert_response(ctx, dst, result):
 def value_or_none(msg):
     # EV_POWER_CAP / EVSE_POWER_TARGET -> the value, or None when absent
     return msg.i32(VALUE_W) if msg.i32(PRESENT) else None
+
+
+def send_cp_state(ctx, dst, level, duty_permille, pp_a, plug_serial):
+    # unplug (A), E and F go first in the mailbox: power must stop before anything else is read
+    return ctx.send_i32(dst, CP_STATE, level, duty_permille, pp_a, plug_serial,
+                        priority=level == CP_A or level >= CP_E)
+
+
+def send_slac_link(ctx, dst, up, atten_db, plug_serial):
+    return ctx.send_i32(dst, SLAC_LINK, 1 if up else 0, atten_db, plug_serial)

@@ -65,6 +65,14 @@ class IsoService:
         self.resumed = 0
         self.send_errors = 0
         self.ipc_bad = 0
+        # HomePlug link behind SLAC: nothing answered until an EV matched (SLAC_LINK up)
+        self.gated = cfg["slac"]
+        self.link_up = not self.gated
+        self.link_serial = 0
+        self.cp = 0                # last CP_STATE level (0: no pilot heard)
+        self.sdp_no_link = 0       # SDP requests dropped while no EV was matched
+        self.ended_by_cp = 0       # sessions ended by unplug or a pilot fault
+        self.ended_by_link = 0     # sessions ended because the SLAC link went down
 
     # -- gateway side ---------------------------------------------------------------------------
     def drain(self):
@@ -78,9 +86,31 @@ class IsoService:
             elif msg.type == msgs.EVSE_POWER_TARGET:
                 # the station's power command: the target of a -20 Dynamic session (None: the EV's plan)
                 self.evse20.setpoint_w = msgs.value_or_none(msg)
+            elif msg.type == msgs.CP_STATE:
+                lv = msg.i32(msgs.CP_LEVEL)
+                self.cp = lv
+                if lv == msgs.CP_A or lv >= msgs.CP_E:
+                    if self._abort("unplugged (CP %s)" % msgs.CP_NAMES[lv]):
+                        self.ended_by_cp += 1
+            elif msg.type == msgs.SLAC_LINK:
+                up = msg.i32(msgs.LINK_UP) == 1
+                self.link_serial = msg.i32(msgs.LINK_PLUG_SERIAL)
+                if self.gated:
+                    self.link_up = up
+                    if not up and self._abort("SLAC link lost"):
+                        self.ended_by_link += 1
             else:
                 self.ipc_bad += 1
             msg = ctx.try_receive()
+
+    def _abort(self, why):
+        # ends a running session at its next wait (stream.recv checks every slice): -> True if one ran
+        s = self.sess
+        if s is None or s.done or s.stream is None:
+            return False
+        s.stream.aborted = why
+        self.limits.stop_charging = True
+        return True
 
     def _sent(self, r):
         if r != 0:
@@ -155,10 +185,14 @@ class IsoService:
         while True:
             ctx.feed()
             self.drain()
+            if not self.link_up:
+                await self._hold(ctx)
+                continue
             try:
                 stream = await self.ep.accept(ctx, ACCEPT_SLICE_MS)
             except StreamTimeout:
                 continue
+            stream.on_wait = self.drain     # unplug and link loss reach a session that waits for the EV
             self.serial += 1
             self.energy_wh = 0.0
             self.needs_sent = False
@@ -167,6 +201,18 @@ class IsoService:
                                     evse20=self.evse20, on_answer=self.on_answer)
             self.report()
             await self._finish(await self.sess.run(ctx, stream))
+
+    async def _hold(self, ctx):
+        # no EV matched on the HomePlug link: a charger's SECC is not reachable; requests that arrive
+        # anyway (another car's, a stale one) are dropped unanswered
+        sock = self.ep.sdp.sock
+        await ctx.wait_io(sock, 1, ACCEPT_SLICE_MS)   # select.POLLIN
+        while True:
+            try:
+                sock.recvfrom(2048)
+            except OSError:
+                return
+            self.sdp_no_link += 1
 
     async def _finish(self, r):
         self.limits.stop_charging = False
@@ -196,7 +242,10 @@ class IsoService:
         return {"iface": self.cfg["iface"], "offers": self.ep.offers, "sessions": self.serial, "live": live,
                 "history": self.history, "resumed": self.resumed, "max_p": self.limits.max_p,
                 "send_errors": self.send_errors, "ipc_ignored": self.ipc_bad, "sdp": self.ep.sdp.stats(),
-                "link": self.ep.gate.stats()}
+                "link": self.ep.gate.stats(), "slac_gated": self.gated, "slac_link_up": self.link_up,
+                "cp": msgs.CP_NAMES[self.cp] if 0 < self.cp < len(msgs.CP_NAMES) else None,
+                "sdp_no_link": self.sdp_no_link, "ended_by_cp": self.ended_by_cp,
+                "ended_by_link": self.ended_by_link}
 
 
 def _loader(ctx):

@@ -42,6 +42,7 @@ class PowerManager:
         if snap is not None:
             self.arb.restore(snap)
         self.session = st.get("session", SESSION_NONE)
+        self.cp = 0               # last CP_STATE level (0: no pilot heard: plain-Ethernet setups)
         self.sent = (None, None)
         self.last_sent_ms = 0
         self.emergencies = 0
@@ -124,6 +125,19 @@ class PowerManager:
             elif self.session == SESSION_AUTHORIZED:
                 self.event(fsm.VEHICLE_CONNECTED)
                 self.event(self._authorized())
+            self._save()
+        elif t == msgs.CP_STATE:
+            # the control pilot is the truth about the car: unplugged (A) or a pilot fault (E, F) ends
+            # whatever session there was and takes the EV's power to zero now, not when ISO15118 notices;
+            # B/C/D is "vehicle connected" (spec §8.3) before any SDP
+            lv = msg.i32(msgs.CP_LEVEL)
+            self.cp = lv
+            if lv == msgs.CP_A or lv >= msgs.CP_E:
+                self.arb.drop(SRC_ISO15118, True)
+                self.session = SESSION_NONE
+                self.event(fsm.SESSION_STOP)
+            else:
+                self.event(fsm.VEHICLE_CONNECTED)
             self._save()
         elif t == msgs.SERVICE_QUARANTINED:
             self._held(msg.i32(msgs.SVC_SID))
@@ -236,7 +250,8 @@ class PowerManager:
         return {"state": fsm.STATE_NAMES[self.state], "p_w": p, "q_var": q,
                 "source": msgs.SOURCE_NAMES[src] if src >= 0 else None, "import_cap_w": self.arb.import_cap(),
                 "held": list(self.held), "emergencies": self.emergencies, "transitions": self.transitions,
-                "ignored": self.ignored, "p_meas_w": self.meas.p_w, "q_meas_var": self.meas.q_var}
+                "ignored": self.ignored, "p_meas_w": self.meas.p_w, "q_meas_var": self.meas.q_var,
+                "cp": msgs.CP_NAMES[self.cp] if 0 < self.cp < len(msgs.CP_NAMES) else None}
 
 
 async def main(ctx):

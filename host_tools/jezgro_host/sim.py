@@ -60,12 +60,36 @@ def _l(x) -> list:
     return x if isinstance(x, list) else []
 
 
+def _slac(summary: dict) -> list[str]:
+    """The control pilot's path and the SLAC match (firmware/services/slac.py); fields may be missing."""
+    st = _d(summary.get("slac"))
+    if not st:
+        return []
+    cp = " -> ".join(str(h[1]) for h in _l(st.get("cp_history")) if isinstance(h, list) and len(h) > 1)
+    out = [f"Control pilot: {cp or st.get('cp')} (now {st.get('cp')}, duty {st.get('duty_permille')} permille, "
+           f"{st.get('plug_serial')} plug-ins)"]
+    for mt in map(_d, _l(st.get("matches"))):
+        out.append(f"SLAC: plug-in {mt.get('serial')} matched EV {mt.get('ev_mac')} in {mt.get('ms')} ms "
+                   f"(TT_EVSE_SLAC_init 50 s) at {mt.get('atten_db')} dB")
+    if not st.get("matches"):
+        slac = _d(st.get("slac"))
+        out.append(f"SLAC: no match ({st.get('plc_error') or slac.get('state') or 'pilot only: no slac.json'})")
+    plc = _d(st.get("plc"))
+    if plc.get("fallback"):
+        out.append(f"SLAC link: in-process instead of {plc.get('iface')} ({plc['fallback']})")
+    ev = _d(_d(summary.get("ev")).get("slac"))
+    if ev:
+        out.append(f"EV SLAC: {ev.get('state')} in {ev.get('match_ms')} ms, {ev.get('attempts')} attempt(s), "
+                   f"counters {ev.get('counts')}")
+    return out
+
+
 def _sessions(summary: dict) -> list[str]:
     """ISO 15118 sessions of the SECC (and the simulated EV's view), with the charge-loop response
     time against the 25 ms budget. Every field may be missing or null (an EV that never got a
     session has "ev": null)."""
     iso = _d(summary.get("iso15118"))
-    out = []
+    out = _slac(summary)
     for h in map(_d, _l(iso.get("history"))):
         loop = [x for x in _l(h.get("loop_us")) if isinstance(x, (int, float))]
         resp = (f", charge-loop response mean {sum(loop) / len(loop) / 1000:.2f} ms max {max(loop) / 1000:.2f} ms"
@@ -302,6 +326,8 @@ def add_parser(sub) -> None:
     s.add_argument("--ca", default=None, help="CA certificate for the CSMS's TLS certificate (profiles 2, 3)")
     s.add_argument("--cert", default=None, help="client certificate (profile 3)")
     s.add_argument("--key", default=None, help="client key (profile 3)")
+    s.add_argument("--no-slac", action="store_true",
+                   help="no SLAC: the SECC listens at once (plain Ethernet link); the pilot still runs")
     s.add_argument("--paced", action="store_true",
                    help="virtual time, never ahead of the wall clock: real rates for `jezgro can` peers")
     s.add_argument("--station", default=None, metavar="SCRIPT",
@@ -334,6 +360,8 @@ def main(a) -> int:
         args.append("--wall")
     if a.paced:
         args.append("--paced")
+    if a.no_slac:
+        args.append("--no-slac")
     for inj in a.inject:
         args += ["--inject", inj]
     if a.scenario:

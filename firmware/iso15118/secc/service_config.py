@@ -8,7 +8,9 @@
 # DER) besides TCP; limits: EvseLimits keyword arguments (the charger's rating; POWER_MGR may lower
 # max_p at run time); evse: the OCPP EVSE id the charging needs are reported for; pcapng: a file in
 # <fs> that receives every SDP exchange and session as pcapng for Wireshark (off when null; it grows
-# with every session: for commissioning and debugging, not for permanent use on the board's flash).
+# with every session: for commissioning and debugging, not for permanent use on the board's flash);
+# slac: the link is HomePlug Green PHY behind the SLAC service: SDP is answered and connections taken
+# only while SLAC_LINK says an EV matched (false: a plain Ethernet link, always listening).
 # load() raises ConfigError with a message that names the file and the key.
 from jezgro import persist
 from iso15118.secc import sap
@@ -20,7 +22,8 @@ PROTOCOLS = {"ISO_15118_2": sap.ISO2, "DIN_SPEC_70121": sap.DIN, "ISO_15118_20_D
              "ISO_15118_20_AC": sap.ISO20_AC}
 LIMIT_KEYS = ("max_v", "max_i", "max_p", "min_v", "min_i", "ripple_i", "tolerance_i", "ac_max_i", "ac_nominal_v")
 DEFAULTS = {"iface": "eth0", "protocols": ["ISO_15118_2", "DIN_SPEC_70121"], "tls": False, "tls_cert": "secc.crt",
-            "tls_key": "secc.key", "sequence_timeout_ms": 60000, "evse": 1, "limits": {}, "pcapng": None}
+            "tls_key": "secc.key", "sequence_timeout_ms": 60000, "evse": 1, "limits": {}, "pcapng": None,
+            "slac": False}
 
 
 class ConfigError(ValueError):
@@ -51,6 +54,8 @@ def parse(d):
             raise ConfigError("%s: unknown protocol %r (one of %s)" % (FILE, p, ", ".join(PROTOCOLS)))
     if not isinstance(c["tls"], bool):
         raise ConfigError("%s: tls must be true or false" % FILE)
+    if not isinstance(c["slac"], bool):
+        raise ConfigError("%s: slac must be true or false" % FILE)
     if c["pcapng"] is not None and (not isinstance(c["pcapng"], str) or not c["pcapng"] or "/" in c["pcapng"]):
         raise ConfigError("%s: pcapng must be null or a file name in the filesystem root" % FILE)
     _int(c["sequence_timeout_ms"], "sequence_timeout_ms", 100, 600000)

@@ -67,6 +67,8 @@ class V2gStream:
         self.held = None        # a message read before the session took the stream (the SECC's gate)
         self.watch = None       # the SECC's gate: served while recv() waits (SDP, new connections)
         self.superseded = False  # set by the gate: the next recv() ends the session
+        self.aborted = None      # a reason set by the owner (unplug, link lost): the next recv() ends it
+        self.on_wait = None      # called between waits (every SLICE_MS): the owner's IPC, while it waits
         self.established = False  # set by the session at SessionSetup: the connection owns the SECC
         if tap is not None:
             tap.tcp_open(local[0], local[1], remote[0], remote[1], client)
@@ -140,6 +142,10 @@ class V2gStream:
         while True:
             if self.superseded:
                 raise StreamClosed("superseded by a new connection")
+            if self.on_wait is not None:
+                self.on_wait()
+            if self.aborted is not None:
+                raise StreamClosed(self.aborted)
             m = self.poll_msg(ctx)
             if m is not None:
                 return m

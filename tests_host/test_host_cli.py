@@ -8,7 +8,8 @@ from jezgro_host import cli
 from conftest import jezgro
 
 COMMANDS = ["services", "sim", "logs", "check", "build", "deploy", "bench", "exi", "grid-test", "pll-replay",
-            "csms", "ev", "msgs", "can"]
+            "csms", "ev", "msgs", "can", "firmware",
+            "flash", "repl"]
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, can_cmd, csms, ev, exi_cmd, grid, logs, msgs_cmd, pll_replay, services_table, sim, target
+from . import (bench, board_cmds, can_cmd, csms, ev, exi_cmd, firmware, grid, logs, msgs_cmd, pll_replay, services_table, sim,
+               target)
 
 # in `jezgro --help` order
-COMMAND_MODULES = (services_table, sim, logs, target, bench, exi_cmd, grid, pll_replay, csms, ev, msgs_cmd, can_cmd)
+COMMAND_MODULES = (services_table, sim, logs, target, bench, exi_cmd, grid, pll_replay, csms, ev, msgs_cmd, can_cmd,
+                   firmware, board_cmds)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -13,6 +13,8 @@ from grid import pll, curctl
 from jezgro.critical import Critical
 
 ENABLE_AT = const(1500)
+ID_REF = const(5773)  # rated current, Q8 A
+IQ_REF = const(-1500)
 HASH_MASK = const(0x3FFFFFF)  # 26 bits: h * 31 stays below 2^31, so 32- and 64-bit words agree
 
 
@@ -20,8 +22,8 @@ def schedule(i, cc):
     # The current references of the recorded scenario: rated current from tick 1500 on.
     if i == ENABLE_AT:
         cc[curctl.ENABLE] = 1
-        cc[curctl.ID_REF] = 5773
-        cc[curctl.IQ_REF] = -1500
+        cc[curctl.ID_REF] = ID_REF
+        cc[curctl.IQ_REF] = IQ_REF
 
 
 @micropython.viper

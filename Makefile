@@ -4,7 +4,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: sim test check build bench clean
+.PHONY: sim test check build bench clean firmware firmware-all
+
+# --- MicroPython from the pinned source (boards/micropython/pins.json, docs/platform.md) ----------
+# MICROPY_SRC: the pinned archives + SHA256SUMS (or an unpacked tree); defaults to the vendor folder
+# next to the clone when it is there. Without it the build says what to pass (or use --fetch).
+MICROPY_SRC ?= $(if $(wildcard ../shared/vendor/micropython/SHA256SUMS),../shared/vendor/micropython,)
+FIRMWARE_BUILD = $(BIN)/jezgro firmware build $(if $(MICROPY_SRC),--src $(MICROPY_SRC))
+# The unix port (simulation, host tests) and the emulated M7 (tests_target, bench): what tests need.
+firmware: $(STAMP)
+	$(FIRMWARE_BUILD) --target unix --target qemu
+
+# pyOCD for `jezgro flash` (only where a board is attached; requirements-board.txt).
+.PHONY: board-tools
+board-tools: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-board.txt
+
+# ... and the JEZGRO_H743 board image (~5 min more), with its size table.
+firmware-all: $(STAMP)
+	$(FIRMWARE_BUILD)
 
 $(STAMP): requirements.txt host_tools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,13 +30,13 @@ $(STAMP): requirements.txt host_tools/pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e host_tools
 	touch $(STAMP)
 
-sim: $(STAMP)
+sim: $(STAMP) firmware
 	$(BIN)/jezgro sim
 
 # Target gate (mpy-cross for armv7emdp + mypy against the stm32 stubs + ruff), then the host tests.
-test: $(STAMP) .venv-iso15118/.installed
+test: $(STAMP) .venv-iso15118/.installed firmware-all
 	$(BIN)/jezgro check
-	$(BIN)/pytest -q tests_host tests_target
+	JEZGRO_REQUIRE_EMULATED=1 $(BIN)/pytest -q tests_host tests_target
 
 check: $(STAMP)
 	$(BIN)/jezgro check
@@ -26,7 +44,7 @@ check: $(STAMP)
 build: $(STAMP)
 	$(BIN)/jezgro build
 
-bench: $(STAMP) .venv-iso15118/.installed
+bench: $(STAMP) .venv-iso15118/.installed firmware
 	$(BIN)/jezgro bench
 
 clean:

@@ -17,6 +17,10 @@ enum { THETA, THETA_HAT, OMEGA, INTEG, V1A, Q1A, V1B, Q1B, VD, VQ, VMAG, WTS, MA
        LOCKED, LOCK_CNT, COAST_CNT, TICKS, DTHETA, VD_INST, VQ_INST, OMEGA_L, XPA, XPB, NST = 26 };
 enum { ID_REF, IQ_REF, ID, IQ, INT_D, INT_Q, VD_REF, VQ_REF, VLIM, ENABLE, TRIP, SAT, VDC, CTICKS, SAFE, NCC = 16 };
 #define MAF_N 200
+#define PRED_MAX_Q6 32767
+#define SOGI_D_MAX 262143
+#define SOGI_E_MAX 0x7FFFFFF
+#define SOGI_X_MAX 46000000
 #define WLP_SH 7
 #define OMEGA_NOM 20588742
 #define OMEGA_MIN 16470993
@@ -34,6 +38,13 @@ enum { ID_REF, IQ_REF, ID, IQ, INT_D, INT_Q, VD_REF, VQ_REF, VLIM, ENABLE, TRIP,
 #define VLIM_Q15 17027
 #define E_MAX 16384
 
+static inline int32_t clamp(int32_t x, int32_t m) { return x > m ? m : (x < -m ? -m : x); }
+static int32_t scaled_state(int32_t v, int32_t k) {
+    int32_t a = v >> 12, m = a >= 0 ? a : -a;
+    if (k <= 0) return 0;
+    if (m > SOGI_X_MAX / k) return a >= 0 ? SOGI_X_MAX : -SOGI_X_MAX;
+    return a * k;
+}
 static int32_t st[NST], maf[MAF_N], cc[NCC], pwm[4], sh[6];
 static uint16_t tab[257];
 
@@ -49,12 +60,13 @@ static void pll_step(const int32_t *adc) {
     int32_t xa = ((2 * va - vb - vc) * 21845) >> 2, xb = ((vb - vc) * 18919) >> 1;
     int32_t wts = st[WTS];
     int32_t v1 = st[V1A], q1 = st[Q1A];
-    int32_t e = ((K_SOGI_Q12 * ((xa - v1) >> 8)) >> 4) - q1;
-    v1 += (wts * (e >> 12)) >> 8; q1 += (wts * (v1 >> 12)) >> 8;
+    int32_t e = ((K_SOGI_Q12 * clamp((xa - v1) >> 8, SOGI_D_MAX)) >> 4) - q1;
+    e = clamp(e, SOGI_E_MAX);
+    v1 = clamp(v1 + ((wts * (e >> 12)) >> 8), SOGI_X_MAX); q1 = clamp(q1 + ((wts * (v1 >> 12)) >> 8), SOGI_X_MAX);
     st[V1A] = v1; st[Q1A] = q1; int32_t v1a = v1, q1a = q1;
     v1 = st[V1B]; q1 = st[Q1B];
-    e = ((K_SOGI_Q12 * ((xb - v1) >> 8)) >> 4) - q1;
-    v1 += (wts * (e >> 12)) >> 8; q1 += (wts * (v1 >> 12)) >> 8;
+    e = clamp(((K_SOGI_Q12 * clamp((xb - v1) >> 8, SOGI_D_MAX)) >> 4) - q1, SOGI_E_MAX);
+    v1 = clamp(v1 + ((wts * (e >> 12)) >> 8), SOGI_X_MAX); q1 = clamp(q1 + ((wts * (v1 >> 12)) >> 8), SOGI_X_MAX);
     st[V1B] = v1; st[Q1B] = q1;
     int32_t pa = (v1a - q1) >> 11, pb = (q1a + v1) >> 11;
     uint32_t th = (uint32_t)st[THETA_HAT];
@@ -70,7 +82,7 @@ static void pll_step(const int32_t *adc) {
     int trust = 1;
     if (mag >= VMIN_Q8 && (mx * 3 < mag || mag * 3 < mx)) {
         trust = 0; int32_t k = fdiv(mx << 12, mag);
-        st[V1A] = (v1a >> 12) * k; st[Q1A] = (q1a >> 12) * k; st[V1B] = (v1 >> 12) * k; st[Q1B] = (q1 >> 12) * k;
+        st[V1A] = scaled_state(v1a, k); st[Q1A] = scaled_state(q1a, k); st[V1B] = scaled_state(v1, k); st[Q1B] = scaled_state(q1, k);
     }
     if (trust && mag >= VMIN_Q8 && mx >= VMIN_Q8) {
         en = fdiv(vq << 12, mag >> 3);
@@ -110,6 +122,10 @@ static void pll_step(const int32_t *adc) {
     int32_t pxa = st[XPA], pxb = st[XPB];
     st[XPA] = xa; st[XPB] = xb;
     int32_t fa = (xa + (((xa - pxa) * 3) >> 1)) >> 10, fb = (xb + (((xb - pxb) * 3) >> 1)) >> 10;
+    if (fa > PRED_MAX_Q6) fa = PRED_MAX_Q6;
+    if (fa < -PRED_MAX_Q6) fa = -PRED_MAX_Q6;
+    if (fb > PRED_MAX_Q6) fb = PRED_MAX_Q6;
+    if (fb < -PRED_MAX_Q6) fb = -PRED_MAX_Q6;
     uint32_t tha = theta + (uint32_t)dthf + (uint32_t)(dthf >> 1);
     s = sinq(tha, 0); c = sinq(tha, 1);
     st[VD_INST] = (fa * c + fb * s) >> 13; st[VQ_INST] = (fb * c - fa * s) >> 13;
@@ -165,6 +181,7 @@ static void reset(void) {
     st[WTS] = 32941; st[OMEGA] = OMEGA_NOM; st[OMEGA_F] = OMEGA_NOM; st[OMEGA_L] = OMEGA_NOM; st[DTHETA] = 21474836;
 }
 
+#ifndef GRID_REF_LIBRARY  /* bench/m7/tick_ref.c includes the steps without this host main() */
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: grid_ref IN.bin N_REPEAT ENABLE_AT\n"); return 2; }
     FILE *f = fopen(argv[1], "rb");
@@ -195,3 +212,4 @@ int main(int argc, char **argv) {
     printf("%.1f %ld %d\n", ns, mismatches, n);
     return 0;
 }
+#endif

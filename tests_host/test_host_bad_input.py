@@ -65,6 +65,11 @@ CASES = [
     ("can", ["can", "send", "--p", "0", "--timeout-ms", "5"], None, r"--timeout-ms 5: outside Timeout's range", 2),
     ("can", ["can", "send", "--p", "0", "--interface", "nosuch"], None, r"cannot open CAN interface 'nosuch'", 2),
     ("can", ["can", "monitor", "--port", "abc"], None, r"argument --port: invalid int value: 'abc'", 2),
+    ("firmware", ["firmware", "build", "--src", "/nonexistent/micropython", "--target", "unix"], None,
+     r"/nonexistent/micropython", 2),
+    ("firmware", ["firmware", "build", "--target", "pdp11"], None, r"invalid choice: 'pdp11'", 2),
+    ("flash", ["flash", "--image", "/nonexistent/jezgro-h743.hex"], None, r"/nonexistent/jezgro-h743.hex not built", 1),
+    ("repl", ["repl", "--bogus"], None, r"unrecognized arguments: --bogus", 2),
     ("doctor", ["doctor", "--bogus"], None, r"unrecognized arguments: --bogus", 2),
 ]
 

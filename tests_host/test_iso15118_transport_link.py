@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from jezgro_host.mp import pinned_build
 from iso15118_peer import PEER_VENV, mp_start, need_peer, package_secc_pki, stop, wait_line
 from pcapng_check import check_with_tshark, read, v2gtp_messages
 from v2g_runs import firmware_result as mp_result
@@ -307,6 +308,8 @@ def test_tls_server_negotiates_as_the_cpython_peer_asks(v2g_link, certs):
     assert out[0][0] == "TLSv1.2" and out[0][2] == "01fe800200000003636261"
     assert [c[1] for c in s["ciphers"]] == [o[0] for o in out]  # both ends report the same version
     assert out[1][2] == "01fe800200000003636261"
+    if pinned_build():  # the unix port built from the pinned source has TLS 1.3 (docs/platform.md)
+        assert out[1][0] == "TLSv1.3" and out[1][1].startswith("TLS_AES_"), out
     print(f"TLS negotiated: capped {out[0][:2]}, open {out[1][:2]}")
 
 

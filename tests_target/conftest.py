@@ -1,6 +1,7 @@
-"""On-target tests: run on an attached NUCLEO-H743ZI through mpremote.
+"""On-target tests: on an attached NUCLEO-H743ZI through mpremote (fixture `board`), and on the
+emulated Cortex-M7 (qemu, fixture `guest` in test_emulated.py; runs without a board).
 
-The whole directory is skipped when no board is attached (`mpremote connect list` shows no
+The tests that need the board are skipped when none is attached (`mpremote connect list` shows no
 USB serial device, which is what `mpremote connect auto` would use). JEZGRO_DEVICE=/dev/ttyACM0
 (or any mpremote device name) picks a board explicitly.
 
@@ -44,11 +45,13 @@ SKIP_REASON = ("no board attached: `mpremote connect list` shows no USB serial d
 
 
 def pytest_collection_modifyitems(config, items):
+    # Only the tests that need the board skip without one; the emulated target's tests
+    # (test_emulated.py, fixture `guest`) run wherever the qemu build is.
     if DEVICE is not None:
         return
     skip = pytest.mark.skip(reason=SKIP_REASON)
     for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
+        if HERE in Path(str(item.path)).resolve().parents and "board" in getattr(item, "fixturenames", ()):
             item.add_marker(skip)
 
 

@@ -60,6 +60,12 @@ ADC_VB = const(1)
 ADC_VC = const(2)
 
 MAF_N = const(200)
+SOGI_D_MAX = const(262143)  # SOGI input error limit, Q8 V (1024 V)
+SOGI_E_MAX = const(0x7FFFFFF)  # SOGI error limit, Q16 V (2048 V): (e >> 12) * wts < 2^31
+# SOGI state limit, Q16 V (702 V, just above the sensors' largest alpha/beta, 682 V): keeps the
+# positive-sequence Park products |(pa, pb)| * 32767 below 2^31.
+SOGI_X_MAX = const(46000000)
+PRED_MAX_Q6 = const(32767)  # feed-forward prediction limit: the phase sensors' +-512 V
 WLP_SH = const(7)  # 12.8 ms: fast enough to follow, slow enough not to ring with the PI (docs/pll.md)  # 20 ms at 10 kHz: nulls every multiple of 50 Hz in the frequency ripple
 OMEGA_NOM = const(20588742)  # 2*pi*50 in Q16
 OMEGA_MIN = const(16470993)  # 40 Hz
@@ -74,6 +80,20 @@ DELAY_COMP_Q3 = const(10)  # the DSOGI+PSC output leads the input by ~1.25 dthet
 VMIN_Q8 = const(1665)  # below 2 % of nominal there is no phase to track: coast
 LOCK_TICKS = const(1000)  # 100 ms
 COAST_MAX_TICKS = const(5000)  # 500 ms without voltage: not locked any more
+
+
+@micropython.viper
+def _scaled_state(v: int, k: int) -> int:
+    # (v >> 12) * k (k: Q12 rescale factor) limited to the SOGI state range without forming a
+    # product beyond 32 bits: k reaches 2^20 with the input at full scale and the SOGI nearly
+    # empty. Only on the rare rescale branch (a sag onset or recovery): a call is cheap enough.
+    a = v >> 12
+    if k <= 0:
+        return 0
+    m = a if a >= 0 else 0 - a
+    if m > SOGI_X_MAX // k:
+        return SOGI_X_MAX if a >= 0 else 0 - SOGI_X_MAX
+    return a * k
 
 
 @micropython.viper
@@ -95,9 +115,30 @@ def step(st_, adc_, tab_, maf_, sh_):
     v1 = v1 - ((v1 >> 31) << 32)
     q1 = int(st[Q1A])
     q1 = q1 - ((q1 >> 31) << 32)
-    e = ((K_SOGI_Q12 * ((xa - v1) >> 8)) >> 4) - q1  # Q8 V (<2.6e5) * 5793 < 2^31
-    v1 = v1 + ((wts * (e >> 12)) >> 8)  # Q4 V (<2.4e4) * Q20 (<4e4) < 2^30
+    # The SOGI's error and states are clamped outside any real grid (states: 702 V against the
+    # sensors' 682 V alpha): at the ADC rails (a failed sensor, a full-scale step) they would
+    # otherwise ring up until the products leave 32 bits, which wraps on the M7 and not on the
+    # 64-bit unix port (tests_target/test_emulated.py replays rail inputs on both).
+    d = (xa - v1) >> 8
+    if d > SOGI_D_MAX:
+        d = SOGI_D_MAX
+    if d < 0 - SOGI_D_MAX:
+        d = 0 - SOGI_D_MAX
+    e = ((K_SOGI_Q12 * d) >> 4) - q1  # Q8 V (<2^18) * 5793 < 2^31; q1 < 2^26
+    if e > SOGI_E_MAX:
+        e = SOGI_E_MAX
+    if e < 0 - SOGI_E_MAX:
+        e = 0 - SOGI_E_MAX
+    v1 = v1 + ((wts * (e >> 12)) >> 8)  # Q4 V (<2^15) * Q20 (<4e4) < 2^31
+    if v1 > SOGI_X_MAX:
+        v1 = SOGI_X_MAX
+    if v1 < 0 - SOGI_X_MAX:
+        v1 = 0 - SOGI_X_MAX
     q1 = q1 + ((wts * (v1 >> 12)) >> 8)
+    if q1 > SOGI_X_MAX:
+        q1 = SOGI_X_MAX
+    if q1 < 0 - SOGI_X_MAX:
+        q1 = 0 - SOGI_X_MAX
     st[V1A] = v1
     st[Q1A] = q1
     v1a = v1
@@ -107,9 +148,26 @@ def step(st_, adc_, tab_, maf_, sh_):
     v1 = v1 - ((v1 >> 31) << 32)
     q1 = int(st[Q1B])
     q1 = q1 - ((q1 >> 31) << 32)
-    e = ((K_SOGI_Q12 * ((xb - v1) >> 8)) >> 4) - q1
+    d = (xb - v1) >> 8
+    if d > SOGI_D_MAX:
+        d = SOGI_D_MAX
+    if d < 0 - SOGI_D_MAX:
+        d = 0 - SOGI_D_MAX
+    e = ((K_SOGI_Q12 * d) >> 4) - q1
+    if e > SOGI_E_MAX:
+        e = SOGI_E_MAX
+    if e < 0 - SOGI_E_MAX:
+        e = 0 - SOGI_E_MAX
     v1 = v1 + ((wts * (e >> 12)) >> 8)
+    if v1 > SOGI_X_MAX:
+        v1 = SOGI_X_MAX
+    if v1 < 0 - SOGI_X_MAX:
+        v1 = 0 - SOGI_X_MAX
     q1 = q1 + ((wts * (v1 >> 12)) >> 8)
+    if q1 > SOGI_X_MAX:
+        q1 = SOGI_X_MAX
+    if q1 < 0 - SOGI_X_MAX:
+        q1 = 0 - SOGI_X_MAX
     st[V1B] = v1
     st[Q1B] = q1
     # --- positive-sequence calculator, Q6 volts for the Park products ---
@@ -151,10 +209,10 @@ def step(st_, adc_, tab_, maf_, sh_):
     if mag >= VMIN_Q8 and (mx * 3 < mag or mag * 3 < mx):
         trust = 0
         k = (mx << 12) // mag  # Q12 (mx < 2^19 Q8 V: < 2^31)
-        st[V1A] = (v1a >> 12) * k
-        st[Q1A] = (q1a >> 12) * k
-        st[V1B] = (v1 >> 12) * k
-        st[Q1B] = (q1 >> 12) * k
+        st[V1A] = int(_scaled_state(v1a, k))
+        st[Q1A] = int(_scaled_state(q1a, k))
+        st[V1B] = int(_scaled_state(v1, k))
+        st[Q1B] = int(_scaled_state(q1, k))
     if trust and mag >= VMIN_Q8 and mx >= VMIN_Q8:
         en = (vq << 12) // (mag >> 3)  # Q15; vq Q8 (<1.6e5) << 12 < 2^30
         if en > 32767:
@@ -248,6 +306,17 @@ def step(st_, adc_, tab_, maf_, sh_):
     st[XPB] = xb
     fa = (xa + (((xa - pxa) * 3) >> 1)) >> 10  # Q6 V; |xa - pxa| < 2^26
     fb = (xb + (((xb - pxb) * 3) >> 1)) >> 10
+    # Clamped to the sensors' range (512 V = 32767 in Q6): a full-scale step extrapolates to 2.5x
+    # that, and fa * c + fb * s below would leave 32 bits (wraps on the M7, not on the 64-bit unix
+    # port: found by tests_target/test_emulated.py). Clamped, |(fa, fb)| * 32767 < 1.6e9 < 2^31.
+    if fa > PRED_MAX_Q6:
+        fa = PRED_MAX_Q6
+    if fa < 0 - PRED_MAX_Q6:
+        fa = 0 - PRED_MAX_Q6
+    if fb > PRED_MAX_Q6:
+        fb = PRED_MAX_Q6
+    if fb < 0 - PRED_MAX_Q6:
+        fb = 0 - PRED_MAX_Q6
     th = theta + dthf + (dthf >> 1)
     i = (th >> 24) & 255
     fr = (th >> 8) & 0xFFFF

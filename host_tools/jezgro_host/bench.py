@@ -28,4 +28,7 @@ def main(a) -> int:
         p = mp.run(args, heap="4M" if b == "can_bench.py" else "2M", fs_root=fs, extra=extra, cwd=ROOT,
                    timeout=600, extra_env={"JEZGRO_CAN_PORT": "43119"})
         rc |= p.returncode
+    # Instructions per CRITICAL tick on the emulated Cortex-M7 next to the C reference (m7bench.py)
+    from . import m7bench
+    rc |= m7bench.main()
     return rc

@@ -1,9 +1,15 @@
 """Running firmware code under the MicroPython unix port, the same code the board runs.
 
-The one place that knows how to launch it: the executable from the project .venv, MICROPYPATH
+The one place that knows how to launch it: the executable (micropython_exe()), MICROPYPATH
 (the port's frozen modules, firmware/, a board layer, extra directories such as tests_host/mp or
 bench/), the heap size, JEZGRO_FS and the environment. The CLI, the benches and the tests all go
 through run()/start() (or micropython_cmd()/micropython_env() where they need the pieces).
+
+Which MicroPython: the unix port built from the pinned v1.28.0 source with TLS 1.3
+(`jezgro firmware build`, build/micropython/out/micropython; `make sim`/`make test` build it first),
+the same source as the board image. $JEZGRO_MICROPYTHON names another executable. Without either,
+the PyPI unix wheel in .venv (reports 1.29.0-preview, TLS 1.2 only) is the fallback, so the tools
+still run on a machine without a C toolchain; docs/platform.md says what that loses.
 """
 from __future__ import annotations
 
@@ -36,6 +42,26 @@ def tool(name: str) -> str:
     if not found:
         raise SystemExit(f"jezgro: '{name}' not found; run 'make' targets so the toolchain is installed")
     return found
+
+
+# The unix port `jezgro firmware build` makes (firmware.OUT; not imported from there: firmware imports us).
+BUILT_MICROPYTHON = ROOT / "build" / "micropython" / "out" / "micropython"
+
+
+def micropython_exe() -> str:
+    """The MicroPython unix executable every launch uses: $JEZGRO_MICROPYTHON, else the one built
+    from the pinned source, else the PyPI wheel's."""
+    env = os.environ.get("JEZGRO_MICROPYTHON")
+    if env:
+        return env
+    if BUILT_MICROPYTHON.exists():
+        return str(BUILT_MICROPYTHON)
+    return tool("micropython")
+
+
+def pinned_build() -> bool:
+    """True when launches run the unix port built from the pinned source (TLS 1.3, v1.28.0)."""
+    return micropython_exe() == str(BUILT_MICROPYTHON)
 
 
 def firmware_constants(module: str, *names: str) -> dict[str, Any]:
@@ -81,7 +107,7 @@ def micropython_env(fs_root: str | Path | None = None, *, extra: Iterable[str | 
 
 def micropython_cmd(script_or_c: list[str], heap: str | None = None, *, netns: str | None = None) -> list[str]:
     """argv: the .venv's micropython with -X heapsize=HEAP, optionally inside a network namespace."""
-    cmd = [tool("micropython")]
+    cmd = [micropython_exe()]
     if heap:
         cmd += ["-X", f"heapsize={heap}"]
     cmd += script_or_c

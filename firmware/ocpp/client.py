@@ -26,7 +26,8 @@ C = "OCPPCommCtrlr"
 # the files OCPP_CLIENT keeps (ocpp/txqueue, device_model, transaction, smart_charging, reservations,
 # config, iso15118_bridge): their storage problems are reported to the CSMS
 STORAGE_FILES = ("ocpp_txq.log", "ocpp_txq.head", "ocpp_dm.json", "ocpp_tx.json", "ocpp_profiles.json",
-                 "ocpp_resv.json", "ocpp.json", "iso15118_cert.req", "iso15118_cert.res")
+                 "ocpp_resv.json", "ocpp.json", "iso15118_cert.req", "iso15118_cert.res", "ocpp_meter.json",
+                 "ocpp_auth.json")
 
 
 class Client:
@@ -86,6 +87,8 @@ class Client:
                 "last_error": self.last_error, "last_callerror": self.last_callerror,
                 "stats": self.stats, "active_limit_w": self.sc.active_limit_w if self.sc else None,
                 "iso_bad": self.iso.bad if self.iso else 0, "auth_last": self.auth_last,
+                "meter": self.tx.meter.status() if self.tx else None,
+                "transactions": {e: [t["id"], t["seq"]] for e, t in self.tx.tx.items()} if self.tx else {},
                 "txq": self.txq.status(), "storage": persist.report(STORAGE_FILES)}
 
     def report_storage(self):

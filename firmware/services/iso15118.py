@@ -21,9 +21,11 @@ import msgs
 from msgs import SRC_ISO15118, SESSION_NONE, SESSION_CONNECTED, SESSION_AUTHORIZED
 from iso15118.secc import service_config as conf
 from iso15118.secc import session_msg as sm
+from iso15118 import common
 from iso15118.transport.stream import StreamTimeout
 from iso15118.secc.session import SeccSession, sap_check
 from iso15118.secc.iso20 import Evse20
+from iso15118.secc.evse_limits import AUTH_OK, AUTH_NO, AUTH_WAIT
 
 CONFIG_RETRY_MS = const(5000)
 ACCEPT_SLICE_MS = const(200)  # accept() in slices: IPC is handled between them
@@ -65,6 +67,9 @@ class IsoService:
         self.resumed = 0
         self.send_errors = 0
         self.ipc_bad = 0
+        # EIM authorization: once OCPP_CLIENT said it decides (ISO_AUTH_RESULT AUTH_REQUIRED), every
+        # session waits in Authorization (EVSEProcessing=Ongoing) for its ISO_AUTH_RESULT
+        self.auth_by_ocpp = False
 
     # -- gateway side ---------------------------------------------------------------------------
     def drain(self):
@@ -78,9 +83,36 @@ class IsoService:
             elif msg.type == msgs.EVSE_POWER_TARGET:
                 # the station's power command: the target of a -20 Dynamic session (None: the EV's plan)
                 self.evse20.setpoint_w = msgs.value_or_none(msg)
+            elif msg.type == msgs.ISO_AUTH_RESULT:
+                self._auth_result(msg.i32(msgs.AUTH_RESULT), msg.i32(msgs.AUTH_SERIAL))
+            elif msg.type == msgs.ISO_STOP:
+                self._stop(msg.i32(msgs.STOP_SERIAL))
             else:
                 self.ipc_bad += 1
             msg = ctx.try_receive()
+
+    def _live(self, serial):
+        # the running session, if it is the one `serial` names (0: whichever runs)
+        s = self.sess
+        return s is not None and not s.done and (serial == 0 or serial == self.serial)
+
+    def _auth_result(self, result, serial):
+        if result == msgs.AUTH_REQUIRED:
+            self.auth_by_ocpp = True
+        elif self._live(serial):
+            ok = result == msgs.AUTH_ACCEPTED
+            self.limits.auth = AUTH_OK if ok else AUTH_NO
+            self.evse20.authorized = ok
+
+    def _stop(self, serial):
+        # OCPP RequestStopTransaction: the protocol's stop (StopCharging / -20 Terminate), after which
+        # the EV sends PowerDelivery(Stop) and SessionStop; a session still waiting for its
+        # authorization is refused instead
+        if self._live(serial):
+            self.limits.stop_charging = True
+            self.evse20.stop_requested = True
+            if self.limits.auth == AUTH_WAIT:
+                self.limits.auth = AUTH_NO
 
     def _sent(self, r):
         if r != 0:
@@ -107,23 +139,31 @@ class IsoService:
             self.power_w = p
             if self.pm >= 0:
                 self._sent(msgs.send_power_setpoint(self.ctx, self.pm, p, 0, SRC_ISO15118))
-        if self.can >= 0 and (self.ev_told_ms is None or self.ctx.ticks_diff(now, self.ev_told_ms) >= EV_STATUS_MS):
+        if self.ev_told_ms is None or self.ctx.ticks_diff(now, self.ev_told_ms) >= EV_STATUS_MS:
+            # the EV's SoC and the session's energy at 1 Hz: the station controller's GW_V2G (CAN_HANDLER)
+            # and the SoC of OCPP_CLIENT's meter values
             self.ev_told_ms = now
             d = s.d if s is not None else None
             soc = d.soc if d is not None and hasattr(d, "soc") else -1
-            self._sent(msgs.send_ev_status(self.ctx, self.can, soc, int(self.energy_wh), self.serial))
+            for dst in (self.can, self.ocpp):
+                if dst >= 0:
+                    self._sent(msgs.send_ev_status(self.ctx, dst, soc, int(self.energy_wh), self.serial))
         if (level, state) != self.reported:
             self.reported = (level, state)
             proto = sm.protocol_code(s.result.protocol if s is not None else None, ac)
-            if self.pm >= 0:
-                self._sent(msgs.send_session_state(self.ctx, self.pm, level, proto, state, self.serial))
+            for dst in (self.pm, self.ocpp):
+                if dst >= 0:
+                    self._sent(msgs.send_session_state(self.ctx, dst, level, proto, state, self.serial))
 
     def _to_ocpp(self, t, b):
         self._sent(self.ctx.send(self.ocpp, t, b))
 
     def on_answer(self, sess, req, res_name, code):
-        if self.ocpp >= 0 and code == "OK":
-            if req == "ChargeParameterDiscoveryReq" and not self.needs_sent and hasattr(sess.d, "ev_max_v"):
+        if self.ocpp >= 0 and code.startswith("OK"):
+            if req == "SessionSetupReq":
+                ev_id = self.limits.evccid.encode()[:40]
+                self._to_ocpp(msgs.EV_ID, bytes((self.cfg["evse"],)) + ev_id)
+            elif req == "ChargeParameterDiscoveryReq" and not self.needs_sent and hasattr(sess.d, "ev_max_v"):
                 from ocpp import clock
                 self._to_ocpp(msgs.EV_CHARGING_NEEDS, sm.needs_payload(sess.d, self.cfg["evse"], clock.now()))
                 self.needs_sent = True
@@ -163,6 +203,9 @@ class IsoService:
             self.energy_wh = 0.0
             self.needs_sent = False
             self.schedule_sent = False
+            self.limits.auth = AUTH_WAIT if self.auth_by_ocpp else AUTH_OK
+            self.evse20.authorized = not self.auth_by_ocpp
+            self.limits.evccid = ""
             self.sess = SeccSession(self.limits, self.protocols, self.cfg["sequence_timeout_ms"],
                                     evse20=self.evse20, on_answer=self.on_answer)
             self.report()
@@ -174,6 +217,8 @@ class IsoService:
         self.report()
         d = r.as_dict()
         d["serial"] = self.serial
+        if self.ocpp >= 0:
+            self._sent(msgs.send_session_end(self.ctx, self.ocpp, _end_reason(r.end, self.limits.auth), self.serial))
         # requests answered, supportedAppProtocolReq included (the lists themselves are trimmed)
         sap = 1 if r.requests and r.requests[0] == "supportedAppProtocolReq" else 0
         d["messages"] = getattr(self.sess, "messages", 0) + sap
@@ -197,6 +242,17 @@ class IsoService:
                 "history": self.history, "resumed": self.resumed, "max_p": self.limits.max_p,
                 "send_errors": self.send_errors, "ipc_ignored": self.ipc_bad, "sdp": self.ep.sdp.stats(),
                 "link": self.ep.gate.stats()}
+
+
+def _end_reason(end, auth):
+    # how the session ended, for OCPP_CLIENT's transaction (msgs END_*)
+    if auth == AUTH_NO:
+        return msgs.END_REJECTED
+    if end == common.END_STOP:
+        return msgs.END_STOP
+    if end in (common.END_TIMEOUT, common.END_CLOSED, common.END_SETUP_TIMEOUT):
+        return msgs.END_LOST
+    return msgs.END_FAILED
 
 
 def _loader(ctx):

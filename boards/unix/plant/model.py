@@ -57,6 +57,8 @@ class Plant:
         self.load = None  # (R, L, C) per phase, parallel
         self.la = 0.0  # load inductor current alpha/beta
         self.lb = 0.0
+        self.e_imp_j = 0.0  # energy through the PCC since the start, J (import: grid -> EV)
+        self.e_exp_j = 0.0
         self.grid_ia = 0.0  # grid-side current (inverter - load), alpha/beta
         self.grid_ib = 0.0
         self.a = math.exp(-R_F * TS / L_F)
@@ -209,6 +211,13 @@ class Plant:
                 self.grid_ib = self.ib
         else:
             self._island(via, vib)
+        if self.en:
+            # the truth a revenue meter at the PCC would see: energy imported/exported, J
+            pw = 1.5 * (self.pa * self.ia + self.pb * self.ib)  # inverter -> grid positive
+            if pw > 0:
+                self.e_exp_j += pw * TS
+            else:
+                self.e_imp_j -= pw * TS
         # DC link: battery behind 0.1 ohm, 1 mF
         if self.en:
             p = 1.5 * (via * self.ia + vib * self.ib)

@@ -1,0 +1,73 @@
+"""Every charging session is a metered OCPP transaction: `jezgro sim` with the local CSMS (the `ocpp`
+package, schema validation on), our EVCC as the EV, the grid plant behind the converter. The ISO 15118
+session drives the TransactionEvent lifecycle (plug-in from the session's first sign while the SLAC
+service is absent), the EV is authorized by Autocharge (its EVCCID as a MacAddress idToken, Authorize
+with the CSMS while the SECC answers EVSEProcessing=Ongoing), and the energy registers count what the
+control loop measured, compared with what the plant really delivered."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+JEZGRO = str(Path(sys.executable).parent / "jezgro")
+
+
+def _sim(tmp_path, dm, seconds=26, extra=()):
+    out = tmp_path / "out"
+    fs = out / "fs"
+    fs.mkdir(parents=True)
+    (fs / "ocpp_dm.json").write_text(json.dumps(dm))
+    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))  # the fastest ramp of the profiles
+    p = subprocess.run([JEZGRO, "sim", "--seconds", str(seconds), "--out", str(out), "--quiet", *extra],
+                       capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr + p.stdout
+    s = json.loads((out / "summary.json").read_text())
+    log = [json.loads(x) for x in (out / "csms.jsonl").read_text().splitlines()]
+    calls = [(r["msg"][2], r["msg"][3]) for r in log if r["dir"] == "rx" and r["msg"][0] == 2]
+    errors = [r for r in log if r.get("msg") and r["msg"][0] == 4]
+    return s, calls, errors
+
+
+def _register(ev, measurand):
+    return [v["value"] for mv in ev.get("meterValue", []) for v in mv["sampledValue"] if v["measurand"] == measurand]
+
+
+def test_default_session_is_a_metered_transaction(tmp_path):
+    s, calls, errors = _sim(tmp_path, {"AuthCtrlr.AutochargeEnabled": "true",
+                                       "SampledDataCtrlr.TxUpdatedInterval": "1"}, extra=("--ev-loops", "60"))
+    assert errors == []  # no CALLERROR either way: every message passed the CSMS's schema validation
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "SessionStop"
+    txe = [p for a, p in calls if a == "TransactionEvent"]
+    assert [e["seqNo"] for e in txe] == list(range(len(txe)))
+    assert len({e["transactionInfo"]["transactionId"] for e in txe}) == 1
+    kinds = [(e["eventType"], e["triggerReason"], e["transactionInfo"].get("chargingState")) for e in txe]
+    # plug-in starts it (TxStartPoint EVConnected,Authorized), SessionSetup, Autocharge, PowerDelivery
+    assert kinds[:4] == [("Started", "CablePluggedIn", "EVConnected"), ("Updated", "EVDetected", "EVConnected"),
+                         ("Updated", "Authorized", "EVConnected"), ("Updated", "ChargingStateChanged", "Charging")]
+    periodic = [e for e in txe if e["triggerReason"] == "MeterValuePeriodic"]
+    assert len(periodic) >= 3 and all(e["transactionInfo"]["chargingState"] == "Charging" for e in periodic)
+    assert kinds[-2:] == [("Updated", "ChargingStateChanged", "SuspendedEV"),
+                          ("Ended", "StopAuthorized", "SuspendedEV")]
+    assert txe[-1]["transactionInfo"]["stoppedReason"] == "StoppedByEV"
+    assert txe[2]["idToken"] == {"idToken": "0A0B0C0D0E0F", "type": "MacAddress"}
+    auth = [p for a, p in calls if a == "Authorize"]
+    assert auth == [{"idToken": {"idToken": "0A0B0C0D0E0F", "type": "MacAddress"}}]
+    status = [p["connectorStatus"] for a, p in calls if a == "StatusNotification"]
+    assert status == ["Available", "Occupied", "Available"]
+    # meter values: registers that only grow, the measured power in the charge loop
+    imp = [_register(e, "Energy.Active.Import.Register") for e in txe]
+    series = [v[0] for v in imp if v]
+    assert series == sorted(series) and series[-1] > series[0]
+    assert max(_register(periodic[-1], "Power.Active.Import")) > 100  # W, measured while ramping up
+    assert _register(periodic[-1], "Voltage")[0] == __import__("pytest").approx(230, abs=3)
+    # the registers against the plant's truth over the whole run (the grid-side ramp-down after the
+    # session ends is counted on the register, outside the transaction)
+    meter = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]["meter"]
+    plant = s["plant"]
+    assert plant["import_wh"] > 0.3
+    assert abs(meter["import_wh"] - plant["import_wh"]) <= 0.10 * plant["import_wh"], (meter, plant)
+    assert meter["export_wh"] <= max(0.05, plant["export_wh"] * 1.1), (meter, plant)
+    assert meter["faults"] == 0

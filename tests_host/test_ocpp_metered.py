@@ -7,6 +7,8 @@ control loop measured, compared with what the plant really delivered."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +16,21 @@ from pathlib import Path
 JEZGRO = str(Path(sys.executable).parent / "jezgro")
 
 
-def _sim(tmp_path, dm, seconds=26, extra=()):
+def _run(argv, cwd, timeout):
+    # As root: in a network namespace of its own, so that the simulated EV and SECC (loopback, SDP)
+    # never meet another simulation running on the same host at the same time.
+    if os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip"):
+        argv = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def _sim(tmp_path, dm, seconds=40, extra=()):
     out = tmp_path / "out"
     fs = out / "fs"
     fs.mkdir(parents=True)
     (fs / "ocpp_dm.json").write_text(json.dumps(dm))
     (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))  # the fastest ramp of the profiles
-    p = subprocess.run([JEZGRO, "sim", "--seconds", str(seconds), "--out", str(out), "--quiet", *extra],
-                       capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    p = _run([JEZGRO, "sim", "--seconds", str(seconds), "--out", str(out), "--quiet", *extra], tmp_path, 240)
     assert p.returncode == 0, p.stderr + p.stdout
     s = json.loads((out / "summary.json").read_text())
     log = [json.loads(x) for x in (out / "csms.jsonl").read_text().splitlines()]
@@ -36,7 +45,7 @@ def _register(ev, measurand):
 
 def test_default_session_is_a_metered_transaction(tmp_path):
     s, calls, errors = _sim(tmp_path, {"AuthCtrlr.AutochargeEnabled": "true",
-                                       "SampledDataCtrlr.TxUpdatedInterval": "1"}, extra=("--ev-loops", "60"))
+                                       "SampledDataCtrlr.TxUpdatedInterval": "1"}, extra=("--ev-loops", "40"))
     assert errors == []  # no CALLERROR either way: every message passed the CSMS's schema validation
     (h,) = s["iso15118"]["history"]
     assert h["end"] == "SessionStop"
@@ -68,6 +77,47 @@ def test_default_session_is_a_metered_transaction(tmp_path):
     meter = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]["meter"]
     plant = s["plant"]
     assert plant["import_wh"] > 0.3
-    assert abs(meter["import_wh"] - plant["import_wh"]) <= 0.10 * plant["import_wh"], (meter, plant)
-    assert meter["export_wh"] <= max(0.05, plant["export_wh"] * 1.1), (meter, plant)
+    # wall-clock time on a shared host: POWER_MGR's polls come irregularly (tens of ms late), which costs
+    # the control loop's measurement ~2 % here; the 1 % check runs in virtual time (next test)
+    assert abs(meter["import_wh"] - plant["import_wh"]) <= 0.03 * plant["import_wh"], (meter, plant)
+    assert meter["export_wh"] <= 0.03 * plant["import_wh"], (meter, plant)
     assert meter["faults"] == 0
+    # the transaction's own energy: what the register grew by between Started and Ended
+    assert 0 < series[-1] - series[0] <= meter["import_wh"] + 0.01
+
+
+def test_offline_session_meters_within_one_percent_of_the_plant(tmp_path):
+    """Virtual time (every control tick and POWER_MGR poll on schedule), the CSMS unreachable: the EV is
+    authorized by the offline rules (Autocharge, OfflineTxForUnknownIdEnabled, offline longer than
+    OfflineThreshold), its transaction is queued with offline flags, and the import register agrees with
+    the energy the plant delivered within 1 %."""
+    out = tmp_path / "out"
+    fs = out / "fs"
+    fs.mkdir(parents=True)
+    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "OFF",
+                                              "security_profile": 0}))
+    (fs / "ocpp_dm.json").write_text(json.dumps({"AuthCtrlr.AutochargeEnabled": "true",
+                                                 "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
+                                                 "OCPPCommCtrlr.OfflineThreshold": "1",
+                                                 "SampledDataCtrlr.TxUpdatedInterval": "2"}))
+    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
+    p = _run([JEZGRO, "sim", "--seconds", "24", "--out", str(out), "--quiet", "--no-csms", "--ev-loops", "100"],
+             tmp_path, 300)
+    assert p.returncode == 0, p.stderr + p.stdout
+    s = json.loads((out / "summary.json").read_text())
+    assert s["mode"] == "virtual"
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "SessionStop" and h["requests"].count("AuthorizationReq") >= 2  # Ongoing, then Finished
+    ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
+    assert ocpp["auth_last"] == "Accepted" and ocpp["stats"]["connects"] == 0
+    meter, plant = ocpp["meter"], s["plant"]
+    assert plant["import_wh"] > 1.0
+    assert abs(meter["import_wh"] - plant["import_wh"]) <= 0.01 * plant["import_wh"], (meter, plant)
+    assert meter["export_wh"] <= 0.01 * plant["import_wh"] and meter["faults"] == 0, (meter, plant)
+    # every TransactionEvent waits in the persistent queue, offline, numbered without gaps
+    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
+    txe = [pl for a, pl in q if a == "TransactionEvent"]
+    assert [e["seqNo"] for e in txe] == list(range(len(txe))) and all(e.get("offline") for e in txe)
+    assert txe[0]["eventType"] == "Started" and txe[-1]["eventType"] == "Ended"
+    assert txe[-1]["transactionInfo"]["stoppedReason"] == "StoppedByEV"
+    assert any(e.get("idToken") == {"idToken": "0A0B0C0D0E0F", "type": "MacAddress"} for e in txe)

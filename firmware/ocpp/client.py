@@ -78,6 +78,8 @@ class Client:
         self.power_mgr = -1  # POWER_MGR's sid: the composite-schedule limit goes there
         self.later = Later()  # operations answered now, carried out afterwards
         self.auth_last = None  # the last Authorize answer (status or error)
+        self.auth_pending = {}  # evse -> (idToken, deadline ms) of a queued Authorize (ops/authorize.py)
+        self.auth_cache = None  # ops/authorize.Cache, loaded on first use
         self.storage_gen = -1  # persist.gen last looked at
         self.storage_sent = {}  # file -> problem count last reported to the CSMS
 

@@ -142,6 +142,8 @@ class Bridge:
             txm.plug(self.evse, False)  # the last sign of the EV
 
     def tick(self, cl):
+        from ocpp.ops import authorize
+        authorize.tick(cl)
         ev = cl.tx.ev(self.evse)
         from ocpp import clock as ck
         if ev.live and ck.now() - self.last_status_s > SILENT_S:

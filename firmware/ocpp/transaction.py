@@ -75,13 +75,7 @@ class Transactions:
         self.meter = Meter(cl.fs, meter_source)
         self.last_s = clock.now()
         self.aligned_slot = -1
-        store = cl.ctx.store
-        self.evse = store.get("ocpp_evse")
-        if self.evse is None:  # a boot (not a restart of OCPP_CLIENT): no session survived
-            self.evse = {}
-            store.set("ocpp_evse", self.evse)
-            for e in list(self.tx):
-                self.stop(int(e), QUARANTINED[0], "PowerLoss")
+        self.evse = {}  # evse (int) -> Evse
 
     def save(self):
         persist.save_json(self.path, {"tx": self.tx})
@@ -334,3 +328,11 @@ def install(cl, meter_source=None):
     t = Transactions(cl, meter_source)
     cl.tx = t
     cl.ticks.append(t.tick)
+    store = cl.ctx.store
+    evse = store.get("ocpp_evse")
+    if evse is not None:  # a restart of OCPP_CLIENT alone: the EVSEs are as they were
+        t.evse = evse
+        return
+    store.set("ocpp_evse", t.evse)  # a boot: no ISO 15118 session survived it
+    for e in list(t.tx):
+        t.stop(int(e), QUARANTINED[0], "PowerLoss")

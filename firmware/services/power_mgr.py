@@ -251,7 +251,8 @@ class PowerManager:
         return {"state": fsm.STATE_NAMES[self.state], "p_w": p, "q_var": q,
                 "source": msgs.SOURCE_NAMES[src] if src >= 0 else None, "import_cap_w": self.arb.import_cap(),
                 "held": list(self.held), "emergencies": self.emergencies, "transitions": self.transitions,
-                "ignored": self.ignored, "p_meas_w": self.meas.p_w, "q_meas_var": self.meas.q_var}
+                "ignored": self.ignored, "p_meas_w": self.meas.p_w, "q_meas_var": self.meas.q_var,
+                "energy_j": [gw.GW[gw.E_IMP_J], gw.GW[gw.E_EXP_J]]}
 
 
 async def main(ctx):

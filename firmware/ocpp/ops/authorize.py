@@ -39,10 +39,9 @@ class Cache:
 
 
 def _cache(cl):
-    c = getattr(cl, "auth_cache", None)
-    if c is None:
-        c = cl.auth_cache = Cache(cl.fs)
-    return c
+    if cl.auth_cache is None:
+        cl.auth_cache = Cache(cl.fs)
+    return cl.auth_cache
 
 
 def offline_status(cl, token):
@@ -55,10 +54,27 @@ def offline_status(cl, token):
 
 
 def request(cl, evse, token, trigger="Authorized", remote_id=None):
-    if cl.connected and cl.registered:
+    # Online, or offline for less than OfflineThreshold (a reconnect, the first connection after
+    # boot): Authorize is queued, and the offline rules apply when it has no answer within
+    # OfflineThreshold (tick()). Offline for longer: the offline rules now.
+    c = "OCPPCommCtrlr"
+    limit_ms = cl.dm.int(c, "OfflineThreshold") * 1000
+    if cl.connected and cl.registered or cl.since(cl.offline_since_ms) < limit_ms:
+        cl.auth_pending[evse] = (token, cl.ctx.ticks_add(cl.now(), limit_ms))
         cl.call("Authorize", {"idToken": token}, _confirm_for(evse, token, trigger, remote_id))
     else:
         decide(cl, evse, token, trigger, remote_id, offline_status(cl, token))
+
+
+def tick(cl):
+    # a queued Authorize without answer in time: decided by the offline rules
+    pend = cl.auth_pending
+    if not pend:
+        return
+    for evse, (token, deadline) in list(pend.items()):
+        if cl.ctx.ticks_diff(cl.now(), deadline) >= 0:
+            del pend[evse]
+            decide(cl, evse, token, "Authorized", None, offline_status(cl, token))
 
 
 def decide(cl, evse, token, trigger, remote_id, status):
@@ -72,6 +88,10 @@ def decide(cl, evse, token, trigger, remote_id, status):
 
 def _confirm_for(evse, token, trigger, remote_id):
     def confirm(cl, req, res, err):
+        pend = cl.auth_pending
+        if pend.get(evse, (None,))[0] is not token:
+            return  # decided meanwhile (offline rules after the deadline, or a newer request)
+        del pend[evse]
         if res is None:
             status = offline_status(cl, token)  # no answer: as if offline
         else:

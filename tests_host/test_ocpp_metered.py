@@ -86,26 +86,49 @@ def test_default_session_is_a_metered_transaction(tmp_path):
     assert 0 < series[-1] - series[0] <= meter["import_wh"] + 0.01
 
 
-def test_offline_session_meters_within_one_percent_of_the_plant(tmp_path):
-    """Virtual time (every control tick and POWER_MGR poll on schedule), the CSMS unreachable: the EV is
-    authorized by the offline rules (Autocharge, OfflineTxForUnknownIdEnabled, offline longer than
-    OfflineThreshold), its transaction is queued with offline flags, and the import register agrees with
-    the energy the plant delivered within 1 %."""
+def _offline_sim(tmp_path, dm, *extra):
+    # the gateway in virtual time with OCPP_CLIENT configured but its CSMS unreachable
     out = tmp_path / "out"
     fs = out / "fs"
     fs.mkdir(parents=True)
     (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "OFF",
                                               "security_profile": 0}))
-    (fs / "ocpp_dm.json").write_text(json.dumps({"AuthCtrlr.AutochargeEnabled": "true",
-                                                 "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
-                                                 "OCPPCommCtrlr.OfflineThreshold": "1",
-                                                 "SampledDataCtrlr.TxUpdatedInterval": "2"}))
+    (fs / "ocpp_dm.json").write_text(json.dumps(dict({"AuthCtrlr.AutochargeEnabled": "true",
+                                                      "OCPPCommCtrlr.OfflineThreshold": "1",
+                                                      "SampledDataCtrlr.TxUpdatedInterval": "2"}, **dm)))
     (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
-    p = _run([JEZGRO, "sim", "--seconds", "24", "--out", str(out), "--quiet", "--no-csms", "--ev-loops", "100"],
-             tmp_path, 300)
+    p = _run([JEZGRO, "sim", "--out", str(out), "--quiet", "--no-csms", *extra], tmp_path, 300)
     assert p.returncode == 0, p.stderr + p.stdout
     s = json.loads((out / "summary.json").read_text())
     assert s["mode"] == "virtual"
+    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
+    return s, [pl for a, pl in q if a == "TransactionEvent"]
+
+
+def test_rejected_id_token_gets_no_power(tmp_path):
+    """Offline, an unknown idToken (the EVCCID, not in the authorization cache) with
+    OfflineTxForUnknownIdEnabled false is rejected: AuthorizationRes FAILED ends the ISO 15118 session
+    before any power, the transaction started at plug-in ends DeAuthorized."""
+    s, txe = _offline_sim(tmp_path, {"AuthCtrlr.OfflineTxForUnknownIdEnabled": "false"}, "--seconds", "10")
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "Failed" and h["responses"][-1] == ["AuthorizationRes", "FAILED"], h
+    assert "PowerDeliveryReq" not in h["requests"] and h["energy_wh"] == 0
+    ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
+    assert ocpp["auth_last"] == "Invalid"
+    assert s["plant"]["import_wh"] < 0.01 and ocpp["meter"]["import_wh"] < 0.01, (s["plant"], ocpp["meter"])
+    assert [(e["eventType"], e["triggerReason"]) for e in txe] == [
+        ("Started", "CablePluggedIn"), ("Updated", "EVDetected"), ("Ended", "Deauthorized")]
+    assert txe[-1]["transactionInfo"]["stoppedReason"] == "DeAuthorized" and "idToken" not in txe[0]
+    assert [e["seqNo"] for e in txe] == [0, 1, 2] and all(e["offline"] for e in txe)
+
+
+def test_offline_session_meters_within_one_percent_of_the_plant(tmp_path):
+    """Virtual time (every control tick and POWER_MGR poll on schedule), the CSMS unreachable: the EV is
+    authorized by the offline rules (Autocharge, OfflineTxForUnknownIdEnabled, offline longer than
+    OfflineThreshold), its transaction is queued with offline flags, and the import register agrees with
+    the energy the plant delivered within 1 %."""
+    s, txe = _offline_sim(tmp_path, {"AuthCtrlr.OfflineTxForUnknownIdEnabled": "true"}, "--seconds", "24",
+                          "--ev-loops", "100")
     (h,) = s["iso15118"]["history"]
     assert h["end"] == "SessionStop" and h["requests"].count("AuthorizationReq") >= 2  # Ongoing, then Finished
     ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
@@ -115,8 +138,6 @@ def test_offline_session_meters_within_one_percent_of_the_plant(tmp_path):
     assert abs(meter["import_wh"] - plant["import_wh"]) <= 0.01 * plant["import_wh"], (meter, plant)
     assert meter["export_wh"] <= 0.01 * plant["import_wh"] and meter["faults"] == 0, (meter, plant)
     # every TransactionEvent waits in the persistent queue, offline, numbered without gaps
-    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
-    txe = [pl for a, pl in q if a == "TransactionEvent"]
     assert [e["seqNo"] for e in txe] == list(range(len(txe))) and all(e.get("offline") for e in txe)
     assert txe[0]["eventType"] == "Started" and txe[-1]["eventType"] == "Ended"
     assert txe[-1]["transactionInfo"]["stoppedReason"] == "StoppedByEV"

@@ -166,6 +166,7 @@ class Transactions:
         # an ISO 15118 session set up (SessionSetup): it will ask for authorization
         ev = self.ev(evse)
         ev.serial = serial
+        ev.end = None
         ev.live = True
         ev.waiting = True
         ev.charged = False
@@ -204,6 +205,10 @@ class Transactions:
             ev.state = EV_CONNECTED
         trig, reason = how
         self._changed(evse, trig, reason)
+        if self.active(evse):
+            # still running (it was never authorized, or the stop points do not include Authorized):
+            # the session's end is why it ends when the EV leaves
+            ev.end = how
 
     def remote_stop(self, evse):
         # RequestStopTransaction: a running ISO 15118 session stops the protocol's way first, the

@@ -15,7 +15,9 @@ import waiting
 SID = "GW-TX"
 FAST = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": "1", "OCPPCommCtrlr.RetryBackOffRandomRange": "0",
         "OCPPCommCtrlr.RetryBackOffRepeatTimes": "1", "OCPPCommCtrlr.OfflineThreshold": "1",
-        "SampledDataCtrlr.TxUpdatedInterval": "1", "OCPPCommCtrlr.MessageTimeout": "5"}
+        "SampledDataCtrlr.TxUpdatedInterval": "1", "OCPPCommCtrlr.MessageTimeout": "5",
+        # no EV here: RequestStartTransaction's authorization alone starts the transaction
+        "TxCtrlr.TxStartPoint": "Authorized", "TxCtrlr.EVConnectionTimeOut": "3600"}
 
 
 @pytest.fixture

@@ -271,13 +271,16 @@ def test_gateway_survives_files_damaged_while_it_runs(tmp_path):
     (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "S",
                                               "security_profile": 0}))
     s = sim(fs, "--config-module", "p_vandal_cfg", "--seconds", "6")
-    by = check_healthy(s)
+    # OCPP_CLIENT is configured but its CSMS unreachable: the EV's EIM session waits in Authorization
+    # (EVSEProcessing=Ongoing: offline, no idToken source) and does not end within the run
+    by = check_healthy(s, session=False)
+    assert s["iso15118"]["live"] and s["iso15118"]["live"]["state"] == "Authorization", s["iso15118"]
     assert by["VANDAL"]["restarts"] == 1  # it did its damage mid-session (and crashed on purpose)
     recs = audit_records(fs)
     # the crash after the damage is in the log: records are appended after garbage
     assert any(r.get("svc") == "VANDAL" and r["ev"] in ("crash", "restart") for r in recs), recs
     s = sim(fs, "--seconds", "6")  # the next boot reads all of it
-    check_healthy(s)
+    check_healthy(s, session=False)
     assert s["storage"]["files"], s["storage"]
 
 

@@ -126,6 +126,8 @@ def main(argv):
         except ocpp_config.ConfigError as e:
             raise SystemExit("--csms: %s" % e)
         opts["wall"] = True
+    if _exists(opts["fs"] + "/ocpp.json"):  # provisioned here or by `jezgro sim`/`jezgro provision`
+        _sim_device_model(opts["fs"])
     total_ms = int(float(opts["seconds"]) * 1000)
     status_ms = int(opts["status-ms"])
     virtual = not opts["wall"]
@@ -206,6 +208,12 @@ def main(argv):
     if opts["station"]:
         import station_sim
         summary["station"] = station_sim.OUT
+    if opts["scenario"] != "none":
+        from plant import scenario
+        pl = scenario.PLANT
+        # the energy that really flowed at the PCC (the plant's truth, across reboots): what the
+        # gateway's meter (power/measure.py -> OCPP_CLIENT's registers) is checked against
+        summary["plant"] = {"import_wh": round(pl.e_imp_j / 3600, 3), "export_wh": round(pl.e_exp_j / 3600, 3)}
     if _sid(table, "EV_SIM") >= 0:
         import ev_sim
         summary["ev"] = ev_sim.OUT
@@ -246,6 +254,17 @@ def _slac_provision(opts, ev_sim):
             mine = json.loads(f.read())
         if mine.get("mac") and mine.get("sim_atten"):
             ev_sim.CFG["mac"] = list(mine["sim_atten"])[0]
+
+
+def _sim_device_model(fs):
+    # The simulated station authorizes its EV by Autocharge (the EVCCID as a MacAddress idToken, checked
+    # with the CSMS): nobody stands at a simulated charger with a card. Unless the fs has its own.
+    path = fs + "/ocpp_dm.json"
+    try:
+        os.stat(path)
+    except OSError:
+        with open(path, "w") as f:
+            f.write(json.dumps({"AuthCtrlr.AutochargeEnabled": "true"}))
 
 
 def _with_ev(table, opts):

@@ -35,6 +35,10 @@ ISO_CERT_REQUEST = const(0x0305)
 ISO_CERT_RESPONSE = const(0x0306)
 ISO_AUTHORIZE = const(0x0307)
 EV_STATUS = const(0x0308)
+SESSION_END = const(0x0309)
+ISO_AUTH_RESULT = const(0x030A)
+ISO_STOP = const(0x030B)
+EV_ID = const(0x030C)
 CP_STATE = const(0x0401)
 SLAC_LINK = const(0x0402)
 
@@ -82,6 +86,14 @@ CERT_RESULT = const(0)
 EV_SOC = const(0)
 EV_ENERGY_WH = const(1)
 EV_SERIAL = const(2)
+# SESSION_END
+END_REASON = const(0)
+END_SERIAL = const(1)
+# ISO_AUTH_RESULT
+AUTH_RESULT = const(0)
+AUTH_SERIAL = const(1)
+# ISO_STOP
+STOP_SERIAL = const(0)
 # CP_STATE
 CP_LEVEL = const(0)
 CP_DUTY_PERMILLE = const(1)
@@ -107,6 +119,15 @@ LIM_EXPORT = const(2)
 SESSION_NONE = const(0)  # no vehicle / session stopped
 SESSION_CONNECTED = const(1)  # vehicle connected, session being set up
 SESSION_AUTHORIZED = const(2)  # energy transfer authorised
+# SESSION_END reason: how an ISO 15118 session ended (OCPP stoppedReason / triggerReason)
+END_STOP = const(1)  # SessionStopReq answered OK: the EV (or the EVSE's stop request) ended it
+END_LOST = const(2)  # no request in time / connection closed: communication lost
+END_FAILED = const(3)  # protocol failure (FAILED response code, malformed message)
+END_REJECTED = const(4)  # authorization rejected: the session was refused
+# ISO_AUTH_RESULT result (serial 0 with AUTH_REQUIRED: OCPP_CLIENT decides every EIM authorization)
+AUTH_REJECTED = const(0)
+AUTH_ACCEPTED = const(1)
+AUTH_REQUIRED = const(2)
 # GRID_EMERGENCY cause
 EMERG_FREQ = const(1)  # outside the profile's critical frequency band
 EMERG_VOLT = const(2)  # outside the continuous voltage band
@@ -178,6 +199,18 @@ def send_session_state(ctx, dst, level, protocol, secc_state, serial):
 def send_ev_status(ctx, dst, soc, energy_wh, serial):
     # soc: % or -1 when the session does not report it
     return ctx.send_i32(dst, EV_STATUS, soc, energy_wh, serial)
+
+
+def send_session_end(ctx, dst, reason, serial):
+    return ctx.send_i32(dst, SESSION_END, reason, serial)
+
+
+def send_auth_result(ctx, dst, result, serial):
+    return ctx.send_i32(dst, ISO_AUTH_RESULT, result, serial)
+
+
+def send_iso_stop(ctx, dst, serial):
+    return ctx.send_i32(dst, ISO_STOP, serial)
 
 
 def send_grid_lock(ctx, dst, locked, vmag_q8, f_mhz):

@@ -12,6 +12,7 @@ BOOL = "boolean"
 STR = "string"
 LIST = "MemberList"
 
+REGISTERS = "Energy.Active.Import.Register,Energy.Active.Export.Register"
 # (component, variable): (dataType, mutability, default)
 VARS = {
     ("OCPPCommCtrlr", "HeartbeatInterval"): (INT, RW, "300"),
@@ -28,7 +29,7 @@ VARS = {
     ("TxCtrlr", "EVConnectionTimeOut"): (INT, RW, "60"),
     ("TxCtrlr", "StopTxOnEVSideDisconnect"): (BOOL, RW, "true"),
     ("TxCtrlr", "StopTxOnInvalidId"): (BOOL, RW, "true"),
-    ("TxCtrlr", "TxStartPoint"): (LIST, RW, "PowerPathClosed"),
+    ("TxCtrlr", "TxStartPoint"): (LIST, RW, "EVConnected,Authorized"),
     ("TxCtrlr", "TxStopPoint"): (LIST, RW, "EVConnected,Authorized"),
     ("DeviceDataCtrlr", "ItemsPerMessage"): (INT, RO, "16"),
     ("DeviceDataCtrlr", "BytesPerMessage"): (INT, RO, "8192"),
@@ -38,13 +39,19 @@ VARS = {
     ("SecurityCtrlr", "OrganizationName"): (STR, RW, "JEZGRO"),
     ("SecurityCtrlr", "CertificateEntries"): (INT, RO, "0"),
     ("SampledDataCtrlr", "TxUpdatedInterval"): (INT, RW, "60"),
-    ("SampledDataCtrlr", "TxUpdatedMeasurands"): (LIST, RW, "Energy.Active.Import.Register,Power.Active.Import"),
-    ("SampledDataCtrlr", "TxEndedMeasurands"): (LIST, RW, "Energy.Active.Import.Register"),
+    ("SampledDataCtrlr", "TxStartedMeasurands"): (LIST, RW, REGISTERS),
+    ("SampledDataCtrlr", "TxUpdatedMeasurands"): (LIST, RW, REGISTERS + ",Power.Active.Import,Power.Active.Export,"
+                                                                        "Current.Import,Voltage,SoC"),
+    ("SampledDataCtrlr", "TxEndedMeasurands"): (LIST, RW, REGISTERS),
     ("AlignedDataCtrlr", "Interval"): (INT, RW, "900"),
-    ("AlignedDataCtrlr", "Measurands"): (LIST, RW, "Energy.Active.Import.Register"),
+    ("AlignedDataCtrlr", "Measurands"): (LIST, RW, REGISTERS),
     ("AuthCtrlr", "AuthorizeRemoteStart"): (BOOL, RW, "false"),
     ("AuthCtrlr", "LocalAuthorizeOffline"): (BOOL, RW, "true"),
     ("AuthCtrlr", "LocalPreAuthorize"): (BOOL, RW, "false"),
+    ("AuthCtrlr", "OfflineTxForUnknownIdEnabled"): (BOOL, RW, "false"),
+    # Autocharge: the EV's EVCCID (ISO 15118 SessionSetupReq) is the idToken, type MacAddress
+    ("AuthCtrlr", "AutochargeEnabled"): (BOOL, RW, "false"),
+    ("AuthCacheCtrlr", "Enabled"): (BOOL, RW, "true"),
     ("SmartChargingCtrlr", "Enabled"): (BOOL, RW, "true"),
     ("SmartChargingCtrlr", "RateUnit"): (LIST, RO, "W,A"),
     ("SmartChargingCtrlr", "PeriodsPerSchedule"): (INT, RO, "24"),

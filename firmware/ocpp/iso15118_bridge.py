@@ -37,9 +37,22 @@ def needs_payload(b):
     return {"evseId": evse, "chargingNeeds": need}
 
 
+SILENT_S = 10  # a live session without EV_STATUS (1 Hz) this long: ISO15118 is gone (quarantined)
+PLUGGED_CP = (msgs.CP_B, msgs.CP_C, msgs.CP_D)
+
+
 class Bridge:
     def __init__(self, cl):
         self.cl = cl
+        self.iso = cl.ctx.sid_of("ISO15118")
+        # The plug-in: the control pilot once the SLAC service reports it (CP_STATE); until the first
+        # CP_STATE, the first and last sign of an ISO 15118 session stand for it. Both end in the one
+        # cl.tx.plug() event, so the transaction logic does not know which one it was.
+        self.cp_seen = False
+        self.cp_level = 0
+        self.serial = 0  # the ISO 15118 session of the last SESSION_STATE
+        self.last_status_s = 0
+        self.evse = 1  # this gateway is one EVSE (the SECC's "evse" in iso15118.json)
         self.sched = None  # [evse, total, unit, timeBase, periods{index: (start, limit)}]
         self.last_status = None  # the CSMS's answer to the last Notify call
         self.cert_from = -1
@@ -47,7 +60,23 @@ class Bridge:
 
     def on_ipc(self, cl, msg):
         try:
-            if msg.type == msgs.EV_CHARGING_NEEDS:
+            t = msg.type
+            if t == msgs.SESSION_STATE:
+                self._session_state(msg.i32(msgs.SESS_LEVEL), msg.i32(msgs.SESS_SERIAL))
+            elif t == msgs.SESSION_END:
+                self._session_end(msg.i32(msgs.END_REASON), msg.i32(msgs.END_SERIAL))
+            elif t == msgs.EV_STATUS:
+                soc = msg.i32(msgs.EV_SOC)
+                cl.tx.meter.soc = soc if 0 <= soc <= 100 else None
+                from ocpp import clock as ck
+                self.last_status_s = ck.now()
+            elif t == msgs.EV_ID:
+                self._ev_detected(msg.buf[0], bytes(msg.buf[1:msg.len]).decode())
+            elif t == msgs.CP_STATE:
+                self._cp(msg.i32(msgs.CP_LEVEL))
+            elif t == msgs.SLAC_LINK:
+                pass  # the link itself is the SLAC service's business; the CP is the plug
+            elif msg.type == msgs.EV_CHARGING_NEEDS:
                 cl.call("NotifyEVChargingNeeds", needs_payload(msg.buf), self._answered)
             elif msg.type == msgs.EV_CHARGING_SCHEDULE:
                 self._schedule_chunk(msg.buf)
@@ -59,9 +88,87 @@ class Bridge:
                     raise ValueError("bad authorize request")
                 from ocpp.ops import authorize
                 authorize.request(cl, msg.buf[0], {"idToken": emaid, "type": "eMAID"})
-        except (ValueError, IndexError, OSError) as e:
+        except (ValueError, IndexError, OSError, UnicodeError) as e:
             self.bad += 1
             cl.last_error = "ISO15118 IPC: %s" % (e,)
+
+    # --- the EV's session -> the transaction (ocpp/transaction.py) -----------------------------------
+    def _cp(self, level):
+        self.cp_seen = True
+        self.cp_level = level
+        if level in PLUGGED_CP:
+            self.cl.tx.plug(self.evse, True)
+        elif level == msgs.CP_A or level == msgs.CP_E:
+            self.cl.tx.plug(self.evse, False)  # F (EVSE fault) says nothing about the cable
+
+    def _session_state(self, level, serial):
+        txm = self.cl.tx
+        if level == msgs.SESSION_NONE:
+            return  # SESSION_END follows with the reason
+        if serial != self.serial:
+            self.serial = serial
+            from ocpp import clock as ck
+            self.last_status_s = ck.now()
+            if not self.cp_seen:
+                txm.plug(self.evse, True)  # the first sign of the EV
+        txm.charging(self.evse, level == msgs.SESSION_AUTHORIZED)
+
+    def _ev_detected(self, evse, evccid):
+        cl = self.cl
+        if evse != self.evse:
+            raise ValueError("EV_ID for EVSE %d" % evse)
+        txm = cl.tx
+        if not self.cp_seen:
+            txm.plug(evse, True)
+        ev = txm.ev(evse)
+        ev.evccid = evccid
+        txm.ev_detected(evse, self.serial)
+        # EIM: what authorizes this session (its AuthorizationReq waits, EVSEProcessing=Ongoing)
+        from ocpp.ops import authorize
+        if ev.token is not None:  # RequestStartTransaction before plug-in: bound to this session
+            self.auth_result(evse, True)
+        elif evccid and cl.dm.get("AuthCtrlr", "AutochargeEnabled") == "true":
+            authorize.request(cl, evse, {"idToken": evccid, "type": "MacAddress"})
+        # else: it waits for a RequestStartTransaction (or the EV gives up)
+
+    def _session_end(self, reason, serial):
+        from ocpp.transaction import SESSION_ENDS
+        txm = self.cl.tx
+        how = SESSION_ENDS.get(reason)
+        if how is None:
+            raise ValueError("bad SESSION_END reason %d" % reason)
+        txm.session_end(self.evse, how)
+        if not self.cp_seen:
+            txm.plug(self.evse, False)  # the last sign of the EV
+
+    def tick(self, cl):
+        from ocpp.ops import authorize
+        authorize.tick(cl)
+        ev = cl.tx.ev(self.evse)
+        from ocpp import clock as ck
+        if ev.live and ck.now() - self.last_status_s > SILENT_S:
+            # ISO15118 stopped reporting mid-session (quarantined): the session is gone
+            from ocpp.transaction import QUARANTINED
+            cl.tx.session_end(self.evse, QUARANTINED)
+            if not self.cp_seen:
+                cl.tx.plug(self.evse, False)
+
+    # --- gateway -> ISO15118 -------------------------------------------------------------------------
+    def require_auth(self):
+        # OCPP_CLIENT decides every EIM authorization from now on (sent when the client starts)
+        if self.iso >= 0:
+            msgs.send_auth_result(self.cl.ctx, self.iso, msgs.AUTH_REQUIRED, 0)
+
+    def auth_result(self, evse, ok):
+        ev = self.cl.tx.ev(evse)
+        if self.iso >= 0 and ev.waiting:
+            ev.waiting = False
+            msgs.send_auth_result(self.cl.ctx, self.iso, msgs.AUTH_ACCEPTED if ok else msgs.AUTH_REJECTED,
+                                  ev.serial)
+
+    def stop_session(self, serial):
+        if self.iso >= 0:
+            msgs.send_iso_stop(self.cl.ctx, self.iso, serial)
 
     def _answered(self, cl, req, res, err):
         self.last_status = res.get("status") if res else err
@@ -123,3 +230,5 @@ def install(cl):
     b = Bridge(cl)
     cl.iso = b
     cl.ipc_hook = b.on_ipc
+    cl.ticks.append(b.tick)
+    b.require_auth()

@@ -285,9 +285,6 @@ class SmartCharging:
             return
         self.sent = key
         self.active_limit_w = lim
-        if lim is not None:
-            if cl.tx is not None:
-                cl.tx.power_w = lim
         if pm >= 0 and lim is not None:
             # the composite-schedule limit, valid until the schedule's next change: a positive limit
             # caps the import; a negative one (a V2G period) allows no import and caps the export

@@ -1,21 +1,40 @@
-# Transactions (OCPP 2.0.1 E01-E15): TransactionEvent Started/Updated/Ended
-# with seqNo from 0 per transaction, persisted with the transaction so a
-# reboot continues the numbering. Every TransactionEvent goes through the
-# persistent queue (ocpp.txqueue), marked `offline: true` when it happened
-# while the CSMS was unreachable. Sampled meter values go into Updated
-# events every SampledDataCtrlr.TxUpdatedInterval; clock-aligned ones every
-# AlignedDataCtrlr.Interval (in a TransactionEvent during a transaction, a
-# MeterValues message otherwise).
+# Transactions (OCPP 2.0.1 E01-E15, with the gateway as the EVSE): the lifecycle of each EVSE from a
+# handful of inputs, each one method (plug, ev_detected, authorized, charging, session_end,
+# remote_stop), and one rule that turns them into TransactionEvents: a transaction starts when one of
+# TxCtrlr.TxStartPoint's conditions becomes true and ends when one of TxCtrlr.TxStopPoint's
+# conditions that was true during it becomes false (conditions(): EVConnected, Authorized,
+# PowerPathClosed = connected and authorized, EnergyTransfer = charging). The input that changed it
+# gives the triggerReason (and stoppedReason).
 #
-# The energy register is integrated here from the power the gateway reports
-# (Transactions.power_w, W, positive = charging) because the OCPP side has no meter
-# of its own; a station with a metering chip sets Transactions.meter_wh directly.
+# seqNo counts from 0 per transaction and is persisted with it before the event is queued, so a
+# reboot continues the numbering. Every TransactionEvent goes through the persistent queue
+# (ocpp.txqueue), marked `offline: true` when it happened while the CSMS was unreachable, with the
+# meter values of that instant (ocpp/meter.py: SampledDataCtrlr TxStartedMeasurands /
+# TxUpdatedMeasurands every TxUpdatedInterval / TxEndedMeasurands; AlignedDataCtrlr.Measurands every
+# Interval, as MeterValues outside a transaction).
+#
+# A transaction found at boot (not after a restart of OCPP_CLIENT alone: the EVSE state lives in
+# ctx.store then) is ended with stoppedReason PowerLoss: its ISO 15118 session did not survive.
 import os
+import msgs
 from ocpp import clock
+from ocpp.meter import Meter
 from jezgro import persist
 
 FILE = "ocpp_tx.json"
 S = "SampledDataCtrlr"
+T = "TxCtrlr"
+IDLE = "Idle"
+EV_CONNECTED = "EVConnected"
+CHARGING = "Charging"
+SUSPENDED_EV = "SuspendedEV"
+SUSPENDED_EVSE = "SuspendedEVSE"
+# how an ISO 15118 session ended (SESSION_END) -> (triggerReason, stoppedReason)
+SESSION_ENDS = {msgs.END_STOP: ("StopAuthorized", "StoppedByEV"),
+                msgs.END_LOST: ("EVCommunicationLost", "Other"),
+                msgs.END_FAILED: ("AbnormalCondition", "Other"),
+                msgs.END_REJECTED: ("Deauthorized", "DeAuthorized")}
+QUARANTINED = ("AbnormalCondition", "Other")
 
 
 def _tx_ok(t):
@@ -23,32 +42,49 @@ def _tx_ok(t):
 
 
 def _check(d):
-    # ocpp_tx.json: {"tx": {evse: transaction}, "wh": number}; a damaged transaction is dropped
+    # ocpp_tx.json: {"tx": {evse: transaction}}; a damaged transaction is dropped
     if not isinstance(d, dict):
         return None, "not a JSON object"
-    wh = d.get("wh", 0.0)
-    if not isinstance(wh, (int, float)) or isinstance(wh, bool):
-        return None, "wh is not a number"
     tx, bad = persist.entries(d.get("tx", {}), dict, _tx_ok)
     if tx is None:
         return None, "tx: " + bad
-    return {"tx": tx, "wh": wh}, bad
+    return {"tx": tx}, bad
+
+
+class Evse:
+    # What the transaction rule reads of one EVSE (kept in ctx.store: survives a restart of OCPP_CLIENT)
+    def __init__(self):
+        self.plugged = False
+        self.token = None  # the idToken that authorizes this EVSE now (None: not authorized)
+        self.remote_id = None  # RequestStartTransaction's remoteStartId with that token
+        self.state = IDLE  # OCPP chargingState
+        self.serial = 0  # the ISO 15118 session on this EVSE (0: none)
+        self.live = False  # that session runs
+        self.waiting = False  # ... and waits in Authorization for our decision
+        self.evccid = ""
+        self.deadline = None  # unix s: a token given before plug-in expires (EVConnectionTimeOut)
+        self.end = None  # (triggerReason, stoppedReason) decided before the session ends (remote stop)
+        self.charged = False  # power flowed in this session (a pause is SuspendedEV)
 
 
 class Transactions:
-    def __init__(self, cl):
+    def __init__(self, cl, meter_source=None):
         self.cl = cl
         self.path = cl.fs + "/" + FILE
-        d = persist.load_json(self.path, {}, _check)
-        self.tx = d.get("tx", {})  # evse (str) -> state dict
-        self.wh = d.get("wh", 0.0)
+        self.tx = persist.load_json(self.path, {}, _check).get("tx", {})  # evse (str) -> state dict
+        self.meter = Meter(cl.fs, meter_source)
         self.last_s = clock.now()
         self.aligned_slot = -1
-        self.meter_wh = None  # a meter driver's energy register, Wh (None: integrate power_w)
-        self.power_w = None  # the power to integrate when there is no meter, W (+ import)
+        self.evse = {}  # evse (int) -> Evse
 
     def save(self):
-        persist.save_json(self.path, {"tx": self.tx, "wh": self.wh})
+        persist.save_json(self.path, {"tx": self.tx})
+
+    def ev(self, evse):
+        e = self.evse.get(evse)
+        if e is None:
+            e = self.evse[evse] = Evse()
+        return e
 
     def active(self, evse):
         return self.tx.get(str(evse))
@@ -59,26 +95,150 @@ class Transactions:
                 return int(e), t
         return None, None
 
-    def meter(self, ts=None, context=None):
-        sv = {"value": int(self.wh), "measurand": "Energy.Active.Import.Register",
-              "unitOfMeasure": {"unit": "Wh"}}
-        if context:
-            sv["context"] = context
-        return [{"timestamp": ts or clock.iso(), "sampledValue": [sv]}]
+    # --- meter values -----------------------------------------------------------------------------
+    def meter_values(self, measurands, ts=None, context=None):
+        mv = self.meter.meter_value(measurands, ts or clock.iso(), context)
+        return [mv] if mv is not None else []
 
-    def _event(self, evse, kind, trigger, extra=None, context=None):
+    def aligned(self, ts=None, context=None):
+        return self.meter_values(self.cl.dm.get("AlignedDataCtrlr", "Measurands"), ts, context)
+
+    # --- the rule ---------------------------------------------------------------------------------
+    def conditions(self, ev):
+        auth = ev.token is not None
+        return {"EVConnected": ev.plugged, "Authorized": auth, "PowerPathClosed": ev.plugged and auth,
+                "EnergyTransfer": ev.state == CHARGING}
+
+    def _points(self, var):
+        return [p.strip() for p in (self.cl.dm.get(T, var) or "").split(",")]
+
+    def _changed(self, evse, trigger, reason=None):
+        # one input changed this EVSE: start, end or report the transaction
+        ev = self.ev(evse)
+        c = self.conditions(ev)
+        t = self.active(evse)
+        if t is None:
+            if any(c.get(p) for p in self._points("TxStartPoint")):
+                self.start(evse, trigger)
+            return
+        seen = t.setdefault("seen", [])
+        for p, v in c.items():
+            if v and p not in seen:
+                seen.append(p)
+        if any(p in seen and not c.get(p) for p in self._points("TxStopPoint")):
+            end = ev.end or (trigger, reason or "Other")
+            ev.end = None
+            self.stop(evse, end[0], end[1])
+            return
+        changed = t.get("state") != ev.state
+        t["state"] = ev.state
+        if t.get("token") is None and ev.token is not None:
+            t["token"] = ev.token
+            changed = True
+            self._event(evse, "Updated", trigger, token=True)
+        elif changed or trigger in ("EVDetected", "CablePluggedIn"):
+            self._event(evse, "Updated", trigger)
+
+    # --- inputs -----------------------------------------------------------------------------------
+    def plug(self, evse, plugged):
+        # THE plug-in event: the control pilot (CP_STATE B/C/D vs A) or, without it, the first and
+        # last sign of the EV's ISO 15118 session (ocpp/iso15118_bridge.py decides which)
+        ev = self.ev(evse)
+        if ev.plugged == plugged:
+            return
+        ev.plugged = plugged
+        from ocpp.ops import status_notification
+        if plugged:
+            ev.state = EV_CONNECTED
+            ev.deadline = None
+            if self.cl.conn_status.get(evse) != "Occupied":
+                status_notification.send(self.cl, evse, 1, "Occupied")
+            self._changed(evse, "CablePluggedIn")
+        else:
+            ev.state = IDLE
+            ev.token = None  # an authorization belongs to one plug-in
+            ev.live = ev.waiting = ev.charged = False
+            self._changed(evse, "EVDeparted", "EVDisconnected")
+            if not self.active(evse):
+                self._available(evse)
+
+    def ev_detected(self, evse, serial):
+        # an ISO 15118 session set up (SessionSetup): it will ask for authorization
+        ev = self.ev(evse)
+        ev.serial = serial
+        ev.end = None
+        ev.live = True
+        ev.waiting = True
+        ev.charged = False
+        self._changed(evse, "EVDetected")
+
+    def authorized(self, evse, token, trigger, remote_id=None):
+        ev = self.ev(evse)
+        ev.token = token
+        ev.remote_id = remote_id
+        if not ev.plugged:
+            ev.deadline = clock.now() + self.cl.dm.int(T, "EVConnectionTimeOut")
+        self._changed(evse, trigger)
+
+    def charging(self, evse, power_on):
+        # the ISO 15118 session's power state (SESSION_STATE): Charging while it transfers energy
+        ev = self.ev(evse)
+        if not ev.plugged:
+            return
+        if power_on:
+            ev.charged = True
+            lim = self.cl.sc.active_limit_w if self.cl.sc is not None else None
+            st = SUSPENDED_EVSE if lim == 0 else CHARGING
+        else:
+            st = SUSPENDED_EV if ev.charged else EV_CONNECTED
+        if st != ev.state:
+            ev.state = st
+            self._changed(evse, "ChargingStateChanged")
+
+    def session_end(self, evse, how):
+        # the ISO 15118 session ended (SESSION_END, or ISO15118 quarantined): its authorization ends
+        # with it; the cable may still be in (the control pilot says when it leaves)
+        ev = self.ev(evse)
+        ev.live = ev.waiting = False
+        ev.token = None
+        if ev.plugged:
+            ev.state = EV_CONNECTED
+        trig, reason = how
+        self._changed(evse, trig, reason)
+        if self.active(evse):
+            # still running (it was never authorized, or the stop points do not include Authorized):
+            # the session's end is why it ends when the EV leaves
+            ev.end = how
+
+    def remote_stop(self, evse):
+        # RequestStopTransaction: a running ISO 15118 session stops the protocol's way first, the
+        # transaction ends with its SessionStop; without a session it ends now
+        ev = self.ev(evse)
+        ev.end = ("RemoteStop", "Remote")
+        if ev.live:
+            self.cl.iso.stop_session(ev.serial)
+        else:
+            ev.token = None
+            ev.end = None
+            self.stop(evse, "RemoteStop", "Remote")
+
+    # --- events -----------------------------------------------------------------------------------
+    def _event(self, evse, kind, trigger, measurands=None, context=None, extra=None, token=False):
         t = self.tx[str(evse)]
         ts = clock.iso()
         p = {"eventType": kind, "timestamp": ts, "triggerReason": trigger, "seqNo": t["seq"],
-             "transactionInfo": {"transactionId": t["id"], "chargingState": t.get("state", "Charging")}}
+             "transactionInfo": {"transactionId": t["id"], "chargingState": t.get("state", IDLE)}}
         if kind == "Started":
             p["evse"] = {"id": evse, "connectorId": 1}
             if t.get("remote") is not None:
                 p["transactionInfo"]["remoteStartId"] = t["remote"]
-            if t.get("token"):
-                p["idToken"] = t["token"]
-        if context is not None:
-            p["meterValue"] = self.meter(ts, context)
+        if (kind == "Started" or token) and t.get("token"):
+            p["idToken"] = t["token"]
+        if measurands is not None:
+            self.meter.save()  # the register a CSMS sees is never ahead of the persisted one
+            mv = self.meter_values(measurands, ts, context)
+            if mv:
+                p["meterValue"] = mv
         if not self.cl.connected:
             p["offline"] = True
         if extra:
@@ -87,28 +247,42 @@ class Transactions:
         self.save()  # seqNo persisted before the event is queued: never reused after a reboot
         self.cl.call_persistent("TransactionEvent", p)
 
-    def start(self, evse, token, trigger, remote_id=None):
+    def start(self, evse, trigger):
         if self.active(evse):
             return None
+        ev = self.ev(evse)
         tx_id = "%s-%s" % (self.cl.cfg["station_id"][:16], "".join("%02x" % b for b in os.urandom(8)))
-        self.tx[str(evse)] = {"id": tx_id, "seq": 0, "token": token, "remote": remote_id,
-                              "state": "Charging", "last_upd": clock.now(), "t0": int(clock.now())}
-        self._event(evse, "Started", trigger, context="Transaction.Begin")
-        from ocpp.ops import status_notification
-        status_notification.send(self.cl, evse, 1, "Occupied")
+        self.tx[str(evse)] = {"id": tx_id, "seq": 0, "token": ev.token, "remote": ev.remote_id, "state": ev.state,
+                              "last_upd": clock.now(), "t0": int(clock.now()),
+                              "seen": [p for p, v in self.conditions(ev).items() if v]}
+        self._event(evse, "Started", trigger, self.cl.dm.get(S, "TxStartedMeasurands"), "Transaction.Begin")
+        if self.cl.conn_status.get(evse) != "Occupied":
+            from ocpp.ops import status_notification
+            status_notification.send(self.cl, evse, 1, "Occupied")
         return tx_id
 
     def stop(self, evse, trigger, reason):
         t = self.active(evse)
         if not t:
             return False
-        t["state"] = "EVConnected"
-        self._event(evse, "Ended", trigger, {"stoppedReason": reason}, context="Transaction.End")
+        self._event(evse, "Ended", trigger, self.cl.dm.get(S, "TxEndedMeasurands"), "Transaction.End",
+                    {"stoppedReason": reason})
         del self.tx[str(evse)]
         self.save()
-        sc = self.cl.sc
-        if sc is not None:
-            sc.drop_tx(t["id"])
+        cl = self.cl
+        if cl.sc is not None:
+            cl.sc.drop_tx(t["id"])
+        if not self.ev(evse).plugged:
+            self._available(evse)
+        if cl.later.reset_on_idle and not self.tx:
+            # Reset OnIdle answered Scheduled: the station is idle now (B12.FR.04)
+            cl.later.reset_on_idle = False
+            from ocpp.ops import reset
+            reset.after(cl, {"type": "OnIdle"}, {"status": "Accepted"})
+        return True
+
+    def _available(self, evse):
+        # the EVSE is free again: Available, or what a ChangeAvailability Scheduled meanwhile asked
         from ocpp.ops import status_notification
         cl = self.cl
         pend = cl.later.availability_on_idle
@@ -117,15 +291,8 @@ class Transactions:
             cl.later.availability_on_idle = None
             for e in pend[0]:
                 status_notification.send(cl, e, 1, "Available" if pend[1] == "Operative" else "Unavailable")
-        else:
-            status_notification.send(cl, evse, 1, cl.conn_status.get(evse) if cl.conn_status.get(evse) in (
-                "Unavailable", "Faulted") else "Available")
-        if cl.later.reset_on_idle and not self.tx:
-            # Reset OnIdle answered Scheduled: the station is idle now (B12.FR.04)
-            cl.later.reset_on_idle = False
-            from ocpp.ops import reset
-            reset.after(cl, {"type": "OnIdle"}, {"status": "Accepted"})
-        return True
+        elif cl.conn_status.get(evse) not in ("Unavailable", "Faulted", "Available"):
+            status_notification.send(cl, evse, 1, "Available")
 
     def tick(self, cl):
         now = clock.now()
@@ -133,29 +300,44 @@ class Transactions:
         if dt < 1:
             return
         self.last_s = now
-        if self.meter_wh is not None:
-            self.wh = self.meter_wh
-        elif self.power_w is not None and self.tx:
-            self.wh += self.power_w * dt / 3600
+        self.meter.update(now, dt)
+        for e, ev in self.evse.items():
+            if ev.deadline is not None and not ev.plugged and now >= ev.deadline:
+                # authorized (remote start) but no EV within EVConnectionTimeOut (E03)
+                ev.deadline = None
+                ev.token = None
+                self._changed(e, "EVConnectTimeout", "Timeout")
         upd = cl.dm.int(S, "TxUpdatedInterval")
         for e, t in list(self.tx.items()):
             if upd > 0 and now - t.get("last_upd", now) >= upd:
                 t["last_upd"] = now
-                self._event(int(e), "Updated", "MeterValuePeriodic", context="Sample.Periodic")
+                self._event(int(e), "Updated", "MeterValuePeriodic", cl.dm.get(S, "TxUpdatedMeasurands"),
+                            "Sample.Periodic")
         iv = cl.dm.int("AlignedDataCtrlr", "Interval")
         if iv > 0:
             slot = int(now) // iv
             if self.aligned_slot >= 0 and slot != self.aligned_slot and cl.registered:
                 if self.tx:
                     for e in list(self.tx):
-                        self._event(int(e), "Updated", "MeterValueClock", context="Sample.Clock")
+                        self._event(int(e), "Updated", "MeterValueClock", cl.dm.get("AlignedDataCtrlr", "Measurands"),
+                                    "Sample.Clock")
                 else:
                     for e in range(1, cl.connectors + 1):
-                        cl.call("MeterValues", {"evseId": e, "meterValue": self.meter(None, "Sample.Clock")})
+                        mv = self.aligned(None, "Sample.Clock")
+                        if mv:
+                            cl.call("MeterValues", {"evseId": e, "meterValue": mv})
             self.aligned_slot = slot
 
 
-def install(cl):
-    t = Transactions(cl)
+def install(cl, meter_source=None):
+    t = Transactions(cl, meter_source)
     cl.tx = t
     cl.ticks.append(t.tick)
+    store = cl.ctx.store
+    evse = store.get("ocpp_evse")
+    if evse is not None:  # a restart of OCPP_CLIENT alone: the EVSEs are as they were
+        t.evse = evse
+        return
+    store.set("ocpp_evse", t.evse)  # a boot: no ISO 15118 session survived it
+    for e in list(t.tx):
+        t.stop(int(e), QUARANTINED[0], "PowerLoss")

@@ -20,7 +20,19 @@ SERIAL = const(11)  # session number since boot
 HELD = const(12)  # number of held (quarantined) services
 EMERG = const(13)  # GRID_EMERGENCY messages seen
 UPDATES = const(14)  # POWER_MGR polls so far: 0 = POWER_MGR has not run
-FIELDS = const(16)
+# Energy through the grid connection from the measured power, integrated over the control loop's own
+# sample clock (the PLL's tick count): whole joules, wrapping at 2^30 like a meter's pulse counter.
+# They live here, not in POWER_MGR, so a restarted POWER_MGR continues them; readers take differences.
+E_IMP_J = const(15)
+E_EXP_J = const(16)
+# The measurement behind P_MEAS/Q_MEAS (one poll's snapshot): Park voltages and currents, Q8 V / Q8 A
+# (amplitude-invariant: the magnitude is the phase peak), generator convention for the currents.
+VD_Q8 = const(17)
+VQ_Q8 = const(18)
+ID_Q8 = const(19)
+IQ_Q8 = const(20)
+FIELDS = const(21)
+E_WRAP = const(0x3FFFFFFF)
 NONE = const(15)  # no source (as on CAN: a 4-bit field)
 
 GW = array.array("i", bytes(4 * FIELDS))

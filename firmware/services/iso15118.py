@@ -21,9 +21,11 @@ import msgs
 from msgs import SRC_ISO15118, SESSION_NONE, SESSION_CONNECTED, SESSION_AUTHORIZED
 from iso15118.secc import service_config as conf
 from iso15118.secc import session_msg as sm
+from iso15118 import common
 from iso15118.transport.stream import StreamTimeout
 from iso15118.secc.session import SeccSession, sap_check
 from iso15118.secc.iso20 import Evse20
+from iso15118.secc.evse_limits import AUTH_OK, AUTH_NO, AUTH_WAIT
 
 CONFIG_RETRY_MS = const(5000)
 ACCEPT_SLICE_MS = const(200)  # accept() in slices: IPC is handled between them
@@ -73,6 +75,9 @@ class IsoService:
         self.sdp_no_link = 0       # SDP requests dropped while no EV was matched
         self.ended_by_cp = 0       # sessions ended by unplug or a pilot fault
         self.ended_by_link = 0     # sessions ended because the SLAC link went down
+        # EIM authorization: once OCPP_CLIENT said it decides (ISO_AUTH_RESULT AUTH_REQUIRED), every
+        # session waits in Authorization (EVSEProcessing=Ongoing) for its ISO_AUTH_RESULT
+        self.auth_by_ocpp = False
 
     # -- gateway side ---------------------------------------------------------------------------
     def drain(self):
@@ -99,6 +104,10 @@ class IsoService:
                     self.link_up = up
                     if not up and self._abort("SLAC link lost"):
                         self.ended_by_link += 1
+            elif msg.type == msgs.ISO_AUTH_RESULT:
+                self._auth_result(msg.i32(msgs.AUTH_RESULT), msg.i32(msgs.AUTH_SERIAL))
+            elif msg.type == msgs.ISO_STOP:
+                self._stop(msg.i32(msgs.STOP_SERIAL))
             else:
                 self.ipc_bad += 1
             msg = ctx.try_receive()
@@ -111,6 +120,29 @@ class IsoService:
         s.stream.aborted = why
         self.limits.stop_charging = True
         return True
+
+    def _live(self, serial):
+        # the running session, if it is the one `serial` names (0: whichever runs)
+        s = self.sess
+        return s is not None and not s.done and (serial == 0 or serial == self.serial)
+
+    def _auth_result(self, result, serial):
+        if result == msgs.AUTH_REQUIRED:
+            self.auth_by_ocpp = True
+        elif self._live(serial):
+            ok = result == msgs.AUTH_ACCEPTED
+            self.limits.auth = AUTH_OK if ok else AUTH_NO
+            self.evse20.authorized = ok
+
+    def _stop(self, serial):
+        # OCPP RequestStopTransaction: the protocol's stop (StopCharging / -20 Terminate), after which
+        # the EV sends PowerDelivery(Stop) and SessionStop; a session still waiting for its
+        # authorization is refused instead
+        if self._live(serial):
+            self.limits.stop_charging = True
+            self.evse20.stop_requested = True
+            if self.limits.auth == AUTH_WAIT:
+                self.limits.auth = AUTH_NO
 
     def _sent(self, r):
         if r != 0:
@@ -137,23 +169,31 @@ class IsoService:
             self.power_w = p
             if self.pm >= 0:
                 self._sent(msgs.send_power_setpoint(self.ctx, self.pm, p, 0, SRC_ISO15118))
-        if self.can >= 0 and (self.ev_told_ms is None or self.ctx.ticks_diff(now, self.ev_told_ms) >= EV_STATUS_MS):
+        if self.ev_told_ms is None or self.ctx.ticks_diff(now, self.ev_told_ms) >= EV_STATUS_MS:
+            # the EV's SoC and the session's energy at 1 Hz: the station controller's GW_V2G (CAN_HANDLER)
+            # and the SoC of OCPP_CLIENT's meter values
             self.ev_told_ms = now
             d = s.d if s is not None else None
             soc = d.soc if d is not None and hasattr(d, "soc") else -1
-            self._sent(msgs.send_ev_status(self.ctx, self.can, soc, int(self.energy_wh), self.serial))
+            for dst in (self.can, self.ocpp):
+                if dst >= 0:
+                    self._sent(msgs.send_ev_status(self.ctx, dst, soc, int(self.energy_wh), self.serial))
         if (level, state) != self.reported:
             self.reported = (level, state)
             proto = sm.protocol_code(s.result.protocol if s is not None else None, ac)
-            if self.pm >= 0:
-                self._sent(msgs.send_session_state(self.ctx, self.pm, level, proto, state, self.serial))
+            for dst in (self.pm, self.ocpp):
+                if dst >= 0:
+                    self._sent(msgs.send_session_state(self.ctx, dst, level, proto, state, self.serial))
 
     def _to_ocpp(self, t, b):
         self._sent(self.ctx.send(self.ocpp, t, b))
 
     def on_answer(self, sess, req, res_name, code):
-        if self.ocpp >= 0 and code == "OK":
-            if req == "ChargeParameterDiscoveryReq" and not self.needs_sent and hasattr(sess.d, "ev_max_v"):
+        if self.ocpp >= 0 and code.startswith("OK"):
+            if req == "SessionSetupReq":
+                ev_id = self.limits.evccid.encode()[:40]
+                self._to_ocpp(msgs.EV_ID, bytes((self.cfg["evse"],)) + ev_id)
+            elif req == "ChargeParameterDiscoveryReq" and not self.needs_sent and hasattr(sess.d, "ev_max_v"):
                 from ocpp import clock
                 self._to_ocpp(msgs.EV_CHARGING_NEEDS, sm.needs_payload(sess.d, self.cfg["evse"], clock.now()))
                 self.needs_sent = True
@@ -197,6 +237,9 @@ class IsoService:
             self.energy_wh = 0.0
             self.needs_sent = False
             self.schedule_sent = False
+            self.limits.auth = AUTH_WAIT if self.auth_by_ocpp else AUTH_OK
+            self.evse20.authorized = not self.auth_by_ocpp
+            self.limits.evccid = ""
             self.sess = SeccSession(self.limits, self.protocols, self.cfg["sequence_timeout_ms"],
                                     evse20=self.evse20, on_answer=self.on_answer)
             self.report()
@@ -220,6 +263,8 @@ class IsoService:
         self.report()
         d = r.as_dict()
         d["serial"] = self.serial
+        if self.ocpp >= 0:
+            self._sent(msgs.send_session_end(self.ctx, self.ocpp, _end_reason(r.end, self.limits.auth), self.serial))
         # requests answered, supportedAppProtocolReq included (the lists themselves are trimmed)
         sap = 1 if r.requests and r.requests[0] == "supportedAppProtocolReq" else 0
         d["messages"] = getattr(self.sess, "messages", 0) + sap
@@ -246,6 +291,17 @@ class IsoService:
                 "cp": msgs.CP_NAMES[self.cp] if 0 < self.cp < len(msgs.CP_NAMES) else None,
                 "sdp_no_link": self.sdp_no_link, "ended_by_cp": self.ended_by_cp,
                 "ended_by_link": self.ended_by_link}
+
+
+def _end_reason(end, auth):
+    # how the session ended, for OCPP_CLIENT's transaction (msgs END_*)
+    if auth == AUTH_NO:
+        return msgs.END_REJECTED
+    if end == common.END_STOP:
+        return msgs.END_STOP
+    if end in (common.END_TIMEOUT, common.END_CLOSED, common.END_SETUP_TIMEOUT):
+        return msgs.END_LOST
+    return msgs.END_FAILED
 
 
 def _loader(ctx):

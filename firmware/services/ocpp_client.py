@@ -22,5 +22,6 @@ async def main(ctx):
     cl.dm.set("SecurityCtrlr", "SecurityProfile", str(cfg["security_profile"]), force=True)
     ctx.publish(cl)
     from ocpp.features import install
-    install(cl)
+    from power.gridmeter import GridMeter
+    install(cl, GridMeter())  # the registers count what POWER_MGR measured at the grid connection
     await cl.run()

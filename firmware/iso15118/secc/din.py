@@ -7,6 +7,7 @@
 # protocol's own sequence (own classes, as a state's identity is its place in the table).
 import random
 from iso15118.values import pv, pv_value
+from iso15118.secc.evse_limits import AUTH_NO, AUTH_WAIT
 
 OK = "OK"
 SEQUENCE_ERROR = "FAILED_SequenceError"
@@ -62,7 +63,7 @@ def _code_only(d, code):
 
 
 def _contract_auth(d, code):
-    return {"ResponseCode": code, "EVSEProcessing": "Finished"}
+    return {"ResponseCode": code, "EVSEProcessing": "Ongoing" if d.limits.auth == AUTH_WAIT else "Finished"}
 
 
 def _charge_param(d, code):
@@ -138,8 +139,15 @@ def _ev_status(d, st):
 
 
 def _do_session_setup(d, req):
+    ev = req.get("EVCCID")
+    d.limits.evccid = ev.hex().upper() if isinstance(ev, (bytes, bytearray)) else str(ev or "")
     d.session_id = "".join("%08X" % random.getrandbits(32) for _ in range(2))  # 8 bytes
     return "OK_NewSessionEstablished"
+
+
+def _do_authorize(d, req):
+    # EIM: the gateway's decision (evse_limits.AUTH_*); while it is pending the state stays (Ongoing)
+    return FAILED if d.limits.auth == AUTH_NO else OK
 
 
 def _do_payment(d, req):
@@ -195,9 +203,11 @@ def _do_welding(d, req):
     return OK
 
 
+AUTH_REQUESTS = ("ContractAuthenticationReq", "AuthorizationReq")
 DO = {
     "SessionSetupReq": _do_session_setup,
     "ServicePaymentSelectionReq": _do_payment,
+    "ContractAuthenticationReq": _do_authorize,
     "ChargeParameterDiscoveryReq": _do_charge_param,
     "CableCheckReq": _do_cable_check,
     "PreChargeReq": _do_pre_charge,
@@ -226,6 +236,8 @@ class State:
             return res_name, build(d, code), None
         if name == "SessionStopReq":
             return res_name, build(d, code), None
+        if name in AUTH_REQUESTS and d.limits.auth == AUTH_WAIT:
+            return res_name, build(d, code), self  # Ongoing: the EV asks again
         if name == "PowerDeliveryReq" and not d.charging:
             nxt = self.after_charging()
         return res_name, build(d, code), self.route(d, name, nxt)()

@@ -6,6 +6,12 @@
 # Energy transfer modes ServiceDiscoveryRes offers (ISO 15118-2 names), in the charger's order.
 AC_MODES = ("AC_three_phase_core", "AC_single_phase_core")
 ALL_MODES = AC_MODES + ("DC_extended",)
+# EIM authorization of the running session (ContractAuthentication / Authorization, all protocols):
+# AUTH_WAIT answers EVSEProcessing=Ongoing until the gateway's authority (OCPP_CLIENT) decides;
+# AUTH_NO answers FAILED and the session ends without power.
+AUTH_NO = 0
+AUTH_OK = 1
+AUTH_WAIT = 2
 
 
 class EvseLimits:
@@ -27,6 +33,8 @@ class EvseLimits:
         # Set when the charger wants the EV to end the charge (shutdown, restart recovery): the next
         # status tells the EV EVSENotification=StopCharging (DC: EVSEStatusCode=EVSE_Shutdown too).
         self.stop_charging = False
+        self.auth = AUTH_OK  # AUTH_*: set per session by the ISO15118 service
+        self.evccid = ""  # the EV's EVCCID from SessionSetupReq (MAC address, hex), for Autocharge
         # Present output as measured by the converter. Until a measurement arrives (measure()), the
         # converter is taken as ideal: it delivers the clamped target (follow_target()).
         self.present_v = 0

@@ -166,6 +166,7 @@ def _do_session_stop(d, req):
 DO = {
     "SessionSetupReq": din._do_session_setup,
     "PaymentServiceSelectionReq": din._do_payment,
+    "AuthorizationReq": din._do_authorize,
     "ChargeParameterDiscoveryReq": _do_charge_param,
     "CableCheckReq": din._do_cable_check,
     "PreChargeReq": din._do_pre_charge,

@@ -14,6 +14,7 @@ from iso15118 import v20
 from iso15118.v20 import OK, FAILED, FAILED_SEQUENCE_ERROR, FAILED_UNKNOWN_SESSION  # noqa: F401
 from iso15118.values import rn, rn_value
 from iso15118.secc import iso20_dc, iso20_ac
+from iso15118.secc.evse_limits import AUTH_NO, AUTH_WAIT
 UNKNOWN_SESSION = FAILED_UNKNOWN_SESSION  # the name secc/session.py looks up in each protocol module
 
 SCHEDULE_TUPLE_ID = 1
@@ -250,6 +251,7 @@ LOOP_REQUESTS = ("DC_ChargeLoopReq", "AC_ChargeLoopReq")
 # -- request effects: (session data, request body) -> response code --------------------------------
 
 def _do_session_setup(d, req):
+    d.limits.evccid = str(req.get("EVCCID") or "")
     # A SessionID of ours from a paused session would be resumed here; none are kept (Pause is
     # refused), so every EV gets a new session.
     d.session_id = "".join("%08X" % random.getrandbits(32) for _ in range(2))
@@ -259,7 +261,10 @@ def _do_session_setup(d, req):
 def _do_authorization(d, req):
     if req.get("SelectedAuthorizationService") != "EIM" or "EIM_AReqAuthorizationMode" not in req:
         return "WARNING_AuthorizationSelectionInvalid"   # only EIM offered; the EV may choose again
-    d.stay = not d.evse.authorized
+    auth = d.limits.auth
+    if auth == AUTH_NO:
+        return FAILED   # the gateway's authority refused: the session ends without power
+    d.stay = not d.evse.authorized or auth == AUTH_WAIT
     return OK
 
 

@@ -1,16 +1,102 @@
-# Authorize (C01/C07): a locally presented idToken (an RFID card at the
-# station, or the EV's contract id from ISO 15118 Plug & Charge) is checked
-# with the CSMS before a transaction starts; Accepted starts it.
+# Authorize (C01/C07/C10/C12/C15): an idToken presented for an EVSE (the EV's EVCCID with Autocharge,
+# a RequestStartTransaction's token when AuthCtrlr.AuthorizeRemoteStart, an eMAID) is checked with
+# the CSMS; Accepted answers are kept in the authorization cache (AuthCacheCtrlr.Enabled,
+# ocpp_auth.json). Without the CSMS (offline, or no answer within MessageTimeout): a cached Accepted
+# token with AuthCtrlr.LocalAuthorizeOffline, any token with OfflineTxForUnknownIdEnabled, else
+# rejected. The decision goes to the transaction (cl.tx.authorized) and to a waiting ISO 15118 session
+# (cl.iso.auth_result: Accepted lets its AuthorizationReq finish, anything else ends it without power).
+from micropython import const
+from jezgro import persist
+
+CACHE_FILE = "ocpp_auth.json"
+CACHE_MAX = const(32)
+A = "AuthCtrlr"
 
 
-def request(cl, evse, token):
-    cl.call("Authorize", {"idToken": token}, _confirm_for(evse, token))
+def _cache_check(d):
+    return persist.entries(d, str, lambda v: v == "Accepted")
 
 
-def _confirm_for(evse, token):
-    def confirm(cl, req, res, err):
-        status = res["idTokenInfo"]["status"] if res is not None else None
-        cl.auth_last = status or err
+class Cache:
+    def __init__(self, fs):
+        self.path = fs + "/" + CACHE_FILE
+        self.d = persist.load_json(self.path, {}, _cache_check)  # "type:idToken" -> status
+
+    def put(self, token, status):
+        k = "%s:%s" % (token.get("type"), token.get("idToken"))
         if status == "Accepted":
-            cl.tx.start(evse, token, "Authorized")
+            if self.d.get(k) == status:
+                return
+            if len(self.d) >= CACHE_MAX:
+                self.d.pop(next(iter(self.d)))
+            self.d[k] = status
+        elif self.d.pop(k, None) is None:
+            return
+        persist.save_json(self.path, self.d)
+
+    def accepted(self, token):
+        return self.d.get("%s:%s" % (token.get("type"), token.get("idToken"))) == "Accepted"
+
+
+def _cache(cl):
+    if cl.auth_cache is None:
+        cl.auth_cache = Cache(cl.fs)
+    return cl.auth_cache
+
+
+def offline_status(cl, token):
+    dm = cl.dm
+    if dm.get(A, "LocalAuthorizeOffline") == "true" and _cache(cl).accepted(token):
+        return "Accepted"
+    if dm.get(A, "OfflineTxForUnknownIdEnabled") == "true":
+        return "Accepted"
+    return "Invalid"
+
+
+def request(cl, evse, token, trigger="Authorized", remote_id=None):
+    # Online, or offline for less than OfflineThreshold (a reconnect, the first connection after
+    # boot): Authorize is queued, and the offline rules apply when it has no answer within
+    # OfflineThreshold (tick()). Offline for longer: the offline rules now.
+    c = "OCPPCommCtrlr"
+    limit_ms = cl.dm.int(c, "OfflineThreshold") * 1000
+    if cl.connected and cl.registered or cl.since(cl.offline_since_ms) < limit_ms:
+        cl.auth_pending[evse] = (token, cl.ctx.ticks_add(cl.now(), limit_ms))
+        cl.call("Authorize", {"idToken": token}, _confirm_for(evse, token, trigger, remote_id))
+    else:
+        decide(cl, evse, token, trigger, remote_id, offline_status(cl, token))
+
+
+def tick(cl):
+    # a queued Authorize without answer in time: decided by the offline rules
+    pend = cl.auth_pending
+    if not pend:
+        return
+    for evse, (token, deadline) in list(pend.items()):
+        if cl.ctx.ticks_diff(cl.now(), deadline) >= 0:
+            del pend[evse]
+            decide(cl, evse, token, "Authorized", None, offline_status(cl, token))
+
+
+def decide(cl, evse, token, trigger, remote_id, status):
+    cl.auth_last = status
+    ok = status == "Accepted"
+    if ok:
+        cl.tx.authorized(evse, token, trigger, remote_id)
+    if cl.iso is not None:
+        cl.iso.auth_result(evse, ok)
+
+
+def _confirm_for(evse, token, trigger, remote_id):
+    def confirm(cl, req, res, err):
+        pend = cl.auth_pending
+        if pend.get(evse, (None,))[0] is not token:
+            return  # decided meanwhile (offline rules after the deadline, or a newer request)
+        del pend[evse]
+        if res is None:
+            status = offline_status(cl, token)  # no answer: as if offline
+        else:
+            status = res["idTokenInfo"]["status"]
+            if cl.dm.get("AuthCacheCtrlr", "Enabled") == "true":
+                _cache(cl).put(token, status)
+        decide(cl, evse, token, trigger, remote_id, status)
     return confirm

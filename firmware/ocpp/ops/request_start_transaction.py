@@ -1,6 +1,7 @@
-# RequestStartTransaction (F01/F02): accepted when the EVSE is free and
-# available; the transaction starts at once (the gateway closes the power
-# path when POWER_MGR sees the session).
+# RequestStartTransaction (F01/F02): accepted when the EVSE is free and available. The idToken binds
+# to the EVSE's ISO 15118 session: one waiting in Authorization is authorized now, otherwise the next
+# one within TxCtrlr.EVConnectionTimeOut is (ocpp/transaction.py); with
+# AuthCtrlr.AuthorizeRemoteStart the token goes through Authorize first.
 from ocpp import check
 
 
@@ -22,4 +23,8 @@ def handle(cl, p, mid):
 def after(cl, p, res):
     if res["status"] == "Accepted":
         evse, tok, rid = cl.later.take("start")
-        cl.tx.start(evse, tok, "RemoteStart", rid)
+        from ocpp.ops import authorize
+        if cl.dm.get("AuthCtrlr", "AuthorizeRemoteStart") == "true":
+            authorize.request(cl, evse, tok, "RemoteStart", rid)
+        else:
+            authorize.decide(cl, evse, tok, "RemoteStart", rid, "Accepted")

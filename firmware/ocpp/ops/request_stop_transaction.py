@@ -1,4 +1,6 @@
-# RequestStopTransaction (F03): ends the transaction with stoppedReason Remote.
+# RequestStopTransaction (F03): a running ISO 15118 session is stopped the protocol's way
+# (StopCharging / -20 Terminate, then the EV's PowerDelivery(Stop) and SessionStop) and the
+# transaction ends with it, stoppedReason Remote; without a session it ends at once.
 from ocpp import check
 
 
@@ -12,4 +14,5 @@ def after(cl, p, res):
     if res["status"] == "Accepted":
         txm = cl.tx
         evse, t = txm.find(p["transactionId"])
-        txm.stop(evse, "RemoteStop", "Remote")
+        if t is not None:
+            txm.remote_stop(evse)

@@ -30,9 +30,11 @@ def after(cl, p, res):
             status_notification.send(cl, e, 1, cl.conn_status.get(e, "Available"))
     elif msg == "MeterValues":
         for e in evses:
-            cl.call("MeterValues", {"evseId": e, "meterValue": cl.tx.meter(None, "Trigger")})
+            mv = cl.tx.aligned(None, "Trigger")
+            if mv:
+                cl.call("MeterValues", {"evseId": e, "meterValue": mv})
     elif msg == "TransactionEvent":
         txm = cl.tx
         for e in evses:
             if txm.active(e):
-                txm._event(e, "Updated", "Trigger", context="Trigger")
+                txm._event(e, "Updated", "Trigger", cl.dm.get("SampledDataCtrlr", "TxUpdatedMeasurands"), "Trigger")

@@ -1,0 +1,29 @@
+# The gateway's own meter at the grid connection, for OCPP_CLIENT's registers (ocpp/meter.py): what
+# POWER_MGR measured and integrated (power/status.GW: energy counters over the control loop's sample
+# clock, P/Q filtered, the Park voltages and currents of the last poll). A station with a revenue
+# meter chip gives ocpp/meter.py another source with the same read().
+import math
+from power import status as gw
+
+SQRT2 = math.sqrt(2)
+
+
+class GridMeter:
+    def __init__(self):
+        self.out = [0, 0, 0, 0, 0.0, 0.0]  # reused by read(): nothing allocated per reading but floats
+
+    def read(self):
+        # -> [import J counter, export J counter (both wrap at gw.E_WRAP), P W (+ import), Q var,
+        #     phase voltage V rms, phase current A rms], or None before POWER_MGR has measured
+        g = gw.GW
+        if g[gw.UPDATES] == 0:
+            return None
+        o = self.out
+        o[0] = g[gw.E_IMP_J]
+        o[1] = g[gw.E_EXP_J]
+        o[2] = g[gw.P_MEAS]
+        o[3] = g[gw.Q_MEAS]
+        # amplitude-invariant Park: the dq magnitude is the phase peak (Q8)
+        o[4] = math.sqrt(g[gw.VD_Q8] * g[gw.VD_Q8] + g[gw.VQ_Q8] * g[gw.VQ_Q8]) / 256 / SQRT2
+        o[5] = math.sqrt(g[gw.ID_Q8] * g[gw.ID_Q8] + g[gw.IQ_Q8] * g[gw.IQ_Q8]) / 256 / SQRT2
+        return o

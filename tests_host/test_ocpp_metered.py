@@ -1,0 +1,144 @@
+"""Every charging session is a metered OCPP transaction: `jezgro sim` with the local CSMS (the `ocpp`
+package, schema validation on), our EVCC as the EV, the grid plant behind the converter. The ISO 15118
+session drives the TransactionEvent lifecycle (plug-in from the session's first sign while the SLAC
+service is absent), the EV is authorized by Autocharge (its EVCCID as a MacAddress idToken, Authorize
+with the CSMS while the SECC answers EVSEProcessing=Ongoing), and the energy registers count what the
+control loop measured, compared with what the plant really delivered."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+JEZGRO = str(Path(sys.executable).parent / "jezgro")
+
+
+def _run(argv, cwd, timeout):
+    # As root: in a network namespace of its own, so that the simulated EV and SECC (loopback, SDP)
+    # never meet another simulation running on the same host at the same time.
+    if os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip"):
+        argv = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def _sim(tmp_path, dm, seconds=40, extra=()):
+    out = tmp_path / "out"
+    fs = out / "fs"
+    fs.mkdir(parents=True)
+    (fs / "ocpp_dm.json").write_text(json.dumps(dm))
+    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))  # the fastest ramp of the profiles
+    p = _run([JEZGRO, "sim", "--seconds", str(seconds), "--out", str(out), "--quiet", *extra], tmp_path, 240)
+    assert p.returncode == 0, p.stderr + p.stdout
+    s = json.loads((out / "summary.json").read_text())
+    log = [json.loads(x) for x in (out / "csms.jsonl").read_text().splitlines()]
+    calls = [(r["msg"][2], r["msg"][3]) for r in log if r["dir"] == "rx" and r["msg"][0] == 2]
+    errors = [r for r in log if r.get("msg") and r["msg"][0] == 4]
+    return s, calls, errors
+
+
+def _register(ev, measurand):
+    return [v["value"] for mv in ev.get("meterValue", []) for v in mv["sampledValue"] if v["measurand"] == measurand]
+
+
+def test_default_session_is_a_metered_transaction(tmp_path):
+    s, calls, errors = _sim(tmp_path, {"AuthCtrlr.AutochargeEnabled": "true",
+                                       "SampledDataCtrlr.TxUpdatedInterval": "1"}, extra=("--ev-loops", "40"))
+    assert errors == []  # no CALLERROR either way: every message passed the CSMS's schema validation
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "SessionStop"
+    txe = [p for a, p in calls if a == "TransactionEvent"]
+    assert [e["seqNo"] for e in txe] == list(range(len(txe)))
+    assert len({e["transactionInfo"]["transactionId"] for e in txe}) == 1
+    kinds = [(e["eventType"], e["triggerReason"], e["transactionInfo"].get("chargingState")) for e in txe]
+    # plug-in starts it (TxStartPoint EVConnected,Authorized), SessionSetup, Autocharge, PowerDelivery
+    assert kinds[:4] == [("Started", "CablePluggedIn", "EVConnected"), ("Updated", "EVDetected", "EVConnected"),
+                         ("Updated", "Authorized", "EVConnected"), ("Updated", "ChargingStateChanged", "Charging")]
+    periodic = [e for e in txe if e["triggerReason"] == "MeterValuePeriodic"]
+    assert len(periodic) >= 3 and all(e["transactionInfo"]["chargingState"] == "Charging" for e in periodic)
+    assert kinds[-2:] == [("Updated", "ChargingStateChanged", "SuspendedEV"),
+                          ("Ended", "StopAuthorized", "SuspendedEV")]
+    assert txe[-1]["transactionInfo"]["stoppedReason"] == "StoppedByEV"
+    assert txe[2]["idToken"] == {"idToken": "0A0B0C0D0E0F", "type": "MacAddress"}
+    auth = [p for a, p in calls if a == "Authorize"]
+    assert auth == [{"idToken": {"idToken": "0A0B0C0D0E0F", "type": "MacAddress"}}]
+    status = [p["connectorStatus"] for a, p in calls if a == "StatusNotification"]
+    assert status == ["Available", "Occupied", "Available"]
+    # meter values: registers that only grow, the measured power in the charge loop
+    imp = [_register(e, "Energy.Active.Import.Register") for e in txe]
+    series = [v[0] for v in imp if v]
+    assert series == sorted(series) and series[-1] > series[0]
+    assert max(_register(periodic[-1], "Power.Active.Import")) > 100  # W, measured while ramping up
+    assert _register(periodic[-1], "Voltage")[0] == __import__("pytest").approx(230, abs=3)
+    # the registers against the plant's truth over the whole run (the grid-side ramp-down after the
+    # session ends is counted on the register, outside the transaction)
+    meter = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]["meter"]
+    plant = s["plant"]
+    assert plant["import_wh"] > 0.3
+    # wall-clock time on a shared host: POWER_MGR's polls come irregularly (tens of ms late), which costs
+    # the control loop's measurement ~2 % here; the 1 % check runs in virtual time (next test)
+    assert abs(meter["import_wh"] - plant["import_wh"]) <= 0.03 * plant["import_wh"], (meter, plant)
+    assert meter["export_wh"] <= 0.03 * plant["import_wh"], (meter, plant)
+    assert meter["faults"] == 0
+    # the transaction's own energy: what the register grew by between Started and Ended
+    assert 0 < series[-1] - series[0] <= meter["import_wh"] + 0.01
+
+
+def _offline_sim(tmp_path, dm, *extra):
+    # the gateway in virtual time with OCPP_CLIENT configured but its CSMS unreachable
+    out = tmp_path / "out"
+    fs = out / "fs"
+    fs.mkdir(parents=True)
+    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "OFF",
+                                              "security_profile": 0}))
+    (fs / "ocpp_dm.json").write_text(json.dumps(dict({"AuthCtrlr.AutochargeEnabled": "true",
+                                                      "OCPPCommCtrlr.OfflineThreshold": "1",
+                                                      "SampledDataCtrlr.TxUpdatedInterval": "2"}, **dm)))
+    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
+    p = _run([JEZGRO, "sim", "--out", str(out), "--quiet", "--no-csms", *extra], tmp_path, 300)
+    assert p.returncode == 0, p.stderr + p.stdout
+    s = json.loads((out / "summary.json").read_text())
+    assert s["mode"] == "virtual"
+    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
+    return s, [pl for a, pl in q if a == "TransactionEvent"]
+
+
+def test_rejected_id_token_gets_no_power(tmp_path):
+    """Offline, an unknown idToken (the EVCCID, not in the authorization cache) with
+    OfflineTxForUnknownIdEnabled false is rejected: AuthorizationRes FAILED ends the ISO 15118 session
+    before any power, the transaction started at plug-in ends DeAuthorized."""
+    s, txe = _offline_sim(tmp_path, {"AuthCtrlr.OfflineTxForUnknownIdEnabled": "false"}, "--seconds", "10")
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "Failed" and h["responses"][-1] == ["AuthorizationRes", "FAILED"], h
+    assert "PowerDeliveryReq" not in h["requests"] and h["energy_wh"] == 0
+    ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
+    assert ocpp["auth_last"] == "Invalid"
+    assert s["plant"]["import_wh"] < 0.01 and ocpp["meter"]["import_wh"] < 0.01, (s["plant"], ocpp["meter"])
+    assert [(e["eventType"], e["triggerReason"]) for e in txe] == [
+        ("Started", "CablePluggedIn"), ("Updated", "EVDetected"), ("Ended", "Deauthorized")]
+    assert txe[-1]["transactionInfo"]["stoppedReason"] == "DeAuthorized" and "idToken" not in txe[0]
+    assert [e["seqNo"] for e in txe] == [0, 1, 2] and all(e["offline"] for e in txe)
+
+
+def test_offline_session_meters_within_one_percent_of_the_plant(tmp_path):
+    """Virtual time (every control tick and POWER_MGR poll on schedule), the CSMS unreachable: the EV is
+    authorized by the offline rules (Autocharge, OfflineTxForUnknownIdEnabled, offline longer than
+    OfflineThreshold), its transaction is queued with offline flags, and the import register agrees with
+    the energy the plant delivered within 1 %."""
+    s, txe = _offline_sim(tmp_path, {"AuthCtrlr.OfflineTxForUnknownIdEnabled": "true"}, "--seconds", "24",
+                          "--ev-loops", "100")
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "SessionStop" and h["requests"].count("AuthorizationReq") >= 2  # Ongoing, then Finished
+    ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
+    assert ocpp["auth_last"] == "Accepted" and ocpp["stats"]["connects"] == 0
+    meter, plant = ocpp["meter"], s["plant"]
+    assert plant["import_wh"] > 1.0
+    assert abs(meter["import_wh"] - plant["import_wh"]) <= 0.01 * plant["import_wh"], (meter, plant)
+    assert meter["export_wh"] <= 0.01 * plant["import_wh"] and meter["faults"] == 0, (meter, plant)
+    # every TransactionEvent waits in the persistent queue, offline, numbered without gaps
+    assert [e["seqNo"] for e in txe] == list(range(len(txe))) and all(e.get("offline") for e in txe)
+    assert txe[0]["eventType"] == "Started" and txe[-1]["eventType"] == "Ended"
+    assert txe[-1]["transactionInfo"]["stoppedReason"] == "StoppedByEV"
+    assert any(e.get("idToken") == {"idToken": "0A0B0C0D0E0F", "type": "MacAddress"} for e in txe)

@@ -25,6 +25,16 @@ def _errno(e):
     return e.args[0] if e.args else 0
 
 
+def close_socket(ctx, s):
+    # closes s (None: nothing) after taking it out of the kernel's I/O waits; never raises
+    if s is not None:
+        ctx.io_unregister(s)
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
 class Stream:
     def __init__(self, ctx):
         self.ctx = ctx
@@ -113,12 +123,7 @@ class Stream:
     def close(self):
         s = self.sock
         self.sock = None
-        if s is not None:
-            self.ctx.io_unregister(s)
-            try:
-                s.close()
-            except OSError:
-                pass
+        close_socket(self.ctx, s)
         if self.raw is not None and self.raw is not s:
             try:
                 self.raw.close()

@@ -1,0 +1,81 @@
+"""The protocol-bridge configuration as a running gateway process for `jezgro sim --config bridge` and the
+bridge tests: writes bridge.json (a free port, the chargers) and the OCPP 2.0.1 provisioning into the board
+filesystem, runs boards/unix/simmain.py --config bridge on wall-clock time, stops it cleanly (stop file)
+and returns its SUMMARY."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from . import mp
+from .mp import ROOT, UNIX_BOARD
+
+# two chargers of the simulation: three-phase 16 A and single-phase 32 A (the A <-> W conversions differ)
+SIM_CHARGERS = [{"id": "CP-A", "password": "cp-a-secret-0123456789", "phases": 3, "voltage": 230},
+                {"id": "CP-B", "password": "cp-b-secret-0123456789", "phases": 1, "voltage": 230}]
+# OCPP 2.0.1 device model for short runs: quick reconnects, no aligned meter values of the gateway itself
+FAST_DM = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": "1", "OCPPCommCtrlr.RetryBackOffRandomRange": "0",
+           "OCPPCommCtrlr.RetryBackOffRepeatTimes": "1", "OCPPCommCtrlr.OfflineThreshold": "1",
+           "OCPPCommCtrlr.MessageTimeout": "5", "AlignedDataCtrlr.Interval": "0"}
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def provision(fs: Path, chargers: list[dict[str, Any]], port: int | None = None, **extra: Any) -> dict[str, Any]:
+    """Write <fs>/bridge.json (unless there is one) and the fast device model; -> the bridge config."""
+    fs.mkdir(parents=True, exist_ok=True)
+    path = fs / "bridge.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    cfg = {"source": "ocpp16", "host": "127.0.0.1", "port": port or free_port(), "heartbeat_s": 60,
+           "chargers": chargers, **extra}
+    path.write_text(json.dumps(cfg))
+    dm = fs / "ocpp_dm.json"
+    if not dm.exists():
+        dm.write_text(json.dumps(FAST_DM))
+    return cfg
+
+
+class BridgeProcess:
+    def __init__(self, fs: Path, csms_url: str, station_id: str = "GW-BRIDGE", seconds: float = 600,
+                 inject: list[str] | None = None, heap: str = "2M"):
+        self.fs = Path(fs)
+        self.args = [str(UNIX_BOARD / "simmain.py"), "--config", "bridge", "--fs", str(self.fs), "--wall",
+                     "--seconds", str(seconds), "--scenario", "none", "--stop-file", "stop",
+                     "--status-ms", "200", "--csms", csms_url, "--station-id", station_id]
+        for i in inject or []:
+            self.args += ["--inject", i]
+        self.heap = heap
+        self.proc: Any = None
+
+    def start(self) -> "BridgeProcess":
+        try:
+            (self.fs / "stop").unlink()
+        except FileNotFoundError:
+            pass
+        self.proc = mp.start(self.args, heap=self.heap, fs_root=self.fs, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        return self
+
+    def stop(self, timeout: float = 30) -> dict[str, Any]:
+        (self.fs / "stop").write_text("")
+        out, err = self.proc.communicate(timeout=timeout)
+        for line in out.splitlines():
+            if line.startswith("SUMMARY "):
+                s = json.loads(line[8:])
+                s["stderr"] = err
+                return s
+        raise RuntimeError(f"bridge rc={self.proc.returncode}\nstdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}")
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()

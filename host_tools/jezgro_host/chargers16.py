@@ -1,0 +1,200 @@
+"""Simulated OCPP 1.6J chargers on the `ocpp` package (v16 ChargePoint, schema validation on) for the
+protocol-bridge configuration: `jezgro sim --config bridge` and the bridge tests. Each charger connects to
+the gateway's Central System (ws://host:port/<id>, subprotocol ocpp1.6, Basic Auth id:password) from a
+background asyncio thread; every message in either direction is logged {"t", "charger", "dir", "msg"}.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import websockets
+from ocpp.v16 import ChargePoint, call
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class _Logged:
+    def __init__(self, ws: Any, fleet: "Fleet", cid: str):
+        self.ws, self.fleet, self.cid = ws, fleet, cid
+
+    async def recv(self) -> str:
+        m = await self.ws.recv()
+        self.fleet.log(self.cid, "rx", m)
+        return m
+
+    async def send(self, m: str) -> None:
+        self.fleet.log(self.cid, "tx", m)
+        await self.ws.send(m)
+
+
+class Charger16(ChargePoint):
+    """One 1.6J charger: the `ocpp` package's ChargePoint; CSMS-initiated CALLs are answered by handlers
+    registered in `on` (action -> fn(**kwargs) -> call_result), NotImplemented otherwise."""
+
+
+class Fleet:
+    def __init__(self, url: str, chargers: list[dict[str, Any]], log_path: str | Path | None = None,
+                 response_timeout: float = 30):
+        self.url = url.rstrip("/")
+        self.cfg = {c["id"]: c for c in chargers}
+        self.records: list[dict[str, Any]] = []
+        self.cps: dict[str, Charger16] = {}
+        self._ws: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._fh = open(log_path, "a", buffering=1) if log_path else None
+        self.response_timeout = response_timeout
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.meter_wh: dict[str, int] = {c["id"]: 1000 for c in chargers}
+
+    def log(self, cid: str, direction: str, text: str) -> None:
+        rec: dict[str, Any] = {"t": round(time.time(), 3), "charger": cid, "dir": direction}
+        try:
+            rec["msg"] = json.loads(text)
+        except ValueError:
+            rec["raw"] = text
+        with self._lock:
+            self.records.append(rec)
+            if self._fh:
+                self._fh.write(json.dumps(rec) + "\n")
+
+    def start(self) -> "Fleet":
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        for cid in list(self._ws):
+            try:
+                self.disconnect(cid)
+            except Exception:  # noqa: BLE001 (shutting down)
+                pass
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            assert self._thread is not None
+            self._thread.join(5)
+        if self._fh:
+            self._fh.close()
+
+    def _run(self, coro: Any, timeout: float = 60) -> Any:
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    # --- connection ----------------------------------------------------------------------------
+    async def _connect(self, cid: str, password: str | None, deadline: float) -> None:
+        headers = {}
+        pw = password if password is not None else self.cfg[cid].get("password")
+        if pw:
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{cid}:{pw}".encode()).decode()
+        while True:
+            try:
+                ws = await websockets.connect(f"{self.url}/{cid}", subprotocols=["ocpp1.6"],
+                                              additional_headers=headers, open_timeout=5)
+                break
+            except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake):
+                if time.time() > deadline:
+                    raise
+                await asyncio.sleep(0.3)
+        cp = Charger16(cid, _Logged(ws, self, cid), response_timeout=self.response_timeout)
+        self.cps[cid] = cp
+        self._ws[cid] = ws
+        asyncio.ensure_future(self._serve(cp))
+
+    async def _serve(self, cp: Charger16) -> None:
+        try:
+            await cp.start()
+        except websockets.ConnectionClosed:
+            pass
+
+    def connect(self, cid: str, timeout: float = 20, password: str | None = None) -> None:
+        """Connect (retrying until the gateway listens); raises on refusal after timeout."""
+        self._run(self._connect(cid, password, time.time() + timeout), timeout + 10)
+
+    def disconnect(self, cid: str) -> None:
+        ws = self._ws.pop(cid, None)
+        self.cps.pop(cid, None)
+        if ws is not None:
+            self._run(ws.close(), 10)
+
+    def connected(self, cid: str) -> bool:
+        return cid in self.cps
+
+    # --- requests ------------------------------------------------------------------------------
+    def call(self, cid: str, req: Any, timeout: float = 40) -> Any:
+        """Send a 1.6 CALL; the CALLRESULT (schema-validated by the ocpp package). Raises on CALLERROR."""
+        return self._run(self.cps[cid].call(req, suppress=False), timeout)
+
+    def boot(self, cid: str) -> Any:
+        r = self.call(cid, call.BootNotification(charge_point_vendor="SimVendor", charge_point_model="Sim16",
+                                                 charge_point_serial_number=f"SN-{cid}", firmware_version="1.0"))
+        self.call(cid, call.StatusNotification(connector_id=1, error_code="NoError", status="Available",
+                                               timestamp=now_iso()))
+        return r
+
+    def status(self, cid: str, status: str, connector: int = 1) -> Any:
+        return self.call(cid, call.StatusNotification(connector_id=connector, error_code="NoError", status=status,
+                                                      timestamp=now_iso()))
+
+    def meter(self, cid: str, tx_id: int | None, amps: float = 16.0, connector: int = 1) -> Any:
+        self.meter_wh[cid] += 250
+        sv = [{"value": str(self.meter_wh[cid]), "measurand": "Energy.Active.Import.Register", "unit": "Wh",
+               "context": "Sample.Periodic"},
+              {"value": str(self.meter_wh[cid] / 1000), "measurand": "Energy.Active.Import.Register", "unit": "kWh",
+               "context": "Sample.Periodic", "location": "Outlet"}]
+        for ph in ("L1", "L2", "L3"):
+            sv.append({"value": f"{amps:.1f}", "measurand": "Current.Import", "unit": "A", "phase": ph,
+                       "context": "Sample.Periodic"})
+        sv.append({"value": "31.5", "measurand": "Temperature", "unit": "Celsius", "context": "Sample.Periodic"})
+        return self.call(cid, call.MeterValues(connector_id=connector, transaction_id=tx_id,
+                                               meter_value=[{"timestamp": now_iso(), "sampled_value": sv}]))
+
+    def session(self, cid: str, tag: str, samples: int = 3, reason: str = "Local") -> dict[str, Any]:
+        """A whole charging session: Preparing, Authorize, StartTransaction, Charging, MeterValues x samples,
+        StopTransaction, Finishing, Available. -> {"auth", "tx_id", "stop"}"""
+        self.status(cid, "Preparing")
+        auth = self.call(cid, call.Authorize(id_tag=tag))
+        start = self.call(cid, call.StartTransaction(connector_id=1, id_tag=tag, meter_start=self.meter_wh[cid],
+                                                     timestamp=now_iso()))
+        self.status(cid, "Charging")
+        for _ in range(samples):
+            self.meter(cid, start.transaction_id)
+        stop = self.stop_tx(cid, start.transaction_id, tag, reason)
+        return {"auth": auth.id_tag_info["status"], "tx_id": start.transaction_id, "start": start.id_tag_info,
+                "stop": stop}
+
+    def start_tx(self, cid: str, tag: str) -> int:
+        r = self.call(cid, call.StartTransaction(connector_id=1, id_tag=tag, meter_start=self.meter_wh[cid],
+                                                 timestamp=now_iso()))
+        return int(r.transaction_id)
+
+    def stop_tx(self, cid: str, tx_id: int, tag: str | None = None, reason: str = "Local") -> Any:
+        r = self.call(cid, call.StopTransaction(meter_stop=self.meter_wh[cid] + 100, timestamp=now_iso(),
+                                                transaction_id=tx_id, reason=reason, id_tag=tag))
+        self.meter_wh[cid] += 100
+        self.status(cid, "Finishing")
+        self.status(cid, "Available")
+        return r
+
+    # --- log views -----------------------------------------------------------------------------
+    def messages(self, cid: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.records if cid is None or r["charger"] == cid]
+
+    def summary(self) -> dict[str, Any]:
+        out = {}
+        for cid in self.cfg:
+            recs = self.messages(cid)
+            out[cid] = {"sent": sum(1 for r in recs if r["dir"] == "tx"),
+                        "received": sum(1 for r in recs if r["dir"] == "rx"),
+                        "errors": sum(1 for r in recs if r["dir"] == "rx" and r.get("msg", [0])[0] == 4)}
+        return out

@@ -1,0 +1,134 @@
+"""The protocol bridge, source OCPP 1.6J (issue 15 step 1): two 1.6J chargers (the `ocpp` package's v16
+ChargePoint, schema validation on) behind the gateway's Central System, the gateway's OCPP 2.0.1 station
+(PROTOCOL_B) at the `ocpp` package CSMS (v201, schema validation on). Boot, authorize, a transaction with
+meter values on each charger; every upstream message must pass the 2.0.1 schemas and every downstream one
+the 1.6 schemas (checked again here from both logs, requests and answers)."""
+from __future__ import annotations
+
+import pytest
+import websockets
+from ocpp.exceptions import NotSupportedError
+from ocpp.messages import get_validator
+from ocpp.v16 import call
+
+from jezgro_host.bridge_run import BridgeProcess, SIM_CHARGERS, provision
+from jezgro_host.chargers16 import Fleet
+from jezgro_host.csms import Csms
+import waiting
+
+
+def validate_log(records: list[dict], version: str, key: str) -> int:
+    """Every CALL and CALLRESULT of a JSONL-style log against the `ocpp` package's schemas of `version`;
+    answers are matched to their CALL by message id (per peer). -> messages checked."""
+    actions: dict[tuple[str, str], str] = {}
+    n = 0
+    for r in records:
+        m = r["msg"]
+        if m[0] == 2:
+            actions[(r[key], m[1])] = m[2]
+            get_validator(2, m[2], version).validate(m[3])
+            n += 1
+        elif m[0] == 3:
+            get_validator(3, actions[(r[key], m[1])], version).validate(m[2])
+            n += 1
+    return n
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bridge")
+    csms = Csms(log_path=tmp / "csms.jsonl", heartbeat_s=60).start()
+    fs = tmp / "fs"
+    cfg = provision(fs, SIM_CHARGERS)
+    gw = BridgeProcess(fs, csms.url).start()
+    fleet = Fleet(f"ws://127.0.0.1:{cfg['port']}", SIM_CHARGERS, tmp / "chargers.jsonl").start()
+    out: dict = {}
+
+    def stop() -> dict:
+        if "summary" not in out:
+            fleet.stop()
+            out["summary"] = gw.stop()
+        return out["summary"]
+    try:
+        yield csms, fleet, stop
+    finally:
+        stop()
+        csms.stop()
+
+
+def tx_events(csms, evse):
+    evs = csms.calls("TransactionEvent")
+    ids = {e["transactionInfo"]["transactionId"] for e in evs if e.get("evse", {}).get("id") == evse}
+    return [e for e in evs if e["transactionInfo"]["transactionId"] in ids]
+
+
+def test_two_chargers_boot_authorize_transaction(bridge):
+    csms, fleet, _ = bridge
+    for cid in ("CP-A", "CP-B"):
+        fleet.connect(cid)
+        r = fleet.boot(cid)
+        assert r.status == "Accepted" and r.interval == 60
+    res = {cid: fleet.session(cid, f"TAG-{cid}", samples=3) for cid in ("CP-A", "CP-B")}
+    assert res["CP-A"]["auth"] == "Accepted" and res["CP-A"]["start"]["status"] == "Accepted"
+    assert res["CP-A"]["tx_id"] != res["CP-B"]["tx_id"]
+    # the Authorize went to the CSMS as a 2.0.1 idToken of the configured type
+    auths = csms.calls("Authorize")
+    assert {a["idToken"]["idToken"] for a in auths} >= {"TAG-CP-A", "TAG-CP-B"}
+    assert all(a["idToken"]["type"] == "ISO14443" for a in auths)
+    for evse, cid in ((1, "CP-A"), (2, "CP-B")):
+        evs = waiting.wait_for(lambda: [e for e in tx_events(csms, evse)] if any(
+            e["eventType"] == "Ended" for e in tx_events(csms, evse)) else None)
+        assert [e["seqNo"] for e in evs] == list(range(5))
+        assert [e["eventType"] for e in evs] == ["Started", "Updated", "Updated", "Updated", "Ended"]
+        start, upd, end = evs[0], evs[1], evs[-1]
+        assert start["transactionInfo"]["transactionId"] == f"{cid}-{res[cid]['tx_id']}"
+        assert start["evse"] == {"id": evse, "connectorId": 1} and start["idToken"]["idToken"] == f"TAG-{cid}"
+        assert start["triggerReason"] == "Authorized" and not start.get("offline")
+        begin = start["meterValue"][0]["sampledValue"][0]
+        assert begin["context"] == "Transaction.Begin" and begin["unitOfMeasure"] == {"unit": "Wh"}
+        svs = upd["meterValue"][0]["sampledValue"]
+        # kWh becomes Wh with multiplier 3; three phases of current; Temperature has no 2.0.1 measurand
+        assert svs[1]["unitOfMeasure"] == {"unit": "Wh", "multiplier": 3} and svs[1]["location"] == "Outlet"
+        assert [s.get("phase") for s in svs if s["measurand"] == "Current.Import"] == ["L1", "L2", "L3"]
+        assert all(s["measurand"] != "Temperature" for s in svs)
+        assert upd["triggerReason"] == "MeterValuePeriodic"
+        assert end["transactionInfo"]["stoppedReason"] == "Local" and end["triggerReason"] == "StopAuthorized"
+        assert end["meterValue"][-1]["sampledValue"][0]["context"] == "Transaction.End"
+    st = csms.calls("StatusNotification")
+    assert {(s["evseId"], s["connectorStatus"]) for s in st} >= {(1, "Occupied"), (2, "Occupied"), (2, "Available")}
+    assert csms.errors_sent() == []
+
+
+def test_untranslatable_answered_not_supported(bridge):
+    _, fleet, _ = bridge
+    with pytest.raises(NotSupportedError):
+        fleet.call("CP-A", call.LogStatusNotification(status="Idle", request_id=1), timeout=10)
+    # the charger's link is still fine
+    assert fleet.call("CP-A", call.Heartbeat()).current_time
+
+
+def test_unknown_charger_and_bad_password_refused(bridge):
+    _, fleet, _ = bridge
+    with pytest.raises(websockets.InvalidStatus) as e:
+        fleet.connect("CP-B", timeout=0, password="not-the-password-123")
+    assert e.value.response.status_code == 401
+
+
+def test_schemas_and_summary_per_charger(bridge):
+    # runs last in this module: stops the gateway and reads its summary
+    csms, fleet, stop = bridge
+    n_down = validate_log(fleet.messages(), "1.6", "charger")
+    n_up = validate_log([r for r in csms.records if "msg" in r], "2.0.1", "station")
+    assert n_down > 40 and n_up > 30
+    s = stop()
+    svc = {x["name"]: x for x in s["services"]}
+    for name in ("PROTOCOL_A", "PROTOCOL_B", "TRANSLATOR"):
+        assert svc[name]["faults"] == 0 and svc[name]["config_error"] == "", svc[name]
+    b = s["bridge"]["chargers"]
+    for cid in ("CP-A", "CP-B"):
+        st = b[cid]["translator"]
+        assert st["translated"] >= 10 and st["values_dropped"] == 3 and st["queued"] == 0
+        assert b[cid]["link"]["stats"]["connects"] >= 1
+    assert b["CP-A"]["translator"]["rejected"] == 1  # LogStatusNotification
+    assert b["CP-A"]["boot"]["model"] == "Sim16"
+    assert s["bridge"]["upstream"]["queue"] == 0

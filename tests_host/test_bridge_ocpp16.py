@@ -5,6 +5,8 @@ meter values on each charger; every upstream message must pass the 2.0.1 schemas
 the 1.6 schemas (checked again here from both logs, requests and answers)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import websockets
 from ocpp.exceptions import NotSupportedError
@@ -15,6 +17,7 @@ from jezgro_host.bridge_run import BridgeProcess, SIM_CHARGERS, provision
 from jezgro_host.chargers16 import Fleet
 from jezgro_host.csms import Csms
 import waiting
+from conftest import jezgro
 
 
 def validate_log(records: list[dict], version: str, key: str) -> int:
@@ -132,3 +135,30 @@ def test_schemas_and_summary_per_charger(bridge):
     assert b["CP-A"]["translator"]["rejected"] == 1  # LogStatusNotification
     assert b["CP-A"]["boot"]["model"] == "Sim16"
     assert s["bridge"]["upstream"]["queue"] == 0
+
+
+def _enum(version: str, schema: str, definition: str, prop: str | None = None) -> set[str]:
+    import ocpp
+    from pathlib import Path
+    d = json.loads((Path(ocpp.__file__).parent / version / "schemas" / schema).read_text())
+    if prop is None:
+        return set(d["definitions"][definition]["enum"])
+    return set(d["properties"][prop]["enum"])
+
+
+def test_map_tables_use_only_schema_values():
+    # every value of the translation tables exists in the enumeration of the schema it ends up in
+    from jezgro_host.bridge_cmd import tables
+    t = tables()
+    assert set(t.STATUS) == _enum("v16", "StatusNotification.json", "", "status")
+    assert {v[0] for v in t.STATUS.values()} <= _enum("v201", "StatusNotificationRequest.json", "ConnectorStatusEnumType")
+    assert {v[1] for v in t.STATUS.values()} - {None} <= _enum("v201", "TransactionEventRequest.json",
+                                                               "ChargingStateEnumType")
+    assert set(t.STOP_REASON) == _enum("v16", "StopTransaction.json", "", "reason")
+    assert {v[0] for v in t.STOP_REASON.values()} <= _enum("v201", "TransactionEventRequest.json", "ReasonEnumType")
+    assert {v[1] for v in t.STOP_REASON.values()} <= _enum("v201", "TransactionEventRequest.json",
+                                                           "TriggerReasonEnumType")
+    assert set(t.AUTH_STATUS) == _enum("v201", "AuthorizeResponse.json", "AuthorizationStatusEnumType")
+    assert set(t.MEASURANDS) <= _enum("v201", "TransactionEventRequest.json", "MeasurandEnumType")
+    r = jezgro("bridge", "map")
+    assert r.returncode == 0 and "| SuspendedEVSE | Occupied | SuspendedEVSE |" in r.stdout, r.stderr

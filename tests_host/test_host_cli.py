@@ -8,7 +8,7 @@ from jezgro_host import cli
 from conftest import jezgro
 
 COMMANDS = ["services", "sim", "logs", "check", "build", "deploy", "bench", "exi", "grid-test", "pll-replay",
-            "csms", "ev", "msgs", "can"]
+            "csms", "ev", "msgs", "can", "bridge"]
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -94,7 +94,8 @@ FROM_CHARGER = {
                           "of the EVSE; sampled values through the MEASURANDS/UNITS tables"),
     "StopTransaction": ("up", "TransactionEvent Ended (STOP_REASON table), meterStop as Transaction.End, "
                               "transactionData appended"),
-    "DataTransfer": ("up", "DataTransfer upstream, answered Accepted locally"),
+    "DataTransfer": ("ask", "DataTransfer upstream with vendorId/messageId/data, answered with the CSMS's status and "
+                            "data; Rejected when the CSMS cannot be asked"),
     "DiagnosticsStatusNotification": ("local", "answered; 1.6 diagnostics upload has no 2.0.1 counterpart here"),
     "FirmwareStatusNotification": ("local", "answered; firmware updates of chargers are not bridged"),
 }

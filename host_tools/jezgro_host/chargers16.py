@@ -55,6 +55,7 @@ class Fleet:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.meter_wh: dict[str, int] = {c["id"]: 1000 for c in chargers}
+        self.errors: dict[str, str] = {}  # charger -> what ended its scenario (drive())
 
     def log(self, cid: str, direction: str, text: str) -> None:
         rec: dict[str, Any] = {"t": round(time.time(), 3), "charger": cid, "dir": direction}
@@ -196,5 +197,29 @@ class Fleet:
             recs = self.messages(cid)
             out[cid] = {"sent": sum(1 for r in recs if r["dir"] == "tx"),
                         "received": sum(1 for r in recs if r["dir"] == "rx"),
-                        "errors": sum(1 for r in recs if r["dir"] == "rx" and r.get("msg", [0])[0] == 4)}
+                        "errors": sum(1 for r in recs if r["dir"] == "rx" and r.get("msg", [0])[0] == 4),
+                        "transactions": sum(1 for r in recs if r["dir"] == "tx" and r.get("msg", [0])[0] == 2
+                                            and r["msg"][2] == "StartTransaction"),
+                        "scenario_error": self.errors.get(cid, "")}
         return out
+
+
+def drive(fleet: Fleet, stop: threading.Event, pause_s: float = 1.0) -> None:
+    """The simulation's scenario for every charger of the fleet, until stop is set: connect, boot, then
+    charging sessions (Authorize, StartTransaction, MeterValues, StopTransaction) one after the other.
+    Errors are recorded per charger (fleet.errors), never raised: the simulation summary shows them."""
+    def one(cid: str) -> None:
+        n = 0
+        try:
+            fleet.connect(cid, timeout=30)
+            fleet.boot(cid)
+            while not stop.is_set():
+                n += 1
+                fleet.session(cid, f"TAG-{cid}-{n}", samples=3)
+                stop.wait(pause_s)
+        except Exception as e:  # noqa: BLE001 (reported in the summary)
+            if not stop.is_set():
+                fleet.errors[cid] = f"{type(e).__name__}: {e}"
+    threads = [threading.Thread(target=one, args=(cid,), daemon=True) for cid in fleet.cfg]
+    for t in threads:
+        t.start()

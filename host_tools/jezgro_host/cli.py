@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, can_cmd, csms, ev, exi_cmd, grid, logs, msgs_cmd, pll_replay, services_table, sim, target
+from . import bench, bridge_cmd, can_cmd, csms, ev, exi_cmd, grid, logs, msgs_cmd, pll_replay, services_table, sim, target
 
 # in `jezgro --help` order
-COMMAND_MODULES = (services_table, sim, logs, target, bench, exi_cmd, grid, pll_replay, csms, ev, msgs_cmd, can_cmd)
+COMMAND_MODULES = (services_table, sim, logs, target, bench, exi_cmd, grid, pll_replay, csms, ev, msgs_cmd, can_cmd,
+                   bridge_cmd)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -146,6 +146,35 @@ def _can(summary: dict) -> list[str]:
     return out
 
 
+def _bridge(summary: dict) -> list[str]:
+    """The protocol bridge per charger: link, what TRANSLATOR translated/rejected/queued, the charger's view."""
+    b = _d(summary.get("bridge"))
+    if not b:
+        return []
+    out = []
+    sims = _d(summary.get("chargers16"))
+    for cid, c in sorted(_d(b.get("chargers")).items()):
+        c = _d(c)
+        link = _d(c.get("link"))
+        ls = _d(link.get("stats"))
+        t = _d(c.get("translator"))
+        sim = _d(sims.get(cid))
+        out.append(f"Charger {cid}: {'connected' if link.get('connected') else 'not connected'} "
+                   f"({ls.get('connects', '?')} connects, {ls.get('auth_failures', '?')} auth failures), "
+                   f"{t.get('calls', '?')} CALLs: translated {t.get('translated', '?')}, rejected "
+                   f"{t.get('rejected', '?')}, queued offline {t.get('queued', '?')}, values dropped "
+                   f"{t.get('values_dropped', '?')}, replayed {t.get('replayed', '?')}"
+                   + (f"; charger side: {sim.get('transactions', '?')} transactions, {sim.get('errors', '?')} "
+                      f"CALLERRORs" if sim else "")
+                   + (f" (scenario: {sim['scenario_error']})" if sim.get("scenario_error") else ""))
+    up = _d(b.get("upstream"))
+    if up:
+        q = _d(up.get("txq"))
+        out.append(f"Upstream OCPP 2.0.1 station: registered {up.get('registered', '?')}, queue {q.get('queued', '?')} "
+                   f"(dropped {q.get('dropped', '?')}), last error {up.get('last_error') or '-'}")
+    return out
+
+
 def _storage(summary: dict) -> list[str]:
     """One line per file a service found damaged or could not write (firmware jezgro/persist.py)."""
     files = _d(_d(summary.get("storage")).get("files"))
@@ -186,6 +215,7 @@ def human(summary: dict) -> str:
     out.append(f"Heap peak (live, sampled): {_d(summary.get('heap')).get('peak_bytes', '?')} bytes{ev_note}")
     out.extend(_sessions(summary))
     out.extend(_can(summary))
+    out.extend(_bridge(summary))
     out.extend(_storage(summary))
     if summary.get("reboots"):
         out.append(f"Reboots: {summary['reboots']}")
@@ -264,6 +294,21 @@ def main(a) -> int:
             v = getattr(a, opt)
             if v is not None:
                 args += ["--" + opt.replace("_", "-"), str(v)]
+    fleet = None
+    if a.config == "bridge":
+        # the bridge's downstream: simulated OCPP 1.6J chargers (the `ocpp` package) at the gateway's
+        # Central System, driven through sessions while the simulation runs (real sockets: wall-clock time)
+        import threading
+        from .bridge_run import SIM_CHARGERS, provision
+        from .chargers16 import Fleet, drive
+        bcfg = provision(fs, SIM_CHARGERS)
+        fleet = Fleet(f"ws://127.0.0.1:{bcfg['port']}", bcfg["chargers"], out / "chargers16.jsonl").start()
+        fleet_stop = threading.Event()
+        drive(fleet, fleet_stop)
+        if "--wall" not in args:
+            args.append("--wall")
+        print(f"simulated OCPP 1.6J chargers {', '.join(c['id'] for c in bcfg['chargers'])} -> "
+              f"ws://127.0.0.1:{bcfg['port']} (log {out / 'chargers16.jsonl'})")
     status = None if a.quiet else LiveStatus()
     env = None
     if a.can_port is not None:
@@ -275,8 +320,13 @@ def main(a) -> int:
         print(f"jezgro sim: {e}", file=sys.stderr)
         return 1
     finally:
+        if fleet is not None:
+            fleet_stop.set()
+            fleet.stop()
         if local_csms is not None:
             local_csms.stop()
+    if fleet is not None:
+        summary["chargers16"] = fleet.summary()
     summary.pop("stderr", None)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print()

@@ -5,6 +5,7 @@ meter values on each charger; every upstream message must pass the 2.0.1 schemas
 the 1.6 schemas (checked again here from both logs, requests and answers)."""
 from __future__ import annotations
 
+import decimal
 import json
 
 import pytest
@@ -13,9 +14,7 @@ from ocpp.exceptions import NotSupportedError
 from ocpp.messages import get_validator
 from ocpp.v16 import call
 
-from jezgro_host.bridge_run import BridgeProcess, SIM_CHARGERS, provision
-from jezgro_host.chargers16 import Fleet
-from jezgro_host.csms import Csms
+from jezgro_host.bridge_run import running
 import waiting
 from conftest import jezgro
 
@@ -25,38 +24,27 @@ def validate_log(records: list[dict], version: str, key: str) -> int:
     answers are matched to their CALL by message id (per peer). -> messages checked."""
     actions: dict[tuple[str, str], str] = {}
     n = 0
+
+    def check(typ: int, action: str, payload: dict) -> None:
+        # as the ocpp package validates: decimals for the 0.1-step limits of 1.6 charging schedules
+        v = get_validator(typ, action, version, parse_float=decimal.Decimal)
+        v.validate(json.loads(json.dumps(payload), parse_float=decimal.Decimal))
     for r in records:
         m = r["msg"]
         if m[0] == 2:
             actions[(r[key], m[1])] = m[2]
-            get_validator(2, m[2], version).validate(m[3])
+            check(2, m[2], m[3])
             n += 1
         elif m[0] == 3:
-            get_validator(3, actions[(r[key], m[1])], version).validate(m[2])
+            check(3, actions[(r[key], m[1])], m[2])
             n += 1
     return n
 
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("bridge")
-    csms = Csms(log_path=tmp / "csms.jsonl", heartbeat_s=60).start()
-    fs = tmp / "fs"
-    cfg = provision(fs, SIM_CHARGERS)
-    gw = BridgeProcess(fs, csms.url).start()
-    fleet = Fleet(f"ws://127.0.0.1:{cfg['port']}", SIM_CHARGERS, tmp / "chargers.jsonl").start()
-    out: dict = {}
-
-    def stop() -> dict:
-        if "summary" not in out:
-            fleet.stop()
-            out["summary"] = gw.stop()
-        return out["summary"]
-    try:
-        yield csms, fleet, stop
-    finally:
-        stop()
-        csms.stop()
+    with running(tmp_path_factory.mktemp("bridge")) as b:
+        yield b
 
 
 def tx_events(csms, evse):

@@ -11,10 +11,11 @@ from bridge.handoff import BUS
 from net.wsserver import Listener, ServerConn, WsRefused, ST_OPEN
 from net.wsframe import FrameError
 from ocpp import rpc
-from ocpp.rpc import RpcError, CALL
+from ocpp.rpc import RpcError, CALL, CALLRESULT
 
 SLICE_MS = const(20)
 MAX_MESSAGE = const(8192)  # a 1.6 message from a charger; larger ones are refused (close 1009)
+DOWN_MS = const(8000)  # a charger's answer to a CALL of ours; then "no answer" (TRANSLATOR answers the CSMS)
 ANSWER_MS = const(25000)  # a key without an answer this long is given up (the charger's own timeout passed)
 
 
@@ -42,8 +43,10 @@ class Charger:
         self.cfg = cfg
         self.conn = None  # ServerConn while connected
         self.waiting = []  # [key, message id, ms] of CALLs given to TRANSLATOR, not answered yet
+        self.out = None  # [key, message id, ms] of our CALL to the charger awaiting its answer (one at a time)
         self.stats = {"connects": 0, "disconnects": 0, "auth_failures": 0, "calls": 0, "answers": 0,
-                      "errors_sent": 0, "bad_messages": 0, "busy": 0, "expired": 0}
+                      "errors_sent": 0, "bad_messages": 0, "busy": 0, "expired": 0, "calls_out": 0,
+                      "results_in": 0, "errors_in": 0, "timeouts": 0}
 
     def status(self):
         return {"connected": self.conn is not None, "waiting": len(self.waiting), "stats": self.stats}
@@ -64,6 +67,7 @@ class CentralSystem:
         self.refused = {"unknown": 0, "auth": 0, "bad": 0}
         self.translator = ctx.sid_of("TRANSLATOR")
         self.last_error = ""
+        self.next_id = 0
 
     def status(self):
         return {"chargers": dict((c.cfg["id"], c.status()) for c in self.chargers), "refused": self.refused,
@@ -114,6 +118,7 @@ class CentralSystem:
                 if c.conn is not None:
                     await self._read(i, c)
                 await self._answer(c)
+                await self._call_down(i, c)
 
     async def _accept(self):
         while len(self.pending) < 4:
@@ -176,7 +181,17 @@ class CentralSystem:
             await self._error(c, e.msg_id, "FormationViolation" if e.code == "FormatViolation" else e.code, str(e))
             return
         if typ != CALL:
-            c.stats["bad_messages"] += 1  # answers to CALLs we never sent (step 2 sends them)
+            o = c.out
+            if o is None or o[1] != mid:
+                c.stats["bad_messages"] += 1  # an answer to nothing we asked
+                return
+            c.out = None
+            if typ == CALLRESULT:
+                c.stats["results_in"] += 1
+                self._down_result(o[0], payload, None)
+            else:
+                c.stats["errors_in"] += 1
+                self._down_result(o[0], None, action)  # rpc.parse gives a CALLERROR's code there
             return
         c.stats["calls"] += 1
         key = "%d/%s" % (i, mid)
@@ -188,6 +203,39 @@ class CentralSystem:
         from msgs import send_bridge, BRIDGE_IN
         if self.translator >= 0:
             send_bridge(self.ctx, self.translator, BRIDGE_IN, i, len(BUS.inbox))
+
+    def _down_result(self, key, payload, err):
+        BUS.down_res[key] = [payload, err]
+        from msgs import send_bridge, BRIDGE_IN
+        if self.translator >= 0:
+            send_bridge(self.ctx, self.translator, BRIDGE_IN, -1, len(BUS.down_res))
+
+    async def _call_down(self, i, c):
+        # TRANSLATOR's CALLs for this charger, one at a time; a charger away answers "not connected" at once
+        k = self.ctx
+        if c.out is not None:
+            if k.ticks_diff(k.ticks_ms(), c.out[2]) < DOWN_MS:
+                return
+            c.stats["timeouts"] += 1
+            self._down_result(c.out[0], None, "no answer in %d ms" % DOWN_MS)
+            c.out = None
+        for e in BUS.down:
+            if e[1] != i:
+                continue
+            BUS.down.remove(e)
+            key, _, action, payload = e
+            if c.conn is None or c.conn.state != ST_OPEN:
+                self._down_result(key, None, "not connected")
+                return
+            self.next_id += 1
+            mid = "gw-%d" % self.next_id
+            c.out = [key, mid, k.ticks_ms()]
+            c.stats["calls_out"] += 1
+            try:
+                await c.conn.send_text(rpc.call(mid, action, payload))
+            except OSError as x:
+                self._lost(c, "send: %s" % (x,))
+            return
 
     async def _answer(self, c):
         k = self.ctx

@@ -8,14 +8,15 @@
 # Upstream (PROTOCOL_B, ocpp.json) is one 2.0.1 station with one EVSE per charger connector (a 2.0.1
 # EVSE runs one transaction at a time, a 1.6 connector too): "evse" is the EVSE id of the charger's
 # connector 1 (default: the next free one), its connector k is EVSE evse + k - 1, connectorId 1.
-# phases/voltage convert A <-> W for charging limits.
+# phases/voltage convert A <-> W for charging limits; rate_unit ("A" default, or "W") is the unit the
+# charger is given its charging profiles in.
 # Every problem is a ConfigError naming the file and the field.
 from jezgro import persist
 from ocpp.config import json_object
 
 FILE = "bridge.json"
 KNOWN = ("source", "port", "host", "heartbeat_s", "chargers", "offline_auth", "auth_wait_ms")
-CHARGER_KNOWN = ("id", "password", "evse", "connectors", "phases", "voltage", "id_token_type")
+CHARGER_KNOWN = ("id", "password", "evse", "connectors", "phases", "voltage", "id_token_type", "rate_unit")
 
 
 class ConfigError(Exception):
@@ -45,7 +46,11 @@ def _charger(c, i, next_evse):
     tt = c.get("id_token_type", "ISO14443")
     if tt not in ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress"):
         raise ConfigError("%s: %sid_token_type is not a 2.0.1 IdTokenEnumType" % (FILE, where))
-    return {"id": cid, "password": pw, "evse": _int(c, "evse", next_evse, 1, 8, where),
+    ru = c.get("rate_unit", "A")
+    if ru not in ("A", "W"):
+        raise ConfigError("%s: %srate_unit must be A or W (the unit the charger takes charging limits in)" % (
+            FILE, where))
+    return {"id": cid, "password": pw, "rate_unit": ru, "evse": _int(c, "evse", next_evse, 1, 8, where),
             "connectors": _int(c, "connectors", 1, 1, 4, where), "phases": _int(c, "phases", 3, 1, 3, where),
             "voltage": _int(c, "voltage", 230, 100, 1000, where), "id_token_type": tt}
 

@@ -30,6 +30,15 @@ class Handoff:
         self.seen = []  # keys of self.up entries ever pushed (bounded, oldest first)
         # PROTOCOL_B -> TRANSLATOR: key -> [payload or None, error or None] (a CALL's result)
         self.replies = {}
+        # PROTOCOL_B -> TRANSLATOR: [key "c/<msg id>", action, payload, arrival ms] CSMS requests for a charger
+        self.csms_in = []
+        # TRANSLATOR -> PROTOCOL_B: [msg id, payload or None, (code, text) or None] answers to them
+        self.csms_out = []
+        # TRANSLATOR -> PROTOCOL_A: [key, charger index, 1.6 action, payload] CALLs for the chargers
+        self.down = []
+        self.down_seen = []  # keys of self.down entries ever pushed (bounded)
+        # PROTOCOL_A -> TRANSLATOR: key -> [payload or None, error code or None] the charger's answer
+        self.down_res = {}
         self.online = False  # PROTOCOL_B: registered at the CSMS and connected
         self.dropped = 0  # entries refused because a queue was full (counted, the sender told)
         self.duplicates = 0  # upstream pushes refused as already seen (replays)
@@ -64,6 +73,22 @@ class Handoff:
         if len(self.seen) > MAX_SEEN:
             self.seen.pop(0)
         return True
+
+
+    def push_down(self, key, charger, action, payload):
+        if key in self.down_seen:
+            self.duplicates += 1
+            return
+        self.down.append([key, charger, action, payload])
+        self.down_seen.append(key)
+        if len(self.down_seen) > MAX_SEEN:
+            self.down_seen.pop(0)
+
+    def done_csms(self, key):
+        for i, e in enumerate(self.csms_in):
+            if e[0] == key:
+                self.csms_in.pop(i)
+                return
 
 
 UP_QUEUED = const(0)  # a transaction event: PROTOCOL_B's persistent queue, offline flag when offline

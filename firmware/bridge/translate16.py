@@ -161,7 +161,14 @@ def _start(st, ch, idx, p):
              "meterValue": [energy_value(p["meterStart"], ts, "Transaction.Begin")]}
     if p.get("reservationId") is not None:
         extra["reservationId"] = p["reservationId"]
-    ev = _event(tx, "Started", "Authorized", ts, extra)
+    rid = st.remote.pop("%d/%d" % (idx, c), None)
+    trigger = "Authorized"
+    if rid is not None:  # the start a RequestStartTransaction asked for (F01.FR.25: remoteStartId reported)
+        trigger = "RemoteStart"
+        tx["remote"] = rid
+    ev = _event(tx, "Started", trigger, ts, extra)
+    if rid is not None:
+        ev["transactionInfo"]["remoteStartId"] = rid
     status = st.auth.get(tag, "Accepted")  # the Authorize just before decided; unknown: the CSMS decides later
     return {"transactionId": tid, "idTagInfo": {"status": status}}, [("t", "TransactionEvent", ev, UP_QUEUED)]
 

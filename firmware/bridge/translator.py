@@ -7,13 +7,19 @@
 #   4. put the answer, take the entry out of the inbox
 # A crash before 3 repeats 1-2 identically (same state, same keys: nothing twice); after 3 the
 # memo gives the same answer without translating again.
-from bridge import translate16
+from micropython import const
+from bridge import translate16, translate201
+from bridge.translate201 import Local
 from bridge.handoff import BUS, MAX_UP, UP_QUEUED
 from bridge.translate16 import Untranslatable, WAIT
 from bridge.txstate import State
 from ocpp.rpc import CALLRESULT, CALLERROR
 
 CHANGES_STATE = ("StartTransaction", "StopTransaction", "Authorize")
+# a CSMS request waits this long for the charger's answer (PROTOCOL_A gives up on the charger after
+# central16.DOWN_MS, less than this), well inside the CSMS's own timeout for the station's answer
+DOWN_WAIT_MS = const(9000)
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
 def _format_error(action, e):
@@ -27,6 +33,8 @@ class Translator:
         self.st = State(ctx.fs_root, len(cfg["chargers"]), cfg["heartbeat_s"])
         self.log = []  # the last untranslatable or malformed messages (charger, action, why)
         self.latency_ms = 0  # arrival -> answer of the last message answered
+        self.sent = {}  # key of a CSMS request -> [action, memo for translate201.answer, charger] once sent down
+        self.csms = {"forwarded": 0, "answered_locally": 0, "not_supported": 0, "no_answer": 0, "malformed": 0}
 
     def status(self):
         out = {}
@@ -34,10 +42,11 @@ class Translator:
             out[ch["id"]] = {"stats": self.st.stats[i], "boot": self.st.boot[i],
                              "open_tx": [t["id"] for t in self.st.tx.values() if t["charger"] == i]}
         return {"chargers": out, "inbox": len(BUS.inbox), "up": len(BUS.up), "duplicates": BUS.duplicates,
-                "dropped": BUS.dropped, "online": BUS.online, "log": self.log, "latency_ms": self.latency_ms}
+                "dropped": BUS.dropped, "online": BUS.online, "log": self.log, "latency_ms": self.latency_ms,
+                "csms_requests": self.csms}
 
     def _note(self, idx, action, why):
-        self.log.append([self.cfg["chargers"][idx]["id"], action, why[:80]])
+        self.log.append([self.cfg["chargers"][idx]["id"] if idx >= 0 else "CSMS", action, why[:80]])
         if len(self.log) > 8:
             self.log.pop(0)
 
@@ -65,7 +74,7 @@ class Translator:
                     res, ups = None, []
                     ans = [CALLERROR, [u.code, str(u)]]
                     self._note(idx, action, str(u))
-                except (KeyError, TypeError, ValueError, AttributeError, IndexError) as x:
+                except MALFORMED as x:
                     self.st = State(k.fs_root, len(self.cfg["chargers"]), self.cfg["heartbeat_s"])
                     self.st.stats[idx] = stats  # the counters are not part of the saved state
                     res, ups = None, []
@@ -95,3 +104,61 @@ class Translator:
             self.latency_ms = k.ticks_diff(k.ticks_ms(), t_ms)
             n_ans += 1
         return n_ans, n_up
+
+    # --- CSMS -> charger ---------------------------------------------------------------------
+    def _reply(self, key, payload, err):
+        BUS.csms_out.append([key[2:], payload, err])
+        BUS.done_csms(key)
+        self.sent.pop(key, None)
+
+    def step_csms(self):
+        # -> (CALLs put for the chargers, answers put for the CSMS)
+        n_down = n_out = 0
+        k = self.ctx
+        for key, action, p, t_ms in list(BUS.csms_in):
+            s = self.sent.get(key)
+            if s is None:
+                try:
+                    idx, a16, p16, memo = translate201.request(self.st, self.cfg, action, p)
+                except Local as loc:
+                    self.csms["answered_locally"] += 1
+                    self._note(-1, action, str(loc))
+                    self._reply(key, loc.payload, None)
+                    n_out += 1
+                    continue
+                except Untranslatable as u:
+                    self.csms["not_supported"] += 1
+                    self._reply(key, None, (u.code, str(u)))
+                    n_out += 1
+                    continue
+                except MALFORMED as x:
+                    self.csms["malformed"] += 1
+                    self._reply(key, None, ("FormatViolation", "%s: %s" % (action, x)))
+                    n_out += 1
+                    continue
+                BUS.push_down(key, idx, a16, p16)
+                self.sent[key] = s = [action, memo, idx]
+                self.csms["forwarded"] += 1
+                n_down += 1
+            res = BUS.down_res.pop(key, None)
+            if res is None:
+                if k.ticks_diff(k.ticks_ms(), t_ms) < DOWN_WAIT_MS:
+                    continue
+                res = [None, "no answer in time"]
+            err = None
+            if res[0] is None:
+                self.csms["no_answer"] += 1
+                self._note(s[2], action, "charger: %s" % (res[1],))
+                payload = translate201.no_answer(action, res[1])
+                if payload is None:
+                    err = ("GenericError", "charger %s: %s" % (self.cfg["chargers"][s[2]]["id"], res[1]))
+            else:
+                try:
+                    payload = translate201.answer(self.st, self.cfg, action, s[1], res[0])
+                    self.st.save()
+                except MALFORMED as x:
+                    payload = None
+                    err = ("GenericError", "charger's %s answer unusable: %s" % (action, x))
+            self._reply(key, payload, err)
+            n_out += 1
+        return n_down, n_out

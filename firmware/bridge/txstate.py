@@ -27,7 +27,11 @@ def _check(d):
         if not (isinstance(t, dict) and isinstance(t.get("id"), str) and isinstance(t.get("seq"), int)
                 and isinstance(t.get("charger"), int) and isinstance(t.get("conn"), int)):
             return None, "a transaction is damaged"
-    return {"next": nxt, "tx": tx, "memo": memo, "auth": auth}, 0
+    remote = d.get("remote", {})
+    profiles = d.get("profiles", {})
+    if not isinstance(remote, dict) or not isinstance(profiles, dict):
+        return None, "remote/profiles of the wrong type"
+    return {"next": nxt, "tx": tx, "memo": memo, "auth": auth, "remote": remote, "profiles": profiles}, 0
 
 
 class State:
@@ -38,13 +42,15 @@ class State:
         self.tx = d.get("tx", {})  # str(1.6 transactionId) -> {id, seq, charger, conn, state}
         self.memo = d.get("memo", [])  # [[key, answer], ...] oldest first
         self.auth = d.get("auth", {})  # idTag -> 1.6 status, the CSMS's last word
+        self.remote = d.get("remote", {})  # "<charger>/<connector>" -> remoteStartId of an accepted remote start
+        self.profiles = d.get("profiles", {})  # str(charging profile id) -> charger index it was set on
         self.heartbeat_s = heartbeat_s
         self.boot = [None] * n_chargers  # the charger's BootNotification (vendor, model, ...)
         self.stats = [dict((k, 0) for k in STATS) for _ in range(n_chargers)]
 
     def save(self):
         return persist.save_json(self.path, {"next": self.next, "tx": self.tx, "memo": self.memo,
-                                             "auth": self.auth})
+                                             "auth": self.auth, "remote": self.remote, "profiles": self.profiles})
 
     def answered(self, key):
         for k, a in self.memo:
@@ -75,6 +81,13 @@ class State:
         t = {"id": "%s-%d" % (charger_id, tid), "seq": 0, "charger": charger, "conn": conn, "state": "Charging"}
         self.tx[str(tid)] = t
         return tid, t
+
+    def tid_of(self, tx_id):
+        # the 1.6 transactionId of a 2.0.1 transactionId, or None
+        for k, t in self.tx.items():
+            if t["id"] == tx_id:
+                return int(k)
+        return None
 
     def end_tx(self, tid):
         self.tx.pop(str(tid), None)

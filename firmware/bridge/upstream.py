@@ -7,6 +7,7 @@
 # no CSMS to ask, so the charger is never left waiting.
 import msgs
 from bridge.handoff import BUS, UP_QUEUED, UP_REPLY
+from bridge.translate201 import for_charger
 
 
 def origin(upkey):
@@ -15,23 +16,39 @@ def origin(upkey):
 
 
 class Upstream:
-    def __init__(self, cl):
+    def __init__(self, cl, bridge_cfg):
         self.cl = cl
+        self.bcfg = bridge_cfg
         self.translator = cl.ctx.sid_of("TRANSLATOR")
-        self.sent = {"queued": 0, "calls": 0, "asked": 0, "answered_offline": 0}
+        self.sent = {"queued": 0, "calls": 0, "asked": 0, "answered_offline": 0, "forwarded": 0, "answered": 0}
 
     def status(self):
         out = self.cl.status()
         out["bridge"] = self.sent
         return out
 
+    def _wake(self):
+        if self.translator >= 0:
+            msgs.send_bridge(self.cl.ctx, self.translator, msgs.BRIDGE_REPLY, -1, len(BUS.replies) + len(BUS.csms_in))
+
     def _reply(self, key, payload, err):
         BUS.replies[key] = [payload, err]
-        if self.translator >= 0:
-            msgs.send_bridge(self.cl.ctx, self.translator, msgs.BRIDGE_REPLY, -1, len(BUS.replies))
+        self._wake()
+
+    def forward(self, cl, mid, action, p):
+        # Client.forward: a CSMS request for a charger goes to TRANSLATOR, answered later (Client.late)
+        if not for_charger(self.bcfg, action, p):
+            return False
+        BUS.csms_in.append(["c/" + mid, action, p, cl.now()])
+        self.sent["forwarded"] += 1
+        self._wake()
+        return True
 
     def tick(self, cl):
         BUS.online = cl.connected and cl.registered
+        while BUS.csms_out:
+            cl.late.append(BUS.csms_out.pop(0))
+            self.sent["answered"] += 1
         while BUS.up:
             upkey, action, p, kind = BUS.up[0]
             if kind == UP_QUEUED:
@@ -55,7 +72,8 @@ class Upstream:
             BUS.up.pop(0)  # only now: a crash above leaves it to be sent (at least once)
 
 
-def install(cl):
-    up = Upstream(cl)
+def install(cl, bridge_cfg):
+    up = Upstream(cl, bridge_cfg)
     cl.ticks.append(up.tick)
+    cl.forward = up.forward
     return up

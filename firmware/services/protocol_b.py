@@ -15,11 +15,12 @@ async def main(ctx):
 
     def load():
         cfg = config.load(fs)
-        cfg["connectors"] = bridge_config.evse_count(bridge_config.load(fs))
-        return cfg, config.tls_context(cfg, fs)
-    cfg, tls = await ctx.configure(load, (config.ConfigError, bridge_config.ConfigError), CONFIG_RETRY_MS)
+        bcfg = bridge_config.load(fs)
+        cfg["connectors"] = bridge_config.evse_count(bcfg)
+        return cfg, bcfg, config.tls_context(cfg, fs)
+    cfg, bcfg, tls = await ctx.configure(load, (config.ConfigError, bridge_config.ConfigError), CONFIG_RETRY_MS)
     cfg["headers"] = config.headers(cfg)
     cl = Client(ctx, cfg, fs, tls)
     cl.dm.set("SecurityCtrlr", "SecurityProfile", str(cfg["security_profile"]), force=True)
-    ctx.publish(upstream.install(cl))
+    ctx.publish(upstream.install(cl, bcfg))
     await cl.run()

@@ -24,6 +24,9 @@ async def main(ctx):
         while ctx.try_receive() is not None:
             pass  # wake-ups (and SERVICE_* notices): the queues say what there is
         n_ans, n_up = tr.step()
+        n_down, n_out = tr.step_csms()
+        n_ans += n_down
+        n_up += n_out
         if n_ans and a >= 0:
             msgs.send_bridge(ctx, a, msgs.BRIDGE_ANSWER, -1, n_ans)
         if n_up and b >= 0:

@@ -4,18 +4,19 @@ filesystem, runs boards/unix/simmain.py --config bridge on wall-clock time, stop
 and returns its SUMMARY."""
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import mp
 from .mp import ROOT, UNIX_BOARD
 
 # two chargers of the simulation: three-phase 16 A and single-phase 32 A (the A <-> W conversions differ)
-SIM_CHARGERS = [{"id": "CP-A", "password": "cp-a-secret-0123456789", "phases": 3, "voltage": 230},
-                {"id": "CP-B", "password": "cp-b-secret-0123456789", "phases": 1, "voltage": 230}]
+SIM_CHARGERS = [{"id": "CP-A", "password": "cp-a-secret-0123456789", "phases": 3, "voltage": 230, "rate_unit": "A"},
+                {"id": "CP-B", "password": "cp-b-secret-0123456789", "phases": 1, "voltage": 230, "rate_unit": "A"}]
 # OCPP 2.0.1 device model for short runs: quick reconnects, no aligned meter values of the gateway itself
 FAST_DM = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": "1", "OCPPCommCtrlr.RetryBackOffRandomRange": "0",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes": "1", "OCPPCommCtrlr.OfflineThreshold": "1",
@@ -79,3 +80,32 @@ class BridgeProcess:
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
+
+
+@contextlib.contextmanager
+def running(tmp: Path, chargers: list[dict[str, Any]] | None = None, inject: list[str] | None = None,
+            **bridge_extra: Any) -> Iterator[tuple[Any, Any, Any]]:
+    """A local CSMS (`ocpp` v201), the bridge gateway and a fleet of simulated 1.6J chargers (not yet
+    connected). Yields (csms, fleet, stop); stop() ends fleet and gateway and returns the SUMMARY."""
+    from .chargers16 import Fleet
+    from .csms import Csms
+    tmp.mkdir(parents=True, exist_ok=True)
+    csms = Csms(log_path=tmp / "csms.jsonl", heartbeat_s=60).start()
+    fs = tmp / "fs"
+    cfg = provision(fs, chargers or SIM_CHARGERS, **bridge_extra)
+    gw = BridgeProcess(fs, csms.url, inject=inject).start()
+    fleet = Fleet(f"ws://127.0.0.1:{cfg['port']}", cfg["chargers"], tmp / "chargers.jsonl").start()
+    out: dict[str, Any] = {}
+
+    def stop() -> dict[str, Any]:
+        if "summary" not in out:
+            fleet.stop()
+            out["summary"] = gw.stop()
+        return out["summary"]
+    try:
+        yield csms, fleet, stop
+    finally:
+        try:
+            stop()
+        finally:
+            csms.stop()

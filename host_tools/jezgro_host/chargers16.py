@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import websockets
-from ocpp.v16 import ChargePoint, call
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
 
 
 def now_iso() -> str:
@@ -37,8 +38,91 @@ class _Logged:
 
 
 class Charger16(ChargePoint):
-    """One 1.6J charger: the `ocpp` package's ChargePoint; CSMS-initiated CALLs are answered by handlers
-    registered in `on` (action -> fn(**kwargs) -> call_result), NotImplemented otherwise."""
+    """One 1.6J charger: the `ocpp` package's ChargePoint. It answers the Central System's requests like a
+    simple AC charger: remote start/stop accepted (the test or scenario then starts/stops the transaction),
+    charging profiles kept per connector and reported back as its composite schedule, a small configuration,
+    Reset/Unlock/ChangeAvailability/TriggerMessage accepted. Every request is kept in `received`."""
+
+    def __init__(self, *a: Any, **kw: Any):
+        super().__init__(*a, **kw)
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.profiles: dict[int, dict[str, Any]] = {}
+        self.config = {"HeartbeatInterval": "60", "MeterValueSampleInterval": "30", "ConnectionTimeOut": "90",
+                       "LocalAuthorizeOffline": "true", "AuthorizationKey": None}
+
+    @on("RemoteStartTransaction")
+    def on_remote_start(self, **kw: Any) -> Any:
+        self.received.append(("RemoteStartTransaction", kw))
+        return call_result.RemoteStartTransaction(status="Accepted")
+
+    @on("RemoteStopTransaction")
+    def on_remote_stop(self, **kw: Any) -> Any:
+        self.received.append(("RemoteStopTransaction", kw))
+        return call_result.RemoteStopTransaction(status="Accepted")
+
+    @on("SetChargingProfile")
+    def on_set_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
+        self.received.append(("SetChargingProfile", {"connector_id": connector_id, "profile": cs_charging_profiles}))
+        self.profiles[connector_id] = json.loads(json.dumps(cs_charging_profiles, default=float))  # Decimal limits
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on("ClearChargingProfile")
+    def on_clear_profile(self, **kw: Any) -> Any:
+        self.received.append(("ClearChargingProfile", kw))
+        found = [c for c, p in self.profiles.items() if kw.get("id") in (None, p["charging_profile_id"])]
+        for c in found:
+            del self.profiles[c]
+        return call_result.ClearChargingProfile(status="Accepted" if found else "Unknown")
+
+    @on("GetCompositeSchedule")
+    def on_composite(self, connector_id: int, duration: int, charging_rate_unit: str | None = None) -> Any:
+        self.received.append(("GetCompositeSchedule", {"connector_id": connector_id, "duration": duration}))
+        p = self.profiles.get(connector_id)
+        if p is None:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        s = p["charging_schedule"]
+        return call_result.GetCompositeSchedule(
+            status="Accepted", connector_id=connector_id, schedule_start=now_iso(),
+            charging_schedule={"duration": duration, "charging_rate_unit": s["charging_rate_unit"],
+                               "charging_schedule_period": s["charging_schedule_period"]})
+
+    @on("GetConfiguration")
+    def on_get_configuration(self, key: list[str] | None = None) -> Any:
+        self.received.append(("GetConfiguration", {"key": key}))
+        keys = key or list(self.config)
+        known = [{"key": k, "readonly": k == "AuthorizationKey", **({"value": self.config[k]}
+                                                                    if self.config[k] is not None else {})}
+                 for k in keys if k in self.config]
+        return call_result.GetConfiguration(configuration_key=known,
+                                            unknown_key=[k for k in keys if k not in self.config] or None)
+
+    @on("ChangeConfiguration")
+    def on_change_configuration(self, key: str, value: str) -> Any:
+        self.received.append(("ChangeConfiguration", {"key": key, "value": value}))
+        if key not in self.config:
+            return call_result.ChangeConfiguration(status="NotSupported")
+        self.config[key] = value
+        return call_result.ChangeConfiguration(status="Accepted")
+
+    @on("Reset")
+    def on_reset(self, type: str) -> Any:  # noqa: A002 (the OCPP field name)
+        self.received.append(("Reset", {"type": type}))
+        return call_result.Reset(status="Accepted")
+
+    @on("UnlockConnector")
+    def on_unlock(self, connector_id: int) -> Any:
+        self.received.append(("UnlockConnector", {"connector_id": connector_id}))
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @on("ChangeAvailability")
+    def on_availability(self, connector_id: int, type: str) -> Any:  # noqa: A002
+        self.received.append(("ChangeAvailability", {"connector_id": connector_id, "type": type}))
+        return call_result.ChangeAvailability(status="Accepted")
+
+    @on("TriggerMessage")
+    def on_trigger(self, requested_message: str, connector_id: int | None = None) -> Any:
+        self.received.append(("TriggerMessage", {"requested_message": requested_message}))
+        return call_result.TriggerMessage(status="Accepted")
 
 
 class Fleet:

@@ -125,6 +125,12 @@ def test_schemas_and_summary_per_charger(bridge):
     assert s["bridge"]["upstream"]["queue"] == 0
 
 
+def _schemas(version: str) -> list:
+    import ocpp
+    from pathlib import Path
+    return list((Path(ocpp.__file__).parent / version / "schemas").glob("*.json"))
+
+
 def _enum(version: str, schema: str, definition: str, prop: str | None = None) -> set[str]:
     import ocpp
     from pathlib import Path
@@ -148,5 +154,17 @@ def test_map_tables_use_only_schema_values():
                                                            "TriggerReasonEnumType")
     assert set(t.AUTH_STATUS) == _enum("v201", "AuthorizeResponse.json", "AuthorizationStatusEnumType")
     assert set(t.MEASURANDS) <= _enum("v201", "TransactionEventRequest.json", "MeasurandEnumType")
+    t2 = tables("tables201")
+    import ocpp
+    from pathlib import Path
+    sp16 = json.loads((Path(ocpp.__file__).parent / "v16" / "schemas" / "SetChargingProfile.json").read_text())
+    assert {v for v in t2.PURPOSE.values() if v} == set(
+        sp16["properties"]["csChargingProfiles"]["properties"]["chargingProfilePurpose"]["enum"])
+    assert set(t2.PURPOSE) == _enum("v201", "SetChargingProfileRequest.json", "ChargingProfilePurposeEnumType")
+    assert set(t2.UNLOCK.values()) <= _enum("v201", "UnlockConnectorResponse.json", "UnlockStatusEnumType")
+    assert set(t2.CONFIG_STATUS.values()) <= _enum("v201", "SetVariablesResponse.json", "SetVariableStatusEnumType")
+    assert set(t2.TO_CHARGER) <= {p.name[:-len("Request.json")] for p in _schemas("v201")}
+    assert {v[0] for v in t2.TO_CHARGER.values()} <= {p.name[:-len(".json")] for p in _schemas("v16")}
     r = jezgro("bridge", "map")
     assert r.returncode == 0 and "| SuspendedEVSE | Occupied | SuspendedEVSE |" in r.stdout, r.stderr
+    assert "| SampledDataCtrlr | TxUpdatedInterval | MeterValueSampleInterval |" in r.stdout

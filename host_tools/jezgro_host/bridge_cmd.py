@@ -9,9 +9,9 @@ from typing import Any
 from .mp import FIRMWARE
 
 
-def tables() -> Any:
-    """firmware/bridge/tables16.py loaded as data (it imports nothing)."""
-    spec = importlib.util.spec_from_file_location("bridge_tables16", FIRMWARE / "bridge" / "tables16.py")
+def tables(name: str = "tables16") -> Any:
+    """firmware/bridge/<name>.py loaded as data (the table modules import nothing)."""
+    spec = importlib.util.spec_from_file_location("bridge_" + name, FIRMWARE / "bridge" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     m = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(m)
@@ -38,6 +38,16 @@ def render(t: Any) -> str:
     out += ["## Measurands passed (others dropped and counted)", ", ".join(t.MEASURANDS), "",
             "## Contexts, phases, locations passed name for name",
             ", ".join(t.CONTEXTS), ", ".join(t.PHASES), ", ".join(t.LOCATIONS), ""]
+    t2 = tables("tables201")
+    out += ["# OCPP 2.0.1 -> 1.6J: CSMS requests for a charger (firmware/bridge/tables201.py)", ""]
+    out += _table("CSMS requests", ("2.0.1 request", "1.6 CALL", "how"),
+                  [(a, v[0], v[1]) for a, v in t2.TO_CHARGER.items()])
+    out += _table("chargingProfilePurpose", ("2.0.1", "1.6 (- : Rejected)"), list(t2.PURPOSE.items()))
+    out += _table("Configuration keys", ("2.0.1 component", "variable", "1.6 key"), list(t2.KEYS))
+    out += _table("Reset type", ("2.0.1", "1.6"), list(t2.RESET_TYPE.items()))
+    out += _table("UnlockConnector status", ("1.6", "2.0.1"), list(t2.UNLOCK.items()))
+    out += _table("ChangeConfiguration status", ("1.6", "2.0.1 SetVariables"), list(t2.CONFIG_STATUS.items()))
+    out += ["## TriggerMessage requestedMessage passed (others: NotImplemented)", ", ".join(t2.TRIGGERS), ""]
     return "\n".join(out)
 
 
@@ -51,8 +61,8 @@ def add_parser(sub: Any) -> None:
 def main(a: Any) -> int:
     t = tables()
     if a.json:
-        names = [n for n in dir(t) if n.isupper()]
-        print(json.dumps({n: getattr(t, n) for n in names}, indent=1))
+        mods = {"tables16": t, "tables201": tables("tables201")}
+        print(json.dumps({m: {n: getattr(x, n) for n in dir(x) if n.isupper()} for m, x in mods.items()}, indent=1))
     else:
         print(render(t))
     return 0

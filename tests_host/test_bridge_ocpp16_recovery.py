@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+from ocpp.v16 import call
+
 from jezgro_host.bridge_run import running
 from test_bridge_ocpp16 import validate_log
 import waiting
@@ -49,7 +51,7 @@ def test_csms_outage_mid_transaction(tmp_path):
         t0 = time.time()
         for _ in range(4):
             fleet.meter("CP-A", tid)
-        auth = fleet.call("CP-A", __import__("ocpp.v16", fromlist=["call"]).call.Authorize(id_tag="TAG-1"))
+        auth = fleet.call("CP-A", call.Authorize(id_tag="TAG-1"))
         fleet.stop_tx("CP-A", tid, "TAG-1")
         assert time.time() - t0 < 5  # answered locally, not after the outage
         assert auth.id_tag_info["status"] == "Accepted"  # from the cache (offline_auth "cache")

@@ -158,12 +158,16 @@ def request(st, cfg, action, p):
     if action == "GetVariables":
         return _get_variables(cfg, p, act16)
     if action == "SetVariables":
-        item = p["setVariableData"][0]
+        items = p["setVariableData"]
+        n = 0  # the first variable of a charger's component is sent; the others are answered Rejected
+        while not isinstance(items[n]["component"].get("evse"), dict):
+            n += 1
+        item = items[n]
         idx, _ = _target(cfg, item["component"]["evse"]["id"], _set_result(p, "UnknownComponent"))
         key = _key_of(item)
         if key is None:
             raise Local(_set_result(p, "UnknownVariable"), "no 1.6 key for this variable")
-        return idx, act16, {"key": key, "value": item["attributeValue"][:500]}, p
+        return idx, act16, {"key": key, "value": item["attributeValue"][:500]}, [p, n]
     if action == "Reset":
         idx, _ = _target(cfg, p["evseId"], {"status": "Rejected"})
         return idx, act16, {"type": T.RESET_TYPE[p["type"]]}, None
@@ -246,8 +250,8 @@ def answer(st, cfg, action, memo, res):
             vals[kv["key"]] = kv.get("value")
         return get_result(memo, vals, res.get("unknownKey") or [])
     if action == "SetVariables":
-        out = _set_result(memo, "Rejected")  # only the first variable is sent (docs/bridge.md)
-        out["setVariableResult"][0]["attributeStatus"] = T.CONFIG_STATUS.get(res["status"], "Rejected")
+        out = _set_result(memo[0], "Rejected")  # only one variable is sent (docs/bridge.md)
+        out["setVariableResult"][memo[1]]["attributeStatus"] = T.CONFIG_STATUS.get(res["status"], "Rejected")
         return out
     if action == "UnlockConnector":
         return {"status": T.UNLOCK.get(res["status"], "UnlockFailed")}

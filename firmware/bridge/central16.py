@@ -58,7 +58,7 @@ def _nothing():
 
 
 class CentralSystem:
-    def __init__(self, ctx, cfg):
+    def __init__(self, ctx, cfg, maps=None):
         self.ctx = ctx
         self.cfg = cfg
         self.chargers = [Charger(c) for c in cfg["chargers"]]
@@ -68,9 +68,15 @@ class CentralSystem:
         self.translator = ctx.sid_of("TRANSLATOR")
         self.last_error = ""
         self.next_id = 0
+        from bridge.wallbox import Wallbox
+        self.wallboxes = dict((i, Wallbox(ctx, i, cfg["chargers"][i], m, self.translator))
+                              for i, m in (maps or {}).items())
 
     def status(self):
-        return {"chargers": dict((c.cfg["id"], c.status()) for c in self.chargers), "refused": self.refused,
+        ch = dict((c.cfg["id"], c.status()) for c in self.chargers)
+        for i, wb in self.wallboxes.items():
+            ch[self.chargers[i].cfg["id"]] = wb.status()
+        return {"chargers": ch, "refused": self.refused,
                 "inbox": len(BUS.inbox), "last_error": self.last_error}
 
     def _find(self, cid):
@@ -83,7 +89,7 @@ class CentralSystem:
         # the upgrade of path /.../<id>: -> "ocpp1.6", or WsRefused
         cid = charger_id(path)
         i = self._find(cid)
-        if i < 0:
+        if i < 0 or i in self.wallboxes:
             self.refused["unknown"] += 1
             raise WsRefused("404 Not Found", "unknown charger " + cid[:20])
         protos = [x.strip() for x in hdr.get("sec-websocket-protocol", "").split(",")]
@@ -110,11 +116,18 @@ class CentralSystem:
                     objs.append(c.conn.sock)
             for pc in self.pending:
                 objs.append(pc.sock)
+            for wb in self.wallboxes.values():
+                if wb.sock() is not None:
+                    objs.append(wb.sock())
             await ctx.wait_io_any(objs, select.POLLIN, SLICE_MS)
             while ctx.try_receive() is not None:
                 pass  # BRIDGE_ANSWER: a wake-up; the answers are looked at below in any case
             await self._accept()
+            for wb in self.wallboxes.values():
+                await wb.step()
             for i, c in enumerate(self.chargers):
+                if i in self.wallboxes:
+                    continue
                 if c.conn is not None:
                     await self._read(i, c)
                 await self._answer(c)

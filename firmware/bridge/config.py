@@ -16,7 +16,9 @@ from ocpp.config import json_object
 
 FILE = "bridge.json"
 KNOWN = ("source", "port", "host", "heartbeat_s", "chargers", "offline_auth", "auth_wait_ms")
-CHARGER_KNOWN = ("id", "password", "evse", "connectors", "phases", "voltage", "id_token_type", "rate_unit")
+CHARGER_KNOWN = ("id", "password", "evse", "connectors", "phases", "voltage", "id_token_type", "rate_unit",
+                 "modbus", "id_tag")
+MODBUS_KNOWN = ("host", "port", "map", "poll_ms", "meter_s")
 
 
 class ConfigError(Exception):
@@ -28,6 +30,21 @@ def _int(d, k, default, lo, hi, where):
     if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
         raise ConfigError("%s: %s\"%s\" must be an integer %d..%d" % (FILE, where, k, lo, hi))
     return v
+
+
+def _modbus(m, where):
+    # a Modbus TCP wallbox: host, port, register-map file (relative to the filesystem root), poll period,
+    # meter-value period
+    if not isinstance(m, dict):
+        raise ConfigError("%s: %smodbus must be an object" % (FILE, where))
+    for k in m:
+        if k not in MODBUS_KNOWN:
+            raise ConfigError("%s: %smodbus: unknown field \"%s\"" % (FILE, where, k))
+    if not isinstance(m.get("host"), str) or not isinstance(m.get("map"), str):
+        raise ConfigError("%s: %smodbus needs \"host\" and \"map\"" % (FILE, where))
+    w = where + "modbus."
+    return {"host": m["host"], "map": m["map"], "port": _int(m, "port", 502, 1, 65535, w),
+            "poll_ms": _int(m, "poll_ms", 1000, 100, 60000, w), "meter_s": _int(m, "meter_s", 10, 1, 3600, w)}
 
 
 def _charger(c, i, next_evse):
@@ -43,14 +60,22 @@ def _charger(c, i, next_evse):
     pw = c.get("password")
     if pw is not None and (not isinstance(pw, str) or not 16 <= len(pw) <= 40):
         raise ConfigError("%s: %spassword must be 16..40 characters (OCPP 1.6 AuthorizationKey)" % (FILE, where))
-    tt = c.get("id_token_type", "ISO14443")
-    if tt not in ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress"):
+    mb = c.get("modbus")
+    if mb is not None:
+        mb = _modbus(mb, where)
+    tt = c.get("id_token_type", "ISO14443" if mb is None else "NoAuthorization")
+    if tt not in ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization"):
         raise ConfigError("%s: %sid_token_type is not a 2.0.1 IdTokenEnumType" % (FILE, where))
     ru = c.get("rate_unit", "A")
+    tag = c.get("id_tag", "")
+    if not isinstance(tag, str) or len(tag) > 20:
+        raise ConfigError("%s: %sid_tag must be a string of up to 20 characters" % (FILE, where))
+    if mb is not None and ru != "A":
+        raise ConfigError("%s: %srate_unit of a Modbus wallbox is A (its current-limit register)" % (FILE, where))
     if ru not in ("A", "W"):
         raise ConfigError("%s: %srate_unit must be A or W (the unit the charger takes charging limits in)" % (
             FILE, where))
-    return {"id": cid, "password": pw, "rate_unit": ru, "evse": _int(c, "evse", next_evse, 1, 8, where),
+    return {"id": cid, "password": pw, "rate_unit": ru, "modbus": mb, "id_tag": tag, "evse": _int(c, "evse", next_evse, 1, 8, where),
             "connectors": _int(c, "connectors", 1, 1, 4, where), "phases": _int(c, "phases", 3, 1, 3, where),
             "voltage": _int(c, "voltage", 230, 100, 1000, where), "id_token_type": tt}
 
@@ -91,6 +116,19 @@ def load(fs_root):
     if text is None:
         raise ConfigError("%s/%s: %s" % (fs_root, FILE, why))
     return parse(text)
+
+
+def load_maps(fs_root, cfg):
+    # the register map of every Modbus wallbox, by charger index; a bad map is a ConfigError
+    from bridge import regmap
+    out = {}
+    for i, c in enumerate(cfg["chargers"]):
+        if c["modbus"] is not None:
+            try:
+                out[i] = regmap.load(fs_root + "/" + c["modbus"]["map"])
+            except regmap.RegMapError as e:
+                raise ConfigError("%s: chargers[%d]: %s" % (FILE, i, e))
+    return out
 
 
 def evse_count(cfg):

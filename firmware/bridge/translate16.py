@@ -162,7 +162,7 @@ def _start(st, ch, idx, p):
     if p.get("reservationId") is not None:
         extra["reservationId"] = p["reservationId"]
     rid = st.remote.pop("%d/%d" % (idx, c), None)
-    trigger = "Authorized"
+    trigger = "Authorized" if ch["modbus"] is None else "CablePluggedIn"  # a wallbox starts when plugged in
     if rid is not None:  # the start a RequestStartTransaction asked for (F01.FR.25: remoteStartId reported)
         trigger = "RemoteStart"
         tx["remote"] = rid

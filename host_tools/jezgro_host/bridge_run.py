@@ -39,6 +39,10 @@ def provision(fs: Path, chargers: list[dict[str, Any]], port: int | None = None,
         return json.loads(path.read_text())
     cfg = {"source": "ocpp16", "host": "127.0.0.1", "port": port or free_port(), "heartbeat_s": 60,
            "chargers": chargers, **extra}
+    for c in chargers:
+        m = c.get("modbus", {}).get("map")
+        if m and not (fs / m).exists():  # the example maps ship with the firmware (firmware/bridge/maps)
+            (fs / m).write_text((mp.FIRMWARE / "bridge" / "maps" / m).read_text())
     path.write_text(json.dumps(cfg))
     dm = fs / "ocpp_dm.json"
     if not dm.exists():

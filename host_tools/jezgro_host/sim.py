@@ -157,6 +157,15 @@ def _bridge(summary: dict) -> list[str]:
         c = _d(c)
         link = _d(c.get("link"))
         ls = _d(link.get("stats"))
+        if "map" in link:  # a Modbus wallbox
+            t = _d(c.get("translator"))
+            errs = ", ".join(f"{k} {v}" for k, v in _d(link.get("errors")).items() if v) or "none"
+            out.append(f"Wallbox {cid} ({link.get('map')}): {'connected' if link.get('connected') else 'not connected'}"
+                       f", state {link.get('state')}, {link.get('energy_wh')} Wh, limit {link.get('limit_a')} A; "
+                       f"{ls.get('polls', '?')} polls, {ls.get('writes', '?')} writes, Modbus errors: {errs}; "
+                       f"translated {t.get('translated', '?')}, queued offline {t.get('queued', '?')}"
+                       + (f" (last error: {link['last_error']})" if link.get("last_error") else ""))
+            continue
         t = _d(c.get("translator"))
         sim = _d(sims.get(cid))
         out.append(f"Charger {cid}: {'connected' if link.get('connected') else 'not connected'} "
@@ -301,14 +310,19 @@ def main(a) -> int:
         import threading
         from .bridge_run import SIM_CHARGERS, provision
         from .chargers16 import Fleet, drive
-        bcfg = provision(fs, SIM_CHARGERS)
-        fleet = Fleet(f"ws://127.0.0.1:{bcfg['port']}", bcfg["chargers"], out / "chargers16.jsonl").start()
+        from . import wallbox_sim
+        wallbox = wallbox_sim.SimWallbox("alfen_ng9xx.json").start()  # and a Modbus TCP wallbox (pymodbus)
+        bcfg = provision(fs, SIM_CHARGERS + [{"id": "WB-1", "phases": 3, "voltage": 230, "modbus": {
+            "host": "127.0.0.1", "port": wallbox.port, "map": "alfen_ng9xx.json", "poll_ms": 500, "meter_s": 2}}])
+        fleet = Fleet(f"ws://127.0.0.1:{bcfg['port']}", [c for c in bcfg["chargers"] if "modbus" not in c],
+                      out / "chargers16.jsonl").start()
         fleet_stop = threading.Event()
         drive(fleet, fleet_stop)
+        wallbox_sim.drive(wallbox, fleet_stop)
         if "--wall" not in args:
             args.append("--wall")
-        print(f"simulated OCPP 1.6J chargers {', '.join(c['id'] for c in bcfg['chargers'])} -> "
-              f"ws://127.0.0.1:{bcfg['port']} (log {out / 'chargers16.jsonl'})")
+        print(f"simulated OCPP 1.6J chargers {', '.join(fleet.cfg)} -> ws://127.0.0.1:{bcfg['port']} (log "
+              f"{out / 'chargers16.jsonl'}); Modbus TCP wallbox WB-1 (pymodbus, Alfen NG9xx map) on port {wallbox.port}")
     status = None if a.quiet else LiveStatus()
     env = None
     if a.can_port is not None:
@@ -323,6 +337,7 @@ def main(a) -> int:
         if fleet is not None:
             fleet_stop.set()
             fleet.stop()
+            wallbox.stop()
         if local_csms is not None:
             local_csms.stop()
     if fleet is not None:

@@ -123,6 +123,9 @@ def test_schemas_and_summary_per_charger(bridge):
     assert b["CP-A"]["translator"]["rejected"] == 1  # LogStatusNotification
     assert b["CP-A"]["boot"]["model"] == "Sim16"
     assert s["bridge"]["upstream"]["queue"] == 0
+    # ETHERNET: the host's loopback on unix (net.json absent), and PROTOCOL_B resolved the CSMS through it
+    net = svc["ETHERNET"]["status"]
+    assert net["up"] and net["ip"] == "127.0.0.1" and net["counters"]["dns_lookups"] >= 1, net
 
 
 def _schemas(version: str) -> list:

@@ -392,3 +392,32 @@ def can_state() -> int:
 def can_restart() -> None:
     if _Can.can is not None:
         _Can.can.restart()
+
+
+# --- network (ETHERNET, services/ethernet.py): the H743's Ethernet MAC + LAN8742 PHY through network.LAN ----
+_lan: "Any" = None
+
+
+def net_open(cfg: "dict") -> str:
+    # Brings the interface up: DHCP, or the static address of cfg. -> "" or why it failed.
+    global _lan
+    try:
+        import network
+        if _lan is None:
+            _lan = network.LAN()
+        _lan.active(True)
+        if cfg["mode"] == "static":
+            _lan.ifconfig((cfg["ip"], cfg["mask"], cfg["gw"], cfg["dns"]))
+        else:
+            _lan.ifconfig("dhcp")
+    except (OSError, ImportError, ValueError) as e:
+        return "LAN: %s" % (e,)
+    return ""
+
+
+def net_status() -> "tuple[bool, str, str, str, str]":
+    # (link up, address, netmask, gateway, dns); "" for what is not known yet
+    if _lan is None:
+        return False, "", "", "", ""
+    ip, mask, gw, dns = _lan.ifconfig()
+    return bool(_lan.isconnected()), ip, mask, gw, dns

@@ -4,6 +4,7 @@
 # name resolution (getaddrinfo), which the unix port and lwIP do synchronously.
 import socket
 import select
+from net.netstate import resolve
 from micropython import const
 
 EAGAIN = const(11)
@@ -55,7 +56,7 @@ class Stream:
     async def open(self, host, port, timeout_ms, tls=None, server_hostname=None):
         k = self.ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
-        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+        ai = resolve(host, port, self.ctx)  # through ETHERNET's name cache and counters (net/netstate.py)
         s = socket.socket(ai[0], socket.SOCK_STREAM)
         self.raw = s
         self.sock = s

@@ -6,6 +6,7 @@ from ocpp import config
 from ocpp.client import Client
 from bridge import config as bridge_config
 from bridge import upstream
+from net import netstate
 
 CONFIG_RETRY_MS = const(5000)
 
@@ -17,7 +18,9 @@ async def main(ctx):
         cfg = config.load(fs)
         bcfg = bridge_config.load(fs)
         cfg["connectors"] = bridge_config.evse_count(bcfg)
-        return cfg, bcfg, config.tls_context(cfg, fs)
+        # the TLS context from ETHERNET's (made once per CSMS url and certificate files)
+        key = (cfg["url"], cfg.get("ca"), cfg.get("cert"), cfg.get("key"), cfg["security_profile"])
+        return cfg, bcfg, netstate.tls_context(key, lambda: config.tls_context(cfg, fs))
     cfg, bcfg, tls = await ctx.configure(load, (config.ConfigError, bridge_config.ConfigError), CONFIG_RETRY_MS)
     cfg["headers"] = config.headers(cfg)
     cl = Client(ctx, cfg, fs, tls)

@@ -12,8 +12,11 @@
 # charger resends a CALL it got no answer to.
 from micropython import const
 
-MAX_INBOX = const(64)  # source messages waiting for TRANSLATOR (a charger has one CALL outstanding)
-MAX_UP = const(64)  # 2.0.1 messages waiting for PROTOCOL_B
+# Bounds by count: a 1.6 charger has one CALL outstanding and PROTOCOL_B drains the upstream queue
+# into its own (persistent) one every tick, so a few entries suffice; a MeterValues of 6 values held
+# here is ~1.7 KB of heap on the unix port (make bench: bridge_bench).
+MAX_INBOX = const(20)  # source messages waiting for TRANSLATOR
+MAX_UP = const(20)  # 2.0.1 messages waiting for PROTOCOL_B
 MAX_SEEN = const(128)  # upstream keys remembered for the duplicate check
 
 

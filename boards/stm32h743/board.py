@@ -460,3 +460,32 @@ def plc_open(iface: str, mac: "Any" = None, atten: "Any" = None, profiles: bool 
     # The NUCLEO's MicroPython has no raw Ethernet frames (lwIP only) and no QCA7000 SPI driver yet:
     # the SLAC service reports this and runs the pilot only (docs/slac.md, board gaps).
     raise OSError("no PLC modem driver on this board: raw HomePlug frames need the QCA7000 SPI driver")
+
+
+# --- network (ETHERNET, services/ethernet.py): the H743's Ethernet MAC + LAN8742 PHY through network.LAN ----
+_lan: "Any" = None
+
+
+def net_open(cfg: "dict") -> str:
+    # Brings the interface up: DHCP, or the static address of cfg. -> "" or why it failed.
+    global _lan
+    try:
+        import network
+        if _lan is None:
+            _lan = network.LAN()
+        _lan.active(True)
+        if cfg["mode"] == "static":
+            _lan.ifconfig((cfg["ip"], cfg["mask"], cfg["gw"], cfg["dns"]))
+        else:
+            _lan.ifconfig("dhcp")
+    except (OSError, ImportError, ValueError) as e:
+        return "LAN: %s" % (e,)
+    return ""
+
+
+def net_status() -> "tuple[bool, str, str, str, str]":
+    # (link up, address, netmask, gateway, dns); "" for what is not known yet
+    if _lan is None:
+        return False, "", "", "", ""
+    ip, mask, gw, dns = _lan.ifconfig()
+    return bool(_lan.isconnected()), ip, mask, gw, dns

@@ -382,3 +382,73 @@ def plc_open(iface, mac=None, atten=None, profiles=False, pcap=None):
     # -> the host interface of the PLC modem (send(buf, n), recv(buf), sock or None, mac, stats())
     import plc
     return plc.open_link(iface, mac, atten, profiles, pcap)
+
+
+# --- network (ETHERNET, services/ethernet.py) ---------------------------------------------------------
+# The unix port uses one of the host's interfaces as it is (the host configures it): net_open() picks
+# it by name, net_status() reads its state from /sys and /proc. Nothing here changes the host.
+_NET = {"iface": "lo"}
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _hex_ip(h):
+    # /proc/net/route's little-endian hex address -> dotted quad
+    v = int(h, 16)
+    return "%d.%d.%d.%d" % (v & 0xFF, v >> 8 & 0xFF, v >> 16 & 0xFF, v >> 24)
+
+
+def _ip_int(s):
+    a = [int(x) for x in s.split(".")]
+    return a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3]
+
+
+def net_open(cfg):
+    # -> "" when the interface is there, else why not (on the board: the PHY/DHCP set-up)
+    _NET["iface"] = cfg["iface"] or "lo"
+    if _read("/sys/class/net/%s/operstate" % _NET["iface"]) is None:
+        return "no interface %s on this host" % _NET["iface"]
+    return ""
+
+
+def net_status():
+    # -> (link up, address, netmask, gateway, dns) of the interface; "" for what is not known
+    iface = _NET["iface"]
+    op = _read("/sys/class/net/%s/operstate" % iface)
+    up = op is not None and op.strip() in ("up", "unknown")  # lo reports "unknown"
+    dns = ""
+    for ln in (_read("/etc/resolv.conf") or "").splitlines():
+        if ln.startswith("nameserver"):
+            dns = ln.split()[1]
+            break
+    if not up:
+        return False, "", "", "", dns
+    if iface == "lo":
+        return True, "127.0.0.1", "255.0.0.0", "", dns
+    gw = ""
+    nets = []
+    for ln in (_read("/proc/net/route") or "").splitlines()[1:]:
+        f = ln.split()
+        if len(f) > 7 and f[0] == iface:
+            if f[1] == "00000000":
+                gw = _hex_ip(f[2])
+            else:
+                nets.append((_ip_int(_hex_ip(f[1])), _ip_int(_hex_ip(f[7])), _hex_ip(f[7])))
+    ip = mask = ""
+    last = ""
+    for ln in (_read("/proc/net/fib_trie") or "").splitlines():
+        t = ln.strip()
+        if t.startswith("|-- "):
+            last = t[4:]
+        elif t.startswith("/32 host LOCAL") and last and not ip:
+            a = _ip_int(last)
+            for net, m, ms in nets:
+                if a & m == net:
+                    ip, mask = last, ms
+    return True, ip, mask, gw, dns

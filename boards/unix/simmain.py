@@ -205,6 +205,8 @@ def main(argv):
     can = _published(kernel, "CAN_HANDLER")
     if can is not None:
         summary["can"] = can.status()
+    if _sid(table, "TRANSLATOR") >= 0:
+        summary["bridge"] = _bridge(kernel)
     if opts["station"]:
         import station_sim
         summary["station"] = station_sim.OUT
@@ -297,6 +299,23 @@ def _with_ev(table, opts):
     ev_sim.CFG["at_ms"] = int(float(opts["ev-at"]) * 1000)
     ev_sim.CFG["ev"]["loops"] = int(opts["ev-loops"])
     return tuple(table) + (ev_sim.spec(len(table)),)
+
+
+def _bridge(k):
+    # the protocol bridge per charger: its link (PROTOCOL_A), what TRANSLATOR made of its messages,
+    # and the upstream station (PROTOCOL_B)
+    a = _published(k, "PROTOCOL_A")
+    t = _published(k, "TRANSLATOR")
+    b = _published(k, "PROTOCOL_B")
+    links = a.status()["chargers"] if a is not None else {}
+    tr = t.status() if t is not None else {"chargers": {}}
+    out = {}
+    for cid in set(links) | set(tr["chargers"]):
+        tc = tr["chargers"].get(cid, {})
+        out[cid] = {"link": links.get(cid), "translator": tc.get("stats"), "boot": tc.get("boot"),
+                    "open_tx": tc.get("open_tx")}
+    up = b.status() if b is not None else None
+    return {"chargers": out, "upstream": up, "handoff": {k2: v for k2, v in tr.items() if k2 != "chargers"}}
 
 
 def _published(k, name):

@@ -13,7 +13,7 @@
 # ctx.send_i32 each) allocates nothing, so the CRITICAL tick may use them too.
 from micropython import const
 
-# --- ids (u16): 0x00xx kernel, 0x01xx grid, 0x02xx power, 0x03xx protocols, 0x04xx EV link --------------------
+# --- ids (u16): 0x00xx kernel, 0x01xx grid, 0x02xx power, 0x03xx protocols, 0x04xx EV link, 0x05xx bridge --------------------
 AUDIT_EVENT = const(0x0001)
 SERVICE_QUARANTINED = const(0x0002)
 SERVICE_RESTARTED = const(0x0003)
@@ -41,6 +41,12 @@ ISO_STOP = const(0x030B)
 EV_ID = const(0x030C)
 CP_STATE = const(0x0401)
 SLAC_LINK = const(0x0402)
+# protocol bridge (spec §2.2): the OCPP messages themselves are too large for IPC and wait in the
+# bridge's hand-off queues (firmware/bridge/handoff.py); these say "there is something for you"
+BRIDGE_IN = const(0x0501)
+BRIDGE_ANSWER = const(0x0502)
+BRIDGE_UP = const(0x0503)
+BRIDGE_REPLY = const(0x0504)
 
 # --- field indexes of the four-int32 messages (msg.i32(index)) ---------------------------------
 # AUDIT_EVENT: i32[0] event | sid << 8 | cause << 16, then the text number, time, generation
@@ -103,6 +109,9 @@ CP_PLUG_SERIAL = const(3)
 LINK_UP = const(0)
 LINK_ATTEN_DB = const(1)
 LINK_PLUG_SERIAL = const(2)
+# BRIDGE_IN / BRIDGE_ANSWER / BRIDGE_UP / BRIDGE_REPLY
+BRIDGE_CHARGER = const(0)
+BRIDGE_WAITING = const(1)
 
 # --- field values --------------------------------------------------------------------------------
 # power sources (SET_SRC, LIM_SRC_FLAGS)
@@ -226,6 +235,11 @@ def send_grid_emergency(ctx, dst, f_mhz, v_mpu, cause, tripped):
 
 def send_cert_response(ctx, dst, result):
     return ctx.send_i32(dst, ISO_CERT_RESPONSE, result)
+
+
+def send_bridge(ctx, dst, mtype, charger, waiting):
+    # one of the BRIDGE_* wake-ups: charger index (bridge.json order, -1: several), entries waiting
+    return ctx.send_i32(dst, mtype, charger, waiting)
 
 
 def value_or_none(msg):

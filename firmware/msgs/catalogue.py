@@ -83,6 +83,18 @@ MESSAGES = (
     (m.SLAC_LINK, "SLAC_LINK", ("SLAC",), ("ISO15118", "OCPP_CLIENT"), I32, (16, 16),
      (("up", "1: matched (logical network joined), 0: lost/unplugged"), ("atten", "dB average attenuation"),
       ("serial", "plug-in number of the match"), ("-", ""))),
+    (m.BRIDGE_IN, "BRIDGE_IN", ("PROTOCOL_A",), ("TRANSLATOR",), I32, (16, 16),
+     (("charger", "index in bridge.json (-1: several)"), ("waiting", "source messages in the hand-off inbox"),
+      ("-", ""), ("-", ""))),
+    (m.BRIDGE_ANSWER, "BRIDGE_ANSWER", ("TRANSLATOR",), ("PROTOCOL_A",), I32, (16, 16),
+     (("charger", "index in bridge.json (-1: several)"), ("waiting", "answers/requests for the chargers"),
+      ("-", ""), ("-", ""))),
+    (m.BRIDGE_UP, "BRIDGE_UP", ("TRANSLATOR",), ("PROTOCOL_B",), I32, (16, 16),
+     (("charger", "index in bridge.json (-1: several)"), ("waiting", "2.0.1 messages for the CSMS"),
+      ("-", ""), ("-", ""))),
+    (m.BRIDGE_REPLY, "BRIDGE_REPLY", ("PROTOCOL_B",), ("TRANSLATOR",), I32, (16, 16),
+     (("charger", "index in bridge.json (-1: several)"), ("waiting", "CSMS answers/requests for TRANSLATOR"),
+      ("-", ""), ("-", ""))),
 )
 
 _by_id = {}  # type: dict

@@ -4,6 +4,7 @@
 # name resolution (getaddrinfo), which the unix port and lwIP do synchronously.
 import socket
 import select
+from net.netstate import resolve
 from micropython import const
 
 EAGAIN = const(11)
@@ -23,6 +24,16 @@ def _nothing():
 
 def _errno(e):
     return e.args[0] if e.args else 0
+
+
+def close_socket(ctx, s):
+    # closes s (None: nothing) after taking it out of the kernel's I/O waits; never raises
+    if s is not None:
+        ctx.io_unregister(s)
+        try:
+            s.close()
+        except OSError:
+            pass
 
 
 class Stream:
@@ -45,7 +56,7 @@ class Stream:
     async def open(self, host, port, timeout_ms, tls=None, server_hostname=None):
         k = self.ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
-        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+        ai = resolve(host, port, self.ctx)  # through ETHERNET's name cache and counters (net/netstate.py)
         s = socket.socket(ai[0], socket.SOCK_STREAM)
         self.raw = s
         self.sock = s
@@ -126,12 +137,7 @@ class Stream:
     def close(self):
         s = self.sock
         self.sock = None
-        if s is not None:
-            self.ctx.io_unregister(s)
-            try:
-                s.close()
-            except OSError:
-                pass
+        close_socket(self.ctx, s)
         if self.raw is not None and self.raw is not s:
             try:
                 self.raw.close()

@@ -168,12 +168,8 @@ class WebSocket:
                 raise WsError(str(e))
             if h is not None and self.n >= h[0] + h[3]:
                 self.part_ms = None
-                hl, fin, op, ln = h
-                payload = bytes(self.buf[hl:hl + ln])
-                rest = self.n - hl - ln
-                self.buf[:rest] = self.buf[hl + ln:self.n]
-                self.n = rest
-                msg = await self._frame(fin, op, payload)
+                payload, self.n = wsframe.take(self.buf, self.n, h)
+                msg = await self._frame(h[1], h[2], payload)
                 if msg is not None:
                     return msg
                 continue

@@ -46,8 +46,9 @@ def mask(buf, off: int, n: int, key):
         i += 1
 
 
-def encode(op, payload, fin=True):
-    # One masked client frame as a new bytearray: header, key, masked payload.
+def encode(op, payload, fin=True, masked=True):
+    # One frame as a new bytearray: header, key, masked payload (a client's); masked=False: a
+    # server's frame, header and payload as is (RFC 6455 §5.1).
     n = len(payload)
     if n < 126:
         hl = 2
@@ -55,7 +56,8 @@ def encode(op, payload, fin=True):
         hl = 4
     else:
         hl = 10
-    f = bytearray(hl + 4 + n)
+    kl = 4 if masked else 0
+    f = bytearray(hl + kl + n)
     f[0] = (0x80 if fin else 0) | op
     if hl == 2:
         f[1] = 0x80 | n
@@ -67,6 +69,10 @@ def encode(op, payload, fin=True):
         f[1] = 0x80 | 127
         for i in range(8):
             f[2 + i] = (n >> (8 * (7 - i))) & 0xFF
+    if not masked:
+        f[1] &= 0x7F
+        f[hl:] = payload
+        return f
     key = os.urandom(4)
     f[hl:hl + 4] = key
     f[hl + 4:] = payload
@@ -74,9 +80,11 @@ def encode(op, payload, fin=True):
     return f
 
 
-def parse_header(buf, avail, max_payload):
+def parse_header(buf, avail, max_payload, from_client=False):
     # (header_len, fin, op, payload_len) of the frame at buf[0:], or None when
-    # more bytes are needed. Raises FrameError on violations.
+    # more bytes are needed. Raises FrameError on violations. from_client: a
+    # server reading a client's frames, which must be masked; header_len then
+    # includes the 4-byte key (at buf[header_len - 4:header_len]).
     if avail < 2:
         return None
     b0 = buf[0]
@@ -86,8 +94,8 @@ def parse_header(buf, avail, max_payload):
     op = b0 & 0x0F
     if op not in (OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG):
         raise FrameError(1002, "unknown opcode %d" % op)
-    if b1 & 0x80:
-        raise FrameError(1002, "masked frame from server")
+    if bool(b1 & 0x80) != from_client:
+        raise FrameError(1002, "unmasked frame from client" if from_client else "masked frame from server")
     n = b1 & 0x7F
     hl = 2
     if n == 126:
@@ -102,9 +110,26 @@ def parse_header(buf, avail, max_payload):
             raise FrameError(1009, "frame too large")
         n = (buf[6] << 24) | (buf[7] << 16) | (buf[8] << 8) | buf[9]
         hl = 10
+    if from_client:
+        hl += 4
+        if avail < hl:
+            return None
     fin = bool(b0 & 0x80)
     if op >= OP_CLOSE and (n > 125 or not fin):
         raise FrameError(1002, "bad control frame")
     if n > max_payload:
         raise FrameError(1009, "frame of %d bytes over the %d limit" % (n, max_payload))
     return hl, fin, op, n
+
+
+def take(buf, n, h, key=None):
+    # The payload of the complete frame h (parse_header's tuple) at buf[0:n], unmasked in place with
+    # key when given, moved out of buf -> (payload bytes, bytes left in buf).
+    hl = h[0]
+    ln = h[3]
+    if key is not None:
+        mask(buf, hl, ln, key)
+    payload = bytes(buf[hl:hl + ln])
+    rest = n - hl - ln
+    buf[:rest] = buf[hl + ln:n]
+    return payload, rest

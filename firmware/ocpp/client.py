@@ -87,6 +87,11 @@ class Client:
         self.auth_cache = None  # ops/authorize.Cache, loaded on first use
         self.storage_gen = -1  # persist.gen last looked at
         self.storage_sent = {}  # file -> problem count last reported to the CSMS
+        # The protocol bridge (bridge/upstream.py): forward(client, msg id, action, payload) -> True when it
+        # takes a CSMS request to answer later; its answers wait in `late` ([msg id, payload, None] or
+        # [msg id, None, (code, text)]) until the session sends them.
+        self.forward = None
+        self.late = []
 
     def status(self):
         # what the simulation summary and `jezgro` show of the client
@@ -232,6 +237,8 @@ class Client:
             self.stats["bad_messages"] += 1  # answer to nothing we asked: ignored
 
     async def _dispatch(self, mid, action, payload):
+        if self.forward is not None and self.registered and self.forward(self, mid, action, payload):
+            return
         modname = INCOMING.get(action)
         if modname is None:
             await self._reply_error(mid, "NotImplemented", "action " + action[:40])
@@ -257,6 +264,14 @@ class Client:
         after = getattr(mod, "after", None)
         if after is not None:
             after(self, payload, res)
+
+    async def _send_late(self):
+        while self.late:
+            mid, res, err = self.late.pop(0)
+            if err is None:
+                await self.ws.send_text(rpc.result(mid, res))
+            else:
+                await self._reply_error(mid, err[0], err[1])
 
     async def _reply_error(self, mid, code, text):
         self.stats["errors_sent"] += 1
@@ -357,12 +372,14 @@ class Client:
             status_notification.all_connectors(self)
         self.ever_connected = True
         self.last_tx_ms = self.now()
+        self.late = []  # answers to requests of the previous connection: their ids mean nothing now
 
     async def session(self):
         last_ping = self.now()
         while True:
             self.ctx.feed()
             self.housekeeping()
+            await self._send_late()
             await self.pump()
             pi = self.dm.int(C, "WebSocketPingInterval")
             if pi > 0 and self.since(last_ping) >= pi * 1000:

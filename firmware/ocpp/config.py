@@ -29,15 +29,21 @@ def _need(d, k, typ):
     return d[k]
 
 
-def parse(text):
+def json_object(text, name, known, error):
+    # the JSON object of config file `name` with only the fields in `known`, or raises error(text)
     d, why = persist.parse_json(text)
     if d is None:
-        raise ConfigError("%s: %s" % (FILE, why))
+        raise error("%s: %s" % (name, why))
     if not isinstance(d, dict):
-        raise ConfigError("%s: must be a JSON object" % FILE)
+        raise error("%s: must be a JSON object" % name)
     for k in d:
-        if k not in KNOWN:
-            raise ConfigError("%s: unknown field \"%s\"" % (FILE, k))
+        if k not in known:
+            raise error("%s: unknown field \"%s\"" % (name, k))
+    return d
+
+
+def parse(text):
+    d = json_object(text, FILE, KNOWN, ConfigError)
     url = _need(d, "url", str)
     sid = _need(d, "station_id", str)
     if not 0 < len(sid) <= 48:

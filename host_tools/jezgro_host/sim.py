@@ -143,6 +143,44 @@ def _can(summary: dict) -> list[str]:
     return out
 
 
+def _bridge(summary: dict) -> list[str]:
+    """The protocol bridge per charger: link, what TRANSLATOR translated/rejected/queued, the charger's view."""
+    b = _d(summary.get("bridge"))
+    if not b:
+        return []
+    out = []
+    sims = _d(summary.get("chargers16"))
+    for cid, c in sorted(_d(b.get("chargers")).items()):
+        c = _d(c)
+        link = _d(c.get("link"))
+        ls = _d(link.get("stats"))
+        if "map" in link:  # a Modbus wallbox
+            t = _d(c.get("translator"))
+            errs = ", ".join(f"{k} {v}" for k, v in _d(link.get("errors")).items() if v) or "none"
+            out.append(f"Wallbox {cid} ({link.get('map')}): {'connected' if link.get('connected') else 'not connected'}"
+                       f", state {link.get('state')}, {link.get('energy_wh')} Wh, limit {link.get('limit_a')} A; "
+                       f"{ls.get('polls', '?')} polls, {ls.get('writes', '?')} writes, Modbus errors: {errs}; "
+                       f"translated {t.get('translated', '?')}, queued offline {t.get('queued', '?')}"
+                       + (f" (last error: {link['last_error']})" if link.get("last_error") else ""))
+            continue
+        t = _d(c.get("translator"))
+        sim = _d(sims.get(cid))
+        out.append(f"Charger {cid}: {'connected' if link.get('connected') else 'not connected'} "
+                   f"({ls.get('connects', '?')} connects, {ls.get('auth_failures', '?')} auth failures), "
+                   f"{t.get('calls', '?')} CALLs: translated {t.get('translated', '?')}, rejected "
+                   f"{t.get('rejected', '?')}, queued offline {t.get('queued', '?')}, values dropped "
+                   f"{t.get('values_dropped', '?')}, replayed {t.get('replayed', '?')}"
+                   + (f"; charger side: {sim.get('transactions', '?')} transactions, {sim.get('errors', '?')} "
+                      f"CALLERRORs" if sim else "")
+                   + (f" (scenario: {sim['scenario_error']})" if sim.get("scenario_error") else ""))
+    up = _d(b.get("upstream"))
+    if up:
+        q = _d(up.get("txq"))
+        out.append(f"Upstream OCPP 2.0.1 station: registered {up.get('registered', '?')}, queue {q.get('queued', '?')} "
+                   f"(dropped {q.get('dropped', '?')}), last error {up.get('last_error') or '-'}")
+    return out
+
+
 def _storage(summary: dict) -> list[str]:
     """One line per file a service found damaged or could not write (firmware jezgro/persist.py)."""
     files = _d(_d(summary.get("storage")).get("files"))
@@ -198,6 +236,7 @@ def human(summary: dict) -> str:
     out.append(f"Heap peak (live, sampled): {_d(summary.get('heap')).get('peak_bytes', '?')} bytes{ev_note}")
     out.extend(_sessions(summary))
     out.extend(_can(summary))
+    out.extend(_bridge(summary))
     out.extend(_storage(summary))
     if summary.get("reboots"):
         out.append(f"Reboots: {summary['reboots']}")
@@ -395,6 +434,26 @@ def main(a) -> int:
                 local_csms.stop()
             raise
         args.append("--wall")
+    fleet = None
+    if a.config == "bridge":
+        # the bridge's downstream: simulated OCPP 1.6J chargers (the `ocpp` package) at the gateway's
+        # Central System, driven through sessions while the simulation runs (real sockets: wall-clock time)
+        import threading
+        from .bridge_run import SIM_CHARGERS, provision as provision_bridge
+        from .chargers16 import Fleet, drive
+        from . import wallbox_sim
+        wallbox = wallbox_sim.SimWallbox("alfen_ng9xx.json").start()  # and a Modbus TCP wallbox (pymodbus)
+        bcfg = provision_bridge(fs, SIM_CHARGERS + [{"id": "WB-1", "phases": 3, "voltage": 230, "modbus": {
+            "host": "127.0.0.1", "port": wallbox.port, "map": "alfen_ng9xx.json", "poll_ms": 500, "meter_s": 2}}])
+        fleet = Fleet(f"ws://127.0.0.1:{bcfg['port']}", [c for c in bcfg["chargers"] if "modbus" not in c],
+                      out / "chargers16.jsonl").start()
+        fleet_stop = threading.Event()
+        drive(fleet, fleet_stop)
+        wallbox_sim.drive(wallbox, fleet_stop)
+        if "--wall" not in args:
+            args.append("--wall")
+        print(f"simulated OCPP 1.6J chargers {', '.join(fleet.cfg)} -> ws://127.0.0.1:{bcfg['port']} (log "
+              f"{out / 'chargers16.jsonl'}); Modbus TCP wallbox WB-1 (pymodbus, Alfen NG9xx map) on port {wallbox.port}")
     # --quiet: no live output, but the events and the timeline are still recorded
     view = LiveView(open(os.devnull, "w") if a.quiet else sys.stdout, tty=False if a.quiet else None)
     env = None
@@ -406,8 +465,14 @@ def main(a) -> int:
         view.close()
         if a.quiet:
             view.stream.close()
+        if fleet is not None:
+            fleet_stop.set()
+            fleet.stop()
+            wallbox.stop()
         if local_csms is not None:
             local_csms.stop()
+    if fleet is not None:
+        summary["chargers16"] = fleet.summary()
     summary.pop("stderr", None)
     summary["events"] = view.events
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

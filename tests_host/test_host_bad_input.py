@@ -65,6 +65,8 @@ CASES = [
     ("can", ["can", "send", "--p", "0", "--timeout-ms", "5"], None, r"--timeout-ms 5: outside Timeout's range", 2),
     ("can", ["can", "send", "--p", "0", "--interface", "nosuch"], None, r"cannot open CAN interface 'nosuch'", 2),
     ("can", ["can", "monitor", "--port", "abc"], None, r"argument --port: invalid int value: 'abc'", 2),
+    ("bridge", ["bridge", "maps"], None, r"invalid choice: 'maps' \(choose from 'map'\)", 2),
+    ("sim", ["sim", "--config", "bridges"], None, r"invalid choice: 'bridges' \(choose from 'v2g', 'bridge'\)", 2),
     ("firmware", ["firmware", "build", "--src", "/nonexistent/micropython", "--target", "unix"], None,
      r"/nonexistent/micropython", 2),
     ("firmware", ["firmware", "build", "--target", "pdp11"], None, r"invalid choice: 'pdp11'", 2),

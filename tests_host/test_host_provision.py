@@ -53,7 +53,7 @@ def _jezgro(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str
 
 
 def _sim(out: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
-    p = _jezgro("sim", "--out", str(out), "--seconds", "4", "--quiet", "--no-plot", "--ev", "none")
+    p = _jezgro("sim", "--out", str(out), "--seconds", "8", "--quiet", "--no-plot", "--ev", "none")
     assert p.returncode == 0, p.stderr + p.stdout[-2000:]
     return p, json.loads((out / "summary.json").read_text())
 
@@ -179,7 +179,7 @@ def test_sim_csms_options_take_host_paths(tmp_path, pki, csms):
     """The issue's example: --ca with a host path used to be read as <fs>//path and never connected."""
     right, _ = csms
     out = tmp_path / "out"
-    p = _jezgro("sim", "--out", str(out), "--seconds", "4", "--quiet", "--no-plot", "--ev", "none",
+    p = _jezgro("sim", "--out", str(out), "--seconds", "8", "--quiet", "--no-plot", "--ev", "none",
                 "--csms", _url(right), "--station-id", SID, "--security-profile", "2", "--password", PW,
                 "--ca", str(pki / "ca.pem"))
     assert p.returncode == 0, p.stderr

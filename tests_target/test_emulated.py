@@ -303,3 +303,6 @@ def test_the_m7_tick_bench_runs_and_the_c_reference_computes_the_same(guest):
     assert r["same_state"], r
     assert 0 < r["c_ref"] < r["direct"] < r["whole"]
     print(m7bench.table(r))
+    h = m7bench.v2g_heap()
+    assert h["total"] >= 420 * 1024 and h["after"] > h["base"]
+    assert {n for n, used, kb, err in h["services"] if not err} >= {"PLL_SYNC", "CURRENT_CTRL", "POWER_MGR"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from jezgro_host.csms import Csms
+from jezgro_host.mp import pinned_build
 from pki import csms_pki
 from station import StationProcess
 from waiting import poll
@@ -55,6 +56,8 @@ def test_profile2_tls_server_cert_and_basic_auth(tmp_path, pki):
         ok, out = run_station(c, tmp_path / "a", pki, {"security_profile": 2, "password": PW, "ca": "ca.pem"})
         assert ok and out["svc"]["faults"] == 0
         assert c.errors_sent() == []
+        if pinned_build():  # TLS 1.3 where both ends have it (docs/platform.md)
+            assert c.tls_versions[0] == "TLSv1.3", c.tls_versions
         # a server certificate from another CA is refused by the station
         ok, out = run_station(c, tmp_path / "b", pki, {"security_profile": 2, "password": PW,
                                                         "ca": "otherca.pem"}, seconds=3)
@@ -69,6 +72,8 @@ def test_profile3_mutual_tls(tmp_path, pki):
         ok, out = run_station(c, tmp_path / "a", pki, {"security_profile": 3, "ca": "ca.pem", "cert": "cli.pem",
                                                         "key": "cli.key"})
         assert ok and out["svc"]["faults"] == 0
+        if pinned_build():
+            assert c.tls_versions[0] == "TLSv1.3", c.tls_versions
         # without the client certificate (profile 2 credentials) the CSMS refuses the handshake
         ok, out = run_station(c, tmp_path / "b", pki, {"security_profile": 2, "password": PW, "ca": "ca.pem"},
                               seconds=3)

@@ -185,6 +185,98 @@ def test_the_unix_port_is_the_pinned_build_with_tls13():
     assert "3.6" in r.stdout
 
 
+# --- the kernel on ARM ---------------------------------------------------------------------------
+# The test services and harness of the unix kernel tests (tests_host/mp), written to the emulated
+# board's RAM filesystem (boards/qemu/board.py) and imported from there; each run starts from fresh
+# modules. The assertions are those of tests_host/test_jezgro_supervisor.py on the unix port.
+KERNEL_MODULES = ("harness.py", "t_echo.py", "t_tick.py", "t_pinger.py", "t_pong.py")
+KERNEL_PRELUDE = """
+import sys
+for _m in ("harness", "t_echo", "t_tick", "t_pinger", "t_pong"):
+    sys.modules.pop(_m, None)
+if "/fs/t" not in sys.path:
+    sys.path.append("/fs/t")
+import harness
+from jezgro.service import ServiceSpec as S
+from jezgro.const import *
+from jezgro import faults
+"""
+
+
+@pytest.fixture(scope="module")
+def kernel_guest(guest):
+    guest.exec("import board, os\ntry:\n    os.mkdir('/fs/t')\nexcept OSError:\n    pass\n")
+    for name in KERNEL_MODULES:
+        guest.put("F", (mp.MP_TESTS / name).read_bytes())
+        guest.exec(f"with open('/fs/t/{name}', 'wb') as f:\n    f.write(F)\nF = None\n")
+    return guest
+
+
+def test_the_kernel_restarts_a_crashed_service_on_arm(kernel_guest):
+    r = _result(kernel_guest.exec(KERNEL_PRELUDE + """
+import t_echo
+k = harness.kernel([S(1, "ECHO", PRIO_MEDIUM, 4, 16, 1000000, "t_echo", max_restarts=100)])
+k.boot()
+k.run(50)
+for i in range(20):
+    k.inject(1, faults.INJ_CRASH)
+    k.run(50)
+s = k.summary()['services'][1]
+harness.result({"svc": s, "log": t_echo.log, "gen": k.ipc.gen[1], "machine": sys.implementation._machine})
+""", timeout=300))
+    assert "Cortex-M7" in r["machine"]
+    svc = r["svc"]
+    assert svc["restarts"] == 20 and svc["faults"] == 20 and svc["state"] == "waiting"
+    assert svc["restart_latency_us"]["count"] == 20
+    starts = [e for e in r["log"] if e[0] == "start"]
+    assert starts[0] == ["start", False, 1] and all(e[1] is True for e in starts[1:])
+    assert starts[-1][2] == 21  # the service's store survived all 20 restarts
+    assert r["gen"] == 21
+
+
+def test_a_tick_fault_restarts_only_that_critical_service_on_arm(kernel_guest):
+    r = _result(kernel_guest.exec(KERNEL_PRELUDE + """
+import t_tick
+k = harness.kernel([S(1, "TICK", PRIO_CRITICAL, 4, 16, 100, "t_tick", tick_slot=0),
+                    S(2, "ECHO", PRIO_MEDIUM, 4, 16, 1000000, "t_echo")])
+k.boot()
+k.run(100)
+k.inject(1, faults.INJ_CRASH)
+k.run(100)
+s = k.summary()
+harness.result({"tick": s["services"][1], "echo": s["services"][2], "counts": list(t_tick.counts),
+                "ticks": s["critical"]["ticks_run"]})
+""", timeout=300))
+    assert r["tick"]["restarts"] == 1 and r["tick"]["last_fault"] == "tick"
+    assert r["echo"]["restarts"] == 0
+    assert r["counts"][1] >= r["ticks"] - 15
+
+
+def test_kernel_ipc_and_ticks_allocate_nothing_on_arm(kernel_guest):
+    # Services exchanging IPC messages while the CRITICAL tick runs 3 000 times, heap locked throughout.
+    r = _result(kernel_guest.exec(KERNEL_PRELUDE + """
+import micropython, t_tick, t_pinger
+k = harness.kernel([S(1, "TICK", PRIO_CRITICAL, 4, 16, 100, "t_tick", tick_slot=0),
+                    S(2, "PONG", PRIO_MEDIUM, 4, 16, 1000000, "t_pong"),
+                    S(3, "PINGER", PRIO_HIGH, 4, 16, 1000000, "t_pinger")])
+k.boot()
+k.run(100)
+before = t_pinger.pongs[0]
+ticks = k.critical.ticks
+ok = False
+micropython.heap_lock()
+try:
+    k.run(300)
+    ok = True
+except MemoryError:
+    ok = False
+micropython.heap_unlock()
+harness.result({"ok": ok, "pongs": t_pinger.pongs[0] - before, "ticks": k.critical.ticks - ticks})
+""", timeout=300))
+    assert r["ok"], "kernel loop allocated with the heap locked (on ARM)"
+    assert r["pongs"] >= 10 and r["ticks"] == 3000
+
+
 def test_critical_path_on_the_nucleo_matches_the_unix_port_tick_for_tick(board, plant_rows, tmp_path):
     # The same replay on the real chip (skipped without a board, conftest.py): the replay stage and
     # runner go into the mounted build as modules of their own; the board's power_stage stays.
@@ -211,3 +303,6 @@ def test_the_m7_tick_bench_runs_and_the_c_reference_computes_the_same(guest):
     assert r["same_state"], r
     assert 0 < r["c_ref"] < r["direct"] < r["whole"]
     print(m7bench.table(r))
+    h = m7bench.v2g_heap()
+    assert h["total"] >= 420 * 1024 and h["after"] > h["base"]
+    assert {n for n, used, kb, err in h["services"] if not err} >= {"PLL_SYNC", "CURRENT_CTRL", "POWER_MGR"}

@@ -94,6 +94,7 @@ class Csms:
         self.records: list[dict[str, Any]] = []
         self.auth_failures = 0
         self.connections = 0
+        self.tls_versions: list[str] = []  # negotiated TLS version of each wss connection, in order
         self.refuse = False  # True: drop every connection attempt (outage simulation)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._server: Any = None
@@ -190,6 +191,9 @@ class Csms:
             await ws.close(1002, "ocpp2.0.1 required")
             return
         self.connections += 1
+        tls = ws.transport.get_extra_info("ssl_object")
+        if tls is not None:
+            self.tls_versions.append(tls.version())
         st = Station(sid, _LoggedConnection(ws, self, sid), self)
         self.stations[sid] = st
         try:

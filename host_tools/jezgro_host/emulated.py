@@ -20,12 +20,15 @@ PYBOARD = "pyboard.py"
 # The board's GC heap is ~440 KB (docs/platform.md size table): the emulated target gets the same.
 HEAP_BYTES = 440 * 1024
 MANIFEST = firmware.CONF / "qemu" / "manifest.py"
-# asyncio's C core (the kernel's scheduler) is off in the qemu port's default configuration.
-CFLAGS = "-DMICROPY_PY_ASYNCIO=1"
+# asyncio's C core (the kernel's scheduler) is off in the qemu port's default configuration. littlefs
+# stamps files with mp_hal_time_ns(), which the qemu port lacks (no RTC): files get mtime 0.
+CFLAGS = "-DMICROPY_PY_ASYNCIO=1 '-Dmp_hal_time_ns()=0ULL'"
 
 
 def make_args() -> list[str]:
-    return [f"FROZEN_MANIFEST={MANIFEST}", f"MICROPY_HEAP_SIZE={HEAP_BYTES}", f"CFLAGS_EXTRA={CFLAGS}"]
+    # littlefs: boards/qemu/board.py mounts a RAM filesystem (persist, audit log) as the board has /flash
+    return [f"FROZEN_MANIFEST={MANIFEST}", f"MICROPY_HEAP_SIZE={HEAP_BYTES}", f"CFLAGS_EXTRA={CFLAGS}",
+            "MICROPY_VFS_LFS2=1"]
 
 
 def missing() -> str | None:

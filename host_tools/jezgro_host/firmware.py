@@ -10,9 +10,10 @@ firmware runs (docs/platform.md).
 Sources: boards/micropython/pins.json pins every repository by commit. `--src DIR` is a folder with
 the pinned archives and a SHA256SUMS (CI: ../shared/vendor/micropython) or an already unpacked tree;
 `--fetch` clones the pinned commits instead (needs internet). The source is unpacked (and patched
-with boards/micropython/patches/*.patch) under build/micropython/src-<key>, key = hash of the pins,
-the patches and the port configurations, and reused as long as the key holds; make's own
-dependency tracking then rebuilds only what changed (e.g. frozen firmware). Outputs are copied to
+with boards/micropython/patches/*.patch) under build/micropython/src-<key> (or $JEZGRO_BUILD_CACHE),
+key = hash of the pins and the patches; each port builds in ports/<port>/build-jezgro-<key of its
+configuration files> (TARGET_CONF). Both are reused as long as their keys hold; make's own dependency
+tracking then rebuilds only what changed (e.g. frozen firmware). Outputs are copied to
 build/micropython/out/ (OUT_FILES).
 """
 from __future__ import annotations
@@ -206,6 +207,14 @@ def _make(tree: Path, subdir: str, args: list[str], log) -> None:
         raise BuildError(f"make in {subdir} failed (log: {logfile}):\n" + "\n".join(tail))
 
 
+def _install(src: Path, name: str) -> None:
+    """Copy a build output into OUT atomically: a running test may be executing the old binary
+    (writing over a running executable fails with ETXTBSY; a rename does not)."""
+    tmp = OUT / f".{name}.tmp"
+    shutil.copy2(src, tmp)
+    os.replace(tmp, OUT / name)
+
+
 def _port_build(tree: Path, port: str, target: str, extra: str = "") -> str:
     """BUILD= for a port build keyed by its configuration; older keys' builds are removed."""
     name = f"build-jezgro-{target_key(target, extra)}"
@@ -219,8 +228,8 @@ def build_unix(tree: Path, log) -> None:
     _make(tree, "mpy-cross", [], log)
     b = _port_build(tree, "unix", "unix")
     _make(tree, "ports/unix", [f"VARIANT_DIR={CONF / 'jezgro_unix'}", f"BUILD={b}"], log)
-    shutil.copy2(tree / "ports/unix" / b / "micropython", OUT / "micropython")
-    shutil.copy2(tree / "mpy-cross/build/mpy-cross", OUT / "mpy-cross")
+    _install(tree / "ports/unix" / b / "micropython", "micropython")
+    _install(tree / "mpy-cross/build/mpy-cross", "mpy-cross")
 
 
 def build_qemu(tree: Path, log) -> None:
@@ -228,9 +237,9 @@ def build_qemu(tree: Path, log) -> None:
     args = qemu_make_args()
     b = _port_build(tree, "qemu", "qemu", " ".join(args))
     _make(tree, "ports/qemu", ["BOARD=MPS2_AN500", f"BUILD={b}", *args], log)
-    shutil.copy2(tree / "ports/qemu" / b / "firmware.elf", OUT / "qemu-mps2-an500.elf")
+    _install(tree / "ports/qemu" / b / "firmware.elf", "qemu-mps2-an500.elf")
     # The raw-REPL client the tests and benches drive the guest with (execpty: qemu on a pty).
-    shutil.copy2(tree / "tools/pyboard.py", OUT / "pyboard.py")
+    _install(tree / "tools/pyboard.py", "pyboard.py")
 
 
 def qemu_make_args() -> list[str]:
@@ -245,7 +254,7 @@ def build_stm32(tree: Path, log) -> None:
     _make(tree, "ports/stm32", [f"BOARD_DIR={board}", "BOARD=JEZGRO_H743", f"BUILD={b}"], log)
     built = tree / "ports/stm32" / b
     for ext in ("hex", "bin", "elf", "map"):
-        shutil.copy2(built / f"firmware.{ext}", OUT / f"jezgro-h743.{ext}")
+        _install(built / f"firmware.{ext}", f"jezgro-h743.{ext}")
 
 
 BUILDERS = {"unix": build_unix, "qemu": build_qemu, "stm32": build_stm32}

@@ -74,6 +74,29 @@ def measure(rows):
 """
 
 
+GUEST_HEAP = """
+import gc, json
+gc.collect()
+base = gc.mem_alloc()
+total = gc.mem_free() + base
+from config import v2g
+per = []
+for spec in v2g.TABLE:
+    if not spec.module:
+        continue
+    gc.collect()
+    a = gc.mem_alloc()
+    try:
+        __import__(spec.module)
+        gc.collect()
+        per.append([spec.name, gc.mem_alloc() - a, spec.memory_kb, ""])
+    except Exception as e:
+        per.append([spec.name, 0, spec.memory_kb, repr(e)])
+gc.collect()
+print("RESULT " + json.dumps({"total": total, "base": base, "after": gc.mem_alloc(), "services": per}))
+"""
+
+
 def missing() -> str | None:
     why = emulated.missing()
     if why:
@@ -131,6 +154,26 @@ def firmware_ticks(rows: bytes) -> dict:
     return json.loads(line[0][7:])
 
 
+def v2g_heap() -> dict:
+    """GC heap on the 32-bit target after importing each V2G service module (frozen: code in flash,
+    only module-level objects on the heap), against the table's per-service memory budget."""
+    with emulated.Guest() as g:
+        out = g.exec(GUEST_HEAP, timeout=300)
+    line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+    if not line:
+        raise RuntimeError(out[-2000:])
+    return json.loads(line[0][7:])
+
+
+def heap_table(h: dict) -> str:
+    lines = [f"GC heap {h['total'] / 1024:.0f} KB (the board's); in use after importing the V2G services: "
+             f"{h['after'] / 1024:.1f} KB", "", "| service | import heap (32-bit) | table budget | note |",
+             "|---|---|---|---|"]
+    for name, used, kb, err in h["services"]:
+        lines.append(f"| {name} | {used / 1024:.1f} KB | {kb} KB | {err or ''} |")
+    return "\n".join(lines)
+
+
 def run(ticks: int = TICKS) -> dict:
     rows = record_rows(ticks)
     c = c_reference(rows)
@@ -164,7 +207,10 @@ def main() -> int:
     r = run()
     print("== m7 tick bench (emulated Cortex-M7, instructions per CRITICAL tick)")
     print(table(r))
-    (OUT / "m7_tick.json").write_text(json.dumps(r, indent=1) + "\n")
+    h = v2g_heap()
+    print("== V2G service modules on the emulated M7 (heap after import)")
+    print(heap_table(h))
+    (OUT / "m7_tick.json").write_text(json.dumps(r | {"heap": h}, indent=1) + "\n")
     return 0 if r["same_state"] else 1
 
 

@@ -6,3 +6,4 @@ include("$(MPY_DIR)/extmod/asyncio")  # noqa: F821
 for _pkg in ("jezgro", "services", "config", "msgs", "power", "grid", "net", "ocpp", "exi", "iso15118", "canbus"):
     package(_pkg, base_path="../../../firmware")  # noqa: F821
 module("power_stage.py", base_path="../../qemu")  # noqa: F821
+module("board.py", base_path="../../qemu")  # noqa: F821

@@ -85,6 +85,8 @@ async def main(ctx):
     OUT["cp"] = pilot_sim.CP.log
     pilot_sim.plug()
     OUT["plugged_ms"] = k.ticks_ms()
+    if CFG.get("unplug_after_ms"):
+        pilot_sim.CP.unplug_at = k.ticks_add(OUT["plugged_ms"], CFG["unplug_after_ms"])
     await _wait(ctx, PWM_WAIT_MS, lambda: pilot_sim.CP.duty == 50)
     if CFG["slac"]:
         st = await slac_match(ctx, CFG["iface"], CFG["mac"])

@@ -53,6 +53,9 @@ class SimModem:
         self.keys_set = 0
         self.rx = mme.Rx()
 
+    def nid_hex(self):
+        return "".join(["%02x" % x for x in self.nid]) if self.nid is not None else None
+
     def _queue(self):
         if self.count == 4:
             return None
@@ -183,7 +186,7 @@ class RawLink:
 
     def stats(self):
         return {"iface": self.iface, "sent": self.sent, "received": self.received,
-                "send_errors": self.send_errors, "modem_keys": self.modem.keys_set}
+                "send_errors": self.send_errors, "modem_keys": self.modem.keys_set, "modem_nid": self.modem.nid_hex()}
 
 
 class Pcap:
@@ -263,7 +266,7 @@ class MemLink:
     def stats(self):
         return {"iface": self.iface, "sent": self.sent, "received": self.received,
                 "send_errors": self.send_errors, "modem_keys": self.modem.keys_set,
-                "fallback": FALLBACK["reason"]}
+                "modem_nid": self.modem.nid_hex(), "fallback": FALLBACK["reason"]}
 
 
 def open_link(iface, mac=None, atten=None, profiles=False, pcap=None):

@@ -106,8 +106,8 @@ class IsoService:
     def _abort(self, why):
         # ends a running session at its next wait (stream.recv checks every slice): -> True if one ran
         s = self.sess
-        if s is None or s.done or s.stream is None:
-            return False
+        if s is None or s.done or s.stream is None or s.stream.aborted is not None:
+            return False          # (the first reason stays: unplug is followed by the link going down)
         s.stream.aborted = why
         self.limits.stop_charging = True
         return True

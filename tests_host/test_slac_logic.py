@@ -169,3 +169,34 @@ harness.result(out)
     d = r.data
     assert d["crashes"] == 0, d["crash_samples"]
     assert d["accepted"] > 1000 and d["states"] >= 4
+
+
+def test_pilot_levels_hysteresis_debounce_diode_duty_and_pp(mp):
+    r = mp("""
+import harness
+from slac import pilot as P
+from msgs import CP_NAMES
+out = {"bands": [CP_NAMES[P.classify(v)] if P.classify(v) else "-" for v in
+                 (12000, 11500, 11300, 10500, 9000, 8300, 6000, 3000, 0, -12000, 13500)]}
+p = P.Pilot()
+seq = []
+for hi in (9000, 9000, 12000, 9000, 9000, 9000, 10500, 10500, 10500, 6000, 6000, 6000):
+    p.sample(hi, -12000, True)
+    seq.append(CP_NAMES[p.level])
+out["seq"] = seq
+q = P.Pilot()
+for _ in range(3):
+    q.sample(9000, -8000, True)          # an EV without its diode
+out["diode"] = [CP_NAMES[q.level], q.diode_faults]
+out["duty"] = [P.duty_for_current(a) for a in (5, 6, 16, 32, 51, 60, 80)]
+out["pp"] = [P.pp_rating(o) for o in (1500, 680, 220, 100, 0, 5000, 1400)]
+harness.result(out)
+""")
+    d = r.data
+    # 11.3 V is inside 11..13 but within the 0.4 V hysteresis of its edge: no level; 10.5 V between bands
+    assert d["bands"] == ["A", "A", "-", "-", "B", "-", "C", "D", "E", "F", "-"]
+    # A -> B only after 3 equal samples (one 12 V sample in between restarts the count); 10.5 V keeps B
+    assert d["seq"] == ["A", "A", "A", "A", "A", "B", "B", "B", "B", "B", "B", "C"]
+    assert d["diode"] == ["E", 3]
+    assert d["duty"] == [1000, 100, 267, 533, 850, 880, 960]
+    assert d["pp"] == [13, 20, 32, 63, 0, 0, 13]

@@ -4,7 +4,8 @@ from __future__ import annotations
 from . import mp
 from .mp import BENCH, ROOT
 
-BENCHES = ["kernel_bench.py", "grid_bench.py", "transport_bench.py", "ocpp_bench.py", "exi_bench.py", "v2g_loop_bench.py", "can_bench.py"]
+BENCHES = ["kernel_bench.py", "grid_bench.py", "transport_bench.py", "ocpp_bench.py", "exi_bench.py", "v2g_loop_bench.py", "can_bench.py",
+           "slac_bench.py"]
 
 
 def add_parser(sub) -> None:

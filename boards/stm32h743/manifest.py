@@ -22,6 +22,6 @@ package("services", base_path="../../firmware")
 package("config", base_path="../../firmware")
 # The libraries the services of config/v2g.py import (power path, grid, OCPP, ISO 15118 with its EXI
 # grammars: frozen, the grammar tables stay in flash instead of the GC heap).
-for _pkg in ("msgs", "power", "grid", "net", "ocpp", "exi", "iso15118"):
+for _pkg in ("msgs", "power", "grid", "net", "ocpp", "exi", "iso15118", "slac"):
     package(_pkg, base_path="../../firmware")
 module("board.py", base_path=".")

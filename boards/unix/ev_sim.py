@@ -5,8 +5,8 @@
 # loopback interface like a car on the charging cable; afterwards it opens S2 and unplugs (CP A).
 # simmain adds it to the service table as EV_SIM (LOW) unless `--ev none`.
 #   CFG: protocols (`jezgro ev --protocol` names), at_ms (plug-in time after boot), ev (EvModel
-#   keyword arguments), iface, slac (match first), mac (our MAC on the PLC link), unplug_ms (after
-#   the session). OUT: the SLAC and EVCC results for the summary.
+#   keyword arguments), iface, slac (match first), slac_iface (the PLC link: "lo" raw socket, or
+#   "mem:lo" the in-process wire), mac (our MAC on the PLC link), unplug_ms (after the session). OUT: the SLAC and EVCC results for the summary.
 from jezgro.const import PRIO_LOW
 from jezgro.service import ServiceSpec
 
@@ -66,7 +66,7 @@ async def main(ctx):
         pilot_sim.CP.unplug_at = k.ticks_add(OUT["plugged_ms"], CFG["unplug_after_ms"])
     await _wait(ctx, PWM_WAIT_MS, lambda: pilot_sim.CP.duty == 50)
     if CFG["slac"]:
-        st = await slac_match(ctx, CFG["iface"], CFG["mac"])
+        st = await slac_match(ctx, CFG.get("slac_iface") or CFG["iface"], CFG["mac"])
         OUT["slac"] = st
         print("EV SLAC: %s in %s ms at %s dB" % (st["state"], st["match_ms"], st["atten_db"]))
         if st["state"] != "matched":

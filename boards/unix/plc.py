@@ -124,6 +124,9 @@ class RawLink:
             s.close()
             raise
         self.sock = s
+        import select
+        self.poller = select.poll()
+        self.poller.register(s, select.POLLIN)
         self.mac = mac if mac is not None else iface_mac(iface)
         self.modem = SimModem(self.mac, atten or {}, profiles)
         self.pcap = pcap
@@ -154,6 +157,13 @@ class RawLink:
                 self.pcap.frame(buf, n)
             return n
         while True:
+            # nothing waiting: no recv (its EAGAIN would allocate an exception every poll); ipoll
+            # allocates nothing
+            ready = False
+            for _ in self.poller.ipoll(0):
+                ready = True
+            if not ready:
+                return 0
             # recv, not readinto: the unix port's stream readinto keeps reading until the buffer is
             # full and would glue several frames into one. recv allocates the frame's bytes (this
             # port only; the codec after it allocates nothing).

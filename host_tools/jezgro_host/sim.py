@@ -227,7 +227,9 @@ def add_parser(sub) -> None:
     s.add_argument("--inject", action="append", default=[], metavar="SERVICE:KIND@T",
                    help="fault injection, KIND one of crash|hang|oom|stall, T in seconds (e.g. iso15118:crash@5s)")
     s.add_argument("--out", default="sim_out", help="output directory (summary.json, filesystem)")
-    s.add_argument("--heap", default="1M", help="MicroPython heap size (unix objects are ~1.5-2x the board's)")
+    s.add_argument("--heap", default="1536K",
+                   help="MicroPython heap size (unix objects are ~1.5-2x the board's; the simulated EV, its EVCC and "
+                        "its SLAC share it: 1 MB fragmented with SLAC on)")
     s.add_argument("--quiet", action="store_true", help="no live status")
     s.add_argument("--scenario", default=None, help="grid scenario (boards/unix/scenarios/NAME.json) or none")
     s.add_argument("--ev", default=None, metavar="PROTOCOL",

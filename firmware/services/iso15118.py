@@ -207,6 +207,9 @@ class IsoService:
         # anyway (another car's, a stale one) are dropped unanswered
         sock = self.ep.sdp.sock
         await ctx.wait_io(sock, 1, ACCEPT_SLICE_MS)   # select.POLLIN
+        self.drain()
+        if self.link_up:
+            return    # matched meanwhile: the request that woke us is the matched EV's, answer it
         while True:
             try:
                 sock.recvfrom(2048)

@@ -182,7 +182,7 @@ def test_jezgro_ev_runs_our_evcc_with_progress_summary_and_capture(v2g_link, tmp
     ca = tmp_path / "root.pem"
     ca.write_bytes(certs["ca"])
     try:
-        p = subprocess.run([str(Path(sys.executable).parent / "jezgro"), "ev", "--iface", link.local,
+        p = subprocess.run([str(Path(sys.executable).parent / "jezgro"), "ev", "--iface", link.local, "--no-slac",
                             "--protocol", "iso2-dc", "--protocol", "din", "--loops", "3", "--soc", "50",
                             "--tls", "--ca", str(ca), "--server-name", "secc.test",
                             "--msg-timeout", "CurrentDemandReq=2000", "--pcap", str(pcap), "--max-seconds", "60"],
@@ -205,6 +205,39 @@ def test_jezgro_ev_runs_our_evcc_with_progress_summary_and_capture(v2g_link, tmp
     assert [x.payload[2:4].hex() for x in pc.udp()] == ["9000", "9001"]
     (stream_a, stream_b) = pc.tcp_streams().values()
     assert len(v2gtp_messages(stream_a)) + len(v2gtp_messages(stream_b)) == len(sent) + len(got)
+
+
+def test_jezgro_ev_matches_with_slac_then_charges(v2g_link, tmp_path, certs):  # noqa: F811
+    """`jezgro ev` on a SLAC charger: our EVSE SLAC (tests_host/mp/l_run.py, with the simulated modem)
+    and the iso15118 package's SECC in the peer's namespace. The EV matches over raw HomePlug frames
+    first, then discovers and charges as usual."""
+    need_peer()
+    from jezgro_host import mp as _mp
+    from jezgro_host.mp import MP_TESTS
+    link = v2g_link
+    ev_mac = Path(f"/sys/class/net/{link.local}/address").read_text().strip()
+    secc = secc_start(link, tmp_path, certs)
+    code = "import l_run; l_run.run('evse', %r, '02:00:00:00:00:02', {%r: 22}, run_ms=20000, keep_ms=200)" % (
+        link.peer, ev_mac)
+    evse = _mp.start(["-c", code], heap="1M", extra=[MP_TESTS], netns=link.netns, stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, text=True)
+    ca = tmp_path / "root.pem"
+    ca.write_bytes(certs["ca"])
+    try:
+        p = subprocess.run([str(Path(sys.executable).parent / "jezgro"), "ev", "--iface", link.local,
+                            "--protocol", "iso2-dc", "--loops", "3", "--tls", "--ca", str(ca),
+                            "--server-name", "secc.test", "--msg-timeout", "CurrentDemandReq=2000",
+                            "--max-seconds", "60", "--quiet"],
+                           capture_output=True, text=True, timeout=90)
+    finally:
+        stop(secc)
+    out, _ = evse.communicate(timeout=30)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    summary = json.loads(p.stdout.strip().splitlines()[-1])
+    assert summary["end"] == "SessionStop" and summary["slac"]["state"] == "matched", summary
+    assert summary["slac"]["atten_db"] == 22 and summary["slac"]["evse_mac"] == "02:00:00:00:00:02"
+    theirs = json.loads(next(ln[7:] for ln in out.splitlines() if ln.startswith("RESULT ")))
+    assert theirs["state"] == "matched" and theirs["ev_mac"] == ev_mac
 
 
 def test_jezgro_ev_explains_an_unusable_interface():

@@ -395,11 +395,14 @@ def can_restart() -> None:
 
 
 # --- control pilot (IEC 61851-1) and PLC link ---------------------------------------------------------
-# Pilot out: TIM1 CH1 on PE9 (Zio D6), 1 kHz, into the +-12 V pilot driver (op-amp stage, docs/slac.md).
+# Pilot out: TIM4 CH1 on PD12 (Zio D29), 1 kHz, into the +-12 V pilot driver (op-amp stage, docs/slac.md);
+# TIM1 is the inverter's, TIM7 the tick's, TIM5/TIM6 the port's: TIM12 paces the pilot's ADC reads.
 # Pilot in: the pilot through a divider/offset network (-12..+12 V -> 0.15..3.15 V) on PA3 (ADC1, Zio A0);
 # one read samples 2 ms at 50 kHz (two PWM periods): max = positive plateau, min = negative plateau.
 # PP: the proximity resistor against a 330 Ohm pull-up to 3.3 V on PC0 (Zio A1).
-PILOT_PWM_PIN = "PE9"
+PILOT_PWM_PIN = "PD12"
+PILOT_PWM_TIMER = const(4)
+PILOT_ADC_TIMER = const(12)
 PILOT_ADC_PIN = "PA3"
 PP_ADC_PIN = "PC0"
 PILOT_ADC_MID_MV = const(1650)     # 0 V pilot
@@ -419,7 +422,7 @@ class _Pilot:
 def pilot_pwm(permille: int) -> None:
     # 1000: steady +12 V; 0: steady -12 V (state F)
     if _Pilot.ch is None:
-        t = pyb.Timer(1, freq=1000)
+        t = pyb.Timer(PILOT_PWM_TIMER, freq=1000)
         _Pilot.ch = t.channel(1, pyb.Timer.PWM, pin=pyb.Pin(PILOT_PWM_PIN))
     _Pilot.ch.pulse_width_percent(permille / 10)
 
@@ -432,7 +435,7 @@ def pilot_sample(out: "Any") -> None:
     import array
     if _Pilot.adc is None:
         _Pilot.adc = pyb.ADC(pyb.Pin(PILOT_ADC_PIN))
-        _Pilot.tim = pyb.Timer(6, freq=50000)
+        _Pilot.tim = pyb.Timer(PILOT_ADC_TIMER, freq=50000)
         _Pilot.buf = array.array("H", bytes(2 * PILOT_SAMPLES))  # type: ignore[assignment]
     _Pilot.adc.read_timed(_Pilot.buf, _Pilot.tim)
     hi = 0

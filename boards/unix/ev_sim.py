@@ -5,8 +5,8 @@
 # loopback interface like a car on the charging cable; afterwards it opens S2 and unplugs (CP A).
 # simmain adds it to the service table as EV_SIM (LOW) unless `--ev none`.
 #   CFG: protocols (`jezgro ev --protocol` names), at_ms (plug-in time after boot), ev (EvModel
-#   keyword arguments), iface, slac (match first), mac (our MAC on the PLC link), unplug_ms (after
-#   the session). OUT: the SLAC and EVCC results for the summary.
+#   keyword arguments), iface, slac (match first), slac_iface (the PLC link: "lo" raw socket, or
+#   "mem:lo" the in-process wire), mac (our MAC on the PLC link), unplug_ms (after the session). OUT: the SLAC and EVCC results for the summary.
 from jezgro.const import PRIO_LOW
 from jezgro.service import ServiceSpec
 
@@ -15,7 +15,6 @@ CFG = {"protocols": ["iso2-ac"], "at_ms": 1000, "ev": {"loops": 30, "loop_ms": 1
        "slac": False, "mac": "02:00:00:00:00:01", "unplug_ms": 500}
 OUT: dict = {"result": None, "errors": [], "plugged_ms": None, "slac": None, "cp": None}
 PWM_WAIT_MS = 3000     # the EVSE sets 5 % within this after plug-in (it debounces the pilot first)
-SLAC_MAX_MS = 15000
 
 
 def spec(sid):
@@ -39,35 +38,13 @@ async def _wait(ctx, ms, done=None):
 
 
 async def slac_match(ctx, iface, mac_text):
-    # our EV SLAC on the PLC link until matched or failed: -> EvSlac.status()
+    # our EV SLAC on the PLC link until matched or failed: -> its status
     import board
     import plc
-    from slac import mme as m
-    from slac.ev import EvSlac, MATCHED, FAILED
+    from slac import ev_link
     link = board.plc_open(iface, plc.parse_mac(mac_text), None, False, None)
     try:
-        ev = EvSlac(link.mac, link.send, ctx)
-        rx = m.Rx()
-        buf = bytearray(m.MAX_FRAME)
-        t0 = ctx.ticks_ms()
-        ev.start(t0)
-        while ev.state != MATCHED and ev.state != FAILED and ctx.ticks_diff(ctx.ticks_ms(), t0) < SLAC_MAX_MS:
-            ctx.feed()
-            n = link.recv(buf)
-            while n:
-                t = m.parse(rx, buf, n)
-                if t >= 0:
-                    ev.on_frame(rx, t, ctx.ticks_ms())
-                n = link.recv(buf)
-            ev.poll(ctx.ticks_ms())
-            if link.sock is not None:
-                await ctx.wait_io(link.sock, 1, 5)
-            else:
-                await ctx.sleep_ms(5)
-        st = ev.status()
-        st["codec_errors"] = rx.error_counts()
-        st["plc"] = link.stats()
-        return st
+        return await ev_link.match(ctx, link)
     finally:
         link.close()
 
@@ -85,9 +62,11 @@ async def main(ctx):
     OUT["cp"] = pilot_sim.CP.log
     pilot_sim.plug()
     OUT["plugged_ms"] = k.ticks_ms()
+    if CFG.get("unplug_after_ms"):
+        pilot_sim.CP.unplug_at = k.ticks_add(OUT["plugged_ms"], CFG["unplug_after_ms"])
     await _wait(ctx, PWM_WAIT_MS, lambda: pilot_sim.CP.duty == 50)
     if CFG["slac"]:
-        st = await slac_match(ctx, CFG["iface"], CFG["mac"])
+        st = await slac_match(ctx, CFG.get("slac_iface") or CFG["iface"], CFG["mac"])
         OUT["slac"] = st
         print("EV SLAC: %s in %s ms at %s dB" % (st["state"], st["match_ms"], st["atten_db"]))
         if st["state"] != "matched":

@@ -16,6 +16,7 @@ class _Cp:
     pp_ohm = NO_PP      # a CCS (DC) inlet has no PP resistor the EVSE reads: 0
     duty = 1000         # what the EVSE drives (permille; 1000 steady +12 V, 0 steady -12 V)
     log = []            # (event) for the summary: what the EV did
+    unplug_at = None    # board ms: the cable is pulled then, whatever the EV is doing (tests)
 
 
 CP = _Cp()
@@ -42,6 +43,11 @@ def unplug():
 
 def measure(out):
     # out[0]: positive plateau mV, out[1]: negative plateau mV (no PWM: both the steady level)
+    if CP.unplug_at is not None and CP.plugged:
+        import board
+        if board.ticks_diff(board.ticks_ms(), CP.unplug_at) >= 0:
+            CP.unplug_at = None
+            unplug()
     if CP.short:
         out[0] = out[1] = 0
         return

@@ -53,6 +53,9 @@ class SimModem:
         self.keys_set = 0
         self.rx = mme.Rx()
 
+    def nid_hex(self):
+        return "".join(["%02x" % x for x in self.nid]) if self.nid is not None else None
+
     def _queue(self):
         if self.count == 4:
             return None
@@ -121,6 +124,9 @@ class RawLink:
             s.close()
             raise
         self.sock = s
+        import select
+        self.poller = select.poll()
+        self.poller.register(s, select.POLLIN)
         self.mac = mac if mac is not None else iface_mac(iface)
         self.modem = SimModem(self.mac, atten or {}, profiles)
         self.pcap = pcap
@@ -151,6 +157,13 @@ class RawLink:
                 self.pcap.frame(buf, n)
             return n
         while True:
+            # nothing waiting: no recv (its EAGAIN would allocate an exception every poll); ipoll
+            # allocates nothing
+            ready = False
+            for _ in self.poller.ipoll(0):
+                ready = True
+            if not ready:
+                return 0
             # recv, not readinto: the unix port's stream readinto keeps reading until the buffer is
             # full and would glue several frames into one. recv allocates the frame's bytes (this
             # port only; the codec after it allocates nothing).
@@ -183,7 +196,7 @@ class RawLink:
 
     def stats(self):
         return {"iface": self.iface, "sent": self.sent, "received": self.received,
-                "send_errors": self.send_errors, "modem_keys": self.modem.keys_set}
+                "send_errors": self.send_errors, "modem_keys": self.modem.keys_set, "modem_nid": self.modem.nid_hex()}
 
 
 class Pcap:
@@ -263,7 +276,7 @@ class MemLink:
     def stats(self):
         return {"iface": self.iface, "sent": self.sent, "received": self.received,
                 "send_errors": self.send_errors, "modem_keys": self.modem.keys_set,
-                "fallback": FALLBACK["reason"]}
+                "modem_nid": self.modem.nid_hex(), "fallback": FALLBACK["reason"]}
 
 
 def open_link(iface, mac=None, atten=None, profiles=False, pcap=None):

@@ -13,6 +13,8 @@
 #                                       against ISO15118 over loopback; default iso2-ac at 1 s, 30 loops
 #              [--pcap NAME]            the SECC captures SDP and sessions to <fs>/NAME (pcapng), the
 #                                       SLAC service every HomePlug frame to <fs>/NAME.slac.pcap
+#              [--ev-unplug-after S]    the cable is pulled S after plug-in, whatever the EV is doing
+#              [--ev-no-slac]           the EV skips SLAC (a plain-Ethernet EV on a SLAC charger)
 #              [--no-slac]              no control-pilot matching: the SECC listens at once (plain
 #                                       Ethernet, as before); default: the EV matches with SLAC first
 #              [--paced]                virtual time held back to the wall clock (external CAN peers)
@@ -31,7 +33,7 @@ DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs
             "status-ms": "1000", "hwwdt-ms": "2000", "scenario": "clean_grid",
             "csms": "", "station-id": "JEZGRO-SIM", "security-profile": "", "password": "", "ca": "",
             "cert": "", "key": "", "ev": "iso2-ac", "ev-at": "1", "ev-loops": "30",
-            "pcap": "", "station": "", "stop-file": ""}
+            "pcap": "", "station": "", "stop-file": "", "ev-unplug-after": ""}
 
 
 def _exists(path):
@@ -48,6 +50,7 @@ def parse(argv):
     opts["wall"] = False
     opts["paced"] = False
     opts["no-slac"] = False
+    opts["ev-no-slac"] = False
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -57,6 +60,8 @@ def parse(argv):
             opts["paced"] = True
         elif a == "--no-slac":
             opts["no-slac"] = True
+        elif a == "--ev-no-slac":
+            opts["ev-no-slac"] = True
         elif a.startswith("--") and i + 1 < len(argv):
             key = a[2:]
             if key == "inject":
@@ -245,7 +250,13 @@ def _slac_provision(opts, ev_sim):
     ev = "02:%02x:%02x:%02x:%02x:02" % (r[4], r[5], r[6], r[7])
     ev_sim.CFG["mac"] = ev
     ev_sim.CFG["slac"] = True
-    c = {"iface": ev_sim.CFG["iface"], "mac": evse, "sim_atten": {ev: 20}}
+    # Wall-clock runs match over a raw socket on the loopback device. Virtual time jumps to the next
+    # deadline whenever nothing is ready, and a frame the kernel has not delivered yet (softirq work
+    # deferred on a loaded host) would then arrive "late" by whole timeouts: virtual runs use the
+    # in-process wire, which delivers in order at once.
+    wall = opts["wall"] or bool(opts["csms"])
+    ev_sim.CFG["slac_iface"] = ev_sim.CFG["iface"] if wall else "mem:" + ev_sim.CFG["iface"]
+    c = {"iface": ev_sim.CFG["slac_iface"], "mac": evse, "sim_atten": {ev: 20}}
     if opts["pcap"]:
         c["pcap"] = opts["pcap"] + ".slac.pcap"
     if not _exists(path):
@@ -298,6 +309,10 @@ def _with_ev(table, opts):
     ev_sim.CFG["protocols"] = [opts["ev"]]
     ev_sim.CFG["at_ms"] = int(float(opts["ev-at"]) * 1000)
     ev_sim.CFG["ev"]["loops"] = int(opts["ev-loops"])
+    if opts["ev-no-slac"]:
+        ev_sim.CFG["slac"] = False
+    if opts["ev-unplug-after"]:
+        ev_sim.CFG["unplug_after_ms"] = int(float(opts["ev-unplug-after"]) * 1000)
     return tuple(table) + (ev_sim.spec(len(table)),)
 
 

@@ -115,8 +115,8 @@ class IsoService:
     def _abort(self, why):
         # ends a running session at its next wait (stream.recv checks every slice): -> True if one ran
         s = self.sess
-        if s is None or s.done or s.stream is None:
-            return False
+        if s is None or s.done or s.stream is None or s.stream.aborted is not None:
+            return False          # (the first reason stays: unplug is followed by the link going down)
         s.stream.aborted = why
         self.limits.stop_charging = True
         return True
@@ -250,6 +250,9 @@ class IsoService:
         # anyway (another car's, a stale one) are dropped unanswered
         sock = self.ep.sdp.sock
         await ctx.wait_io(sock, 1, ACCEPT_SLICE_MS)   # select.POLLIN
+        self.drain()
+        if self.link_up:
+            return    # matched meanwhile: the request that woke us is the matched EV's, answer it
         while True:
             try:
                 sock.recvfrom(2048)

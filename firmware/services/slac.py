@@ -53,7 +53,7 @@ class SlacService:
         self.up = False
         self.key_sent = 0
         self.key_ok = False
-        self.keys = 0
+        self.keys = store.get("keys", 0)   # modem keys set since boot (all incarnations)
         self.wake_at = None     # ticks when the B1 part of a wake-up ends
         self.wakeups = 0
         self.f_until = None     # ticks when the F after a failed matching ends
@@ -127,13 +127,14 @@ class SlacService:
             if self.evse is not None:
                 self.evse.disable()
                 self.rekey()
-            self._link(False)
         self.history.append([self.ctx.ticks_diff(now, self.t0), CP_NAMES[level], self.duty])
         if len(self.history) > HISTORY:
             self.history.pop(0)
         for d in self.dst_cp:
             if msgs.send_cp_state(self.ctx, d, level, self.duty, self.pp_a, self.serial) != 0:
                 self.send_errors += 1
+        if not self.connected:
+            self._link(False)    # after CP_STATE: the session ends for the unplug, not a lost link
 
     def cfg_nominal(self):
         return self.cfg["nominal_a"] if self.cfg is not None else 0
@@ -205,13 +206,15 @@ class SlacService:
         store.set("serial", self.serial)
         store.set("duty", self.duty)
         store.set("connected", self.connected)
+        store.set("keys", self.keys)
 
     def status(self):
         lk = self.link
         return {"cp": CP_NAMES[self.pilot.level], "duty_permille": self.duty, "pp_a": self.pp_a,
                 "plug_serial": self.serial, "cp_history": self.history, "link_up": self.up,
                 "slac": self.evse.status() if self.evse is not None else None,
-                "matches": self.matches, "keys_set": self.keys, "key_confirmed": self.key_ok,
+                "matches": self.matches, "keys_set": self.keys,
+                "nid": "".join(["%02x" % x for x in self.evse.nid]) if self.evse is not None else None, "key_confirmed": self.key_ok,
                 "wakeups": self.wakeups, "plc": lk.stats() if lk is not None else None,
                 "plc_error": self.link_error, "codec_errors": self.rx.error_counts(),
                 "frames": self.rx.frames, "send_errors": self.send_errors,

@@ -35,7 +35,7 @@ def duty_for_current(amps):
     if amps < 6:
         return DUTY_OFF
     if amps <= 51:
-        return (amps * 1000 + 3) // 6
+        return (amps * 100 + 3) // 6
     if amps <= 80:
         return amps * 4 + 640
     return 970

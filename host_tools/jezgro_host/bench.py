@@ -5,7 +5,7 @@ from . import mp
 from .mp import BENCH, ROOT
 
 BENCHES = ["kernel_bench.py", "grid_bench.py", "transport_bench.py", "ocpp_bench.py", "exi_bench.py", "v2g_loop_bench.py", "can_bench.py",
-           "bridge_bench.py"]
+           "bridge_bench.py", "slac_bench.py"]
 
 
 def add_parser(sub) -> None:

@@ -61,6 +61,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="replace a standard message timeout, e.g. CurrentDemandReq=1000 (slow chargers)")
     s.add_argument("--max-seconds", type=float, default=600, help="give up after this long (default 600)")
     s.add_argument("--quiet", action="store_true", help="only the JSON summary")
+    s.add_argument("--no-slac", action="store_true",
+                   help="plain Ethernet peer: skip SLAC (default: match with the charger's SLAC over raw "
+                        "HomePlug frames first, which needs root; the pilot is the EV's hardware, not simulated here)")
     s.set_defaults(func=main)
 
 
@@ -102,6 +105,7 @@ def config(a: argparse.Namespace) -> dict:
         tls = [None, None, ca, a.server_name, ISO15118_2_SUITES if iso2 else None]
     return {"iface": a.iface, "protocols": a.protocol or ["din"], "tls": tls,
             "pcap": os.path.abspath(a.pcap) if a.pcap else None, "progress": not a.quiet, "msg_ms": msg_ms,
+            "slac": not a.no_slac,
             "ev": {"soc": a.soc, "target_soc": a.target_soc, "capacity_wh": a.capacity_wh, "loops": a.loops,
                    "loop_ms": a.loop_ms, "bpt_mode": a.bpt_mode}}
 
@@ -129,6 +133,7 @@ def main(a: argparse.Namespace) -> int:
     summary = out.get("result") if isinstance(out.get("result"), dict) else None
     summary = summary or {"end": None, "detail": "no session within --max-seconds"}
     summary["errors"] = out.get("errors") or []
+    summary["slac"] = out.get("slac")
     summary["faults"] = out.get("faults") or 0
     if summary["faults"]:
         summary["fault_text"] = out.get("fault_text")

@@ -340,7 +340,9 @@ def add_parser(sub) -> None:
     s.add_argument("--inject", action="append", default=[], metavar="SERVICE:KIND@T",
                    help="fault injection, KIND one of crash|hang|oom|stall, T in seconds (e.g. iso15118:crash@5s)")
     s.add_argument("--out", default="sim_out", help="output directory (summary.json, timeline, filesystem)")
-    s.add_argument("--heap", default="1M", help="MicroPython heap size (unix objects are ~1.5-2x the board's)")
+    s.add_argument("--heap", default="1536K",
+                   help="MicroPython heap size (unix objects are ~1.5-2x the board's; the simulated EV, its EVCC and "
+                        "its SLAC share it: 1 MB fragmented with SLAC on)")
     s.add_argument("--quiet", action="store_true", help="no live view")
     s.add_argument("--status-ms", type=int, default=250, metavar="MS",
                    help="live view and timeline resolution, simulated ms (default 250)")

@@ -5,15 +5,17 @@
 #   keyword arguments), tls (None or [cert, key, ca, server_hostname, ciphers] as bytes/str),
 #   pcap (file name or None), progress (print one line per message), msg_ms ({request: ms} replacing
 #   standard message timeouts), heap (collect after every response and record the largest live heap
-#   above the level before the session in OUT["heap"]: a measurement, it costs ~1 ms per message).
+#   above the level before the session in OUT["heap"]: a measurement, it costs ~1 ms per message),
+#   slac (match with the charger's SLAC first on the same interface: raw HomePlug frames through
+#   board.plc_open; the result in OUT["slac"], a failed match ends the run before SDP).
 import gc
 from iso15118.evcc.ev_model import EvModel
 from iso15118.evcc.session import PROTOCOL_NAMES, run_ev, END_FAILED
 from iso15118.transport.netif import NetifError
 
 CFG: dict = {"iface": "", "protocols": ["din"], "ev": {}, "tls": None, "pcap": None, "progress": False,
-                   "msg_ms": {}, "heap": False}
-OUT: dict = {"result": None, "errors": []}
+                   "msg_ms": {}, "heap": False, "slac": False}
+OUT: dict = {"result": None, "errors": [], "slac": None}
 
 
 def protocols(names):
@@ -65,8 +67,30 @@ class _HeapProbe:
             self.then(direction, name, code, ms)
 
 
+async def _slac(ctx):
+    # -> None when matched (the session may start), else why not
+    import board
+    from slac import ev_link
+    try:
+        link = board.plc_open(CFG["iface"])
+    except OSError as e:
+        return "SLAC: %s" % e
+    try:
+        st = await ev_link.match(ctx, link)
+    finally:
+        link.close()
+    OUT["slac"] = st
+    if CFG["progress"]:
+        print("EV SLAC: %s in %s ms at %s dB (EVSE %s)" % (st["state"], st["match_ms"], st["atten_db"], st["evse_mac"]))
+    return None if st["state"] == "matched" else "SLAC: no match (%s)" % st["fail"]
+
+
 async def main(ctx):
     try:
+        if CFG["slac"]:
+            why = await _slac(ctx)
+            if why is not None:
+                raise ValueError(why)
         nss, service = protocols(CFG["protocols"])
         cfg = dict(CFG["ev"])
         cfg["energy_service"] = service

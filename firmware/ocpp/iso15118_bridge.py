@@ -53,6 +53,7 @@ class Bridge:
         self.serial = 0  # the ISO 15118 session of the last SESSION_STATE
         self.last_status_s = 0
         self.evse = 1  # this gateway is one EVSE (the SECC's "evse" in iso15118.json)
+        self.required_told = False  # ISO15118 took ISO_AUTH_RESULT AUTH_REQUIRED
         self.sched = None  # [evse, total, unit, timeBase, periods{index: (start, limit)}]
         self.last_status = None  # the CSMS's answer to the last Notify call
         self.cert_from = -1
@@ -142,6 +143,7 @@ class Bridge:
             txm.plug(self.evse, False)  # the last sign of the EV
 
     def tick(self, cl):
+        self.require_auth()
         from ocpp.ops import authorize
         authorize.tick(cl)
         ev = cl.tx.ev(self.evse)
@@ -155,9 +157,10 @@ class Bridge:
 
     # --- gateway -> ISO15118 -------------------------------------------------------------------------
     def require_auth(self):
-        # OCPP_CLIENT decides every EIM authorization from now on (sent when the client starts)
-        if self.iso >= 0:
-            msgs.send_auth_result(self.cl.ctx, self.iso, msgs.AUTH_REQUIRED, 0)
+        # OCPP_CLIENT decides every EIM authorization from now on: told once ISO15118 takes it (a send to
+        # a service that is not up yet is refused, so tick() repeats it until it went through)
+        if self.iso >= 0 and not self.required_told:
+            self.required_told = msgs.send_auth_result(self.cl.ctx, self.iso, msgs.AUTH_REQUIRED, 0) == 0
 
     def auth_result(self, evse, ok):
         ev = self.cl.tx.ev(evse)

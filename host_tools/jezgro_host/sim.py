@@ -224,7 +224,7 @@ def add_parser(sub) -> None:
     s.add_argument("--cert", default=None, help="client certificate (profile 3)")
     s.add_argument("--key", default=None, help="client key (profile 3)")
     s.add_argument("--paced", action="store_true",
-                   help="virtual time, never ahead of the wall clock: real rates for `jezgro can` peers")
+                   help="virtual time, never ahead of the wall clock: real rates for `jezgro can` peers and a CSMS")
     s.add_argument("--station", default=None, metavar="SCRIPT",
                    help="a scripted station controller on the CAN bus (JSON steps: docs/can.md)")
     s.add_argument("--can-port", type=int, default=None, metavar="PORT",

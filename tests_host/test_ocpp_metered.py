@@ -200,3 +200,36 @@ def test_request_start_and_stop_drive_the_iso15118_session(tmp_path):
     assert (end["eventType"], end["triggerReason"], end["transactionInfo"]["stoppedReason"]) == \
         ("Ended", "RemoteStop", "Remote")
     assert c.errors_sent() == []
+
+
+def test_bpt_discharge_counts_on_the_export_register(mp, tmp_path):
+    """An ISO 15118-20 DC BPT EV (Dynamic) discharges at the station controller's -5 kW command: the
+    energy goes on Energy.Active.Export.Register, the import register never drops, and the export
+    register agrees with what the plant exported (virtual time, the CSMS unreachable: offline rules)."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "BPT",
+                                              "security_profile": 0}))
+    (fs / "ocpp_dm.json").write_text(json.dumps({
+        "AuthCtrlr.AutochargeEnabled": "true", "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
+        "OCPPCommCtrlr.OfflineThreshold": "1", "SampledDataCtrlr.TxUpdatedInterval": "1"}))
+    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
+    r = mp(f"""
+import i_run
+i_run.run({["--fs", str(fs), "--seconds", "30", "--status-ms", "1000", "--ev", "iso20-dc-bpt",
+            "--ev-loops", "150"]!r}, 0, "ChargeLoop", (1500, -5000, 3), {{"bpt_mode": "Dynamic"}})
+""", timeout=300, heap="4M")
+    s = r.data
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "SessionStop" and h["notes"]["control"] == "Dynamic" and h["notes"]["p_min_w"] <= -4500, h
+    ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
+    meter, plant = ocpp["meter"], s["plant"]
+    assert plant["export_wh"] > 0.5, plant
+    assert abs(meter["export_wh"] - plant["export_wh"]) <= 0.01 * plant["export_wh"], (meter, plant)
+    assert meter["import_wh"] <= 0.05 * plant["export_wh"] + 0.02, (meter, plant)
+    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
+    txe = [pl for a, pl in q if a == "TransactionEvent"]
+    imp = [v[0] for v in (_register(e, "Energy.Active.Import.Register") for e in txe) if v]
+    exp = [v[0] for v in (_register(e, "Energy.Active.Export.Register") for e in txe) if v]
+    assert imp == sorted(imp) and exp == sorted(exp) and exp[-1] > exp[0] + 0.3, (imp, exp)
+    assert any(_register(e, "Power.Active.Export") and _register(e, "Power.Active.Export")[0] > 500 for e in txe)

@@ -128,13 +128,18 @@ def test_power_loss_with_queued_events_and_torn_write(csms, tmp_path):
     try:
         wait_for(lambda: len(csms.calls("BootNotification")) == 2)  # after a reboot: registered again
         wait_for(lambda: len(tx_events(csms)) >= 1 + len(queued))
-        csms.send(SID, "RequestStopTransaction", {"transactionId": tx_id})
         wait_for(lambda: any(e["eventType"] == "Ended" for e in tx_events(csms)))
+        # the transaction ended at boot (its session did not survive the power loss)
+        assert csms.send(SID, "RequestStopTransaction", {"transactionId": tx_id}).status == "Rejected"
     finally:
         out = st.stop()
     mine = check_sequence(tx_events(csms), tx_id)
     assert sum(1 for e in mine if e.get("offline")) >= len(queued)
-    assert mine[-1]["eventType"] == "Ended"
+    end = mine[-1]
+    assert (end["eventType"], end["triggerReason"], end["transactionInfo"]["stoppedReason"]) == \
+        ("Ended", "AbnormalCondition", "PowerLoss")
+    assert end["offline"] is True  # queued at boot, before the CSMS was reached
+    assert end["meterValue"][0]["sampledValue"][0]["measurand"] == "Energy.Active.Import.Register"
     assert out["queue"] == 0
     assert csms.errors_sent() == []
 

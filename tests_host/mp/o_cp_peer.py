@@ -7,11 +7,8 @@ OCPP = 1
 
 
 async def main(ctx):
-    ocpp = ctx.kernel.services[OCPP]
-    while ocpp.status.obj is None or not ocpp.status.obj.registered:
-        ctx.feed()
-        await ctx.sleep_ms(100)
-    await ctx.sleep_ms(500)
+    from o_station import until_registered
+    await until_registered(ctx, OCPP, 500)
     for level, wait_ms in ((msgs.CP_B, 3000), (msgs.CP_C, 500), (msgs.CP_A, 1500), (msgs.CP_F, 1000)):
         log.append([msgs.CP_NAMES[level], ctx.send_i32(OCPP, msgs.CP_STATE, level, 50, 32, 1)])
         t0 = ctx.ticks_ms()

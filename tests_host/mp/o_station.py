@@ -17,6 +17,15 @@ def _stopped():
         return False
 
 
+async def until_registered(ctx, sid=1, then_ms=0):
+    # a test peer's start: wait for OCPP_CLIENT (sid) to be registered with its CSMS, then then_ms more
+    ocpp = ctx.kernel.services[sid]
+    while ocpp.status.obj is None or not ocpp.status.obj.registered:
+        ctx.feed()
+        await ctx.sleep_ms(100)
+    await ctx.sleep_ms(then_ms)
+
+
 def run(max_ms=60000, peers=False, reset_cause="power_on", slac=False):
     rows = [ServiceSpec(1, "OCPP_CLIENT", PRIO_LOW, 8, 64, 5000000, "services.ocpp_client",
                         max_restarts=10, period_s=60)]

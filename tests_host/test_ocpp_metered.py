@@ -225,7 +225,10 @@ i_run.run({["--fs", str(fs), "--seconds", "30", "--status-ms", "1000", "--ev", "
     ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
     meter, plant = ocpp["meter"], s["plant"]
     assert plant["export_wh"] > 0.5, plant
-    assert abs(meter["export_wh"] - plant["export_wh"]) <= 0.01 * plant["export_wh"], (meter, plant)
+    # the run stops 0.5 s after the session while the grid-side ramp-down still exports: the register
+    # reads the counters once a second, so it may lack up to one reading interval at the last power
+    lag_wh = abs(meter["p_w"]) * 1.1 / 3600
+    assert abs(meter["export_wh"] - plant["export_wh"]) <= 0.01 * plant["export_wh"] + lag_wh, (meter, plant)
     assert meter["import_wh"] <= 0.05 * plant["export_wh"] + 0.02, (meter, plant)
     q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
     txe = [pl for a, pl in q if a == "TransactionEvent"]

@@ -37,7 +37,7 @@ def needs_payload(b):
     return {"evseId": evse, "chargingNeeds": need}
 
 
-SILENT_S = 10  # a live session without EV_STATUS (1 Hz) this long: ISO15118 is gone (quarantined)
+SILENT_MS = 10000  # a live session without EV_STATUS (1 Hz) this long: ISO15118 is gone (quarantined)
 PLUGGED_CP = (msgs.CP_B, msgs.CP_C, msgs.CP_D)
 
 
@@ -51,7 +51,7 @@ class Bridge:
         self.cp_seen = False
         self.cp_level = 0
         self.serial = 0  # the ISO 15118 session of the last SESSION_STATE
-        self.last_status_s = 0
+        self.last_status_ms = cl.now()  # when ISO15118 last reported (kernel time, as it counts its 1 Hz)
         self.evse = 1  # this gateway is one EVSE (the SECC's "evse" in iso15118.json)
         self.required_told = False  # ISO15118 took ISO_AUTH_RESULT AUTH_REQUIRED
         self.sched = None  # [evse, total, unit, timeBase, periods{index: (start, limit)}]
@@ -69,8 +69,7 @@ class Bridge:
             elif t == msgs.EV_STATUS:
                 soc = msg.i32(msgs.EV_SOC)
                 cl.tx.meter.soc = soc if 0 <= soc <= 100 else None
-                from ocpp import clock as ck
-                self.last_status_s = ck.now()
+                self.last_status_ms = cl.now()
             elif t == msgs.EV_ID:
                 self._ev_detected(msg.buf[0], bytes(msg.buf[1:msg.len]).decode())
             elif t == msgs.CP_STATE:
@@ -108,8 +107,7 @@ class Bridge:
             return  # SESSION_END follows with the reason
         if serial != self.serial:
             self.serial = serial
-            from ocpp import clock as ck
-            self.last_status_s = ck.now()
+            self.last_status_ms = self.cl.now()
             if not self.cp_seen:
                 txm.plug(self.evse, True)  # the first sign of the EV
         txm.charging(self.evse, level == msgs.SESSION_AUTHORIZED)
@@ -147,8 +145,7 @@ class Bridge:
         from ocpp.ops import authorize
         authorize.tick(cl)
         ev = cl.tx.ev(self.evse)
-        from ocpp import clock as ck
-        if ev.live and ck.now() - self.last_status_s > SILENT_S:
+        if ev.live and cl.since(self.last_status_ms) > SILENT_MS:
             # ISO15118 stopped reporting mid-session (quarantined): the session is gone
             from ocpp.transaction import QUARANTINED
             cl.tx.session_end(self.evse, QUARANTINED)

@@ -1,6 +1,8 @@
 # OCPP_CLIENT benchmarks, run under MicroPython (`jezgro bench` / `make bench`):
-# heap held by the client at idle and allocated while handling the largest
-# requests, against its 64 KB budget; processing time per CALL from the CSMS
+# heap held by the client at idle, during a metered transaction and allocated
+# while handling the largest requests, against its 64 KB budget; the time from
+# an EV's authorization request to the CSMS's Authorize answer handled (loopback
+# socket, the answer fed back in-process); processing time per CALL from the CSMS
 # (parse, validate, act, encode, mask and write the CALLRESULT frame to a real
 # loopback TCP socket) against the bare json.loads + json.dumps of the same
 # text, measured in the same process.
@@ -59,6 +61,69 @@ def setup():
     srv.setblocking(False)
     c.setblocking(False)
     return k, ctx, c, srv, port
+
+
+class FakeMeter:
+    # a measurement source as power/gridmeter.GridMeter gives it: 11 kW import, counters growing
+    def __init__(self):
+        self.out = [0, 0, 11000, 0, 230.0, 16.0]
+
+    def read(self):
+        self.out[0] = (self.out[0] + 11000) & 0x3FFFFFFF
+        return self.out
+
+
+def metered_transaction(cl, srv, idle):
+    # The transaction path: heap held while a metered transaction runs (Started, Updated meter values
+    # through the persistent queue) and the time from the EV's authorization request (EV_ID at
+    # SessionSetup, Autocharge) over a real loopback socket to the CSMS's Authorize answer handled.
+    from ocpp.meter import Meter
+    txm = cl.tx
+    txm.meter = Meter(board.FS_ROOT, FakeMeter())
+    cl.dm.set("AuthCtrlr", "AutochargeEnabled", "true", force=True)
+    cl.dm.set("SampledDataCtrlr", "TxUpdatedInterval", "1", force=True)
+    gc.collect()
+    m0 = gc.mem_alloc()
+    n = 30
+    t_auth = 0
+    t_json = 0
+    for i in range(n):
+        txm.plug(1, True)
+        cl.outbox = []
+        ta = time.ticks_us()
+        cl.iso._ev_detected(1, "0A0B0C0D0E%02X" % i)  # -> Authorize queued
+        run(cl.pump())  # the CALL on the socket
+        mid = cl.pending[0]
+        drain(srv)
+        answer = json.dumps([3, mid, {"idTokenInfo": {"status": "Accepted"}}])
+        run(cl.on_text(answer))  # the CSMS's answer: decision, Updated(Authorized)
+        t_auth += time.ticks_diff(time.ticks_us(), ta)
+        tb = time.ticks_us()
+        json.loads(json.dumps({"idToken": {"idToken": "0A0B0C0D0E0F", "type": "MacAddress"}}))
+        json.loads(answer)
+        t_json += time.ticks_diff(time.ticks_us(), tb)
+        txm.charging(1, True)
+        for k in range(3):  # three meter readings with periodic Updated events
+            txm.last_s -= 1.0
+            txm.tx["1"]["last_upd"] -= 1.0
+            txm.tick(cl)
+        if i == n // 2:
+            gc.collect()
+            during = gc.mem_alloc() - m0
+        txm.session_end(1, ("StopAuthorized", "StoppedByEV"))
+        txm.plug(1, False)
+        while cl.txq.peek() is not None:
+            cl.txq.pop()
+        cl.outbox = []
+    gc.collect()
+    after = gc.mem_alloc() - m0
+    return [["metered transaction: heap held (running)", during, "bytes", "budget", BUDGET, "bytes",
+             during / BUDGET],
+            ["  idle + running transaction", idle + during, "bytes", "budget", BUDGET, "bytes",
+             (idle + during) / BUDGET],
+            ["  held after %d transactions" % n, after, "bytes", "budget", BUDGET, "bytes", after / BUDGET],
+            ["EV_ID -> Authorize on loopback -> answer handled", t_auth // n, "us", "json of both messages", t_json // n,
+             "us", t_auth / max(1, t_json)]]
 
 
 def main():
@@ -156,6 +221,7 @@ def main():
                     held / BUDGET])
     rows.insert(4, ["  of which WebSocket receive buffer", len(cl.ws.buf), "bytes", "budget", BUDGET, "bytes",
                     len(cl.ws.buf) / BUDGET])
+    rows += metered_transaction(cl, srv, idle)
     c.close()
     srv.close()
     if "--json" in sys.argv:

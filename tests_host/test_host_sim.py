@@ -113,7 +113,8 @@ def test_services_tables_match_spec_totals():
 
 def test_default_sim_talks_to_a_local_csms(tmp_path):
     out = tmp_path / "out"
-    p = subprocess.run([JEZGRO, "sim", "--seconds", "4", "--out", str(out), "--quiet"],
+    # 8 s: the EV's ChargeParameterDiscovery comes after its authorization (Autocharge: Authorize with the CSMS)
+    p = subprocess.run([JEZGRO, "sim", "--seconds", "8", "--out", str(out), "--quiet"],
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert p.returncode == 0, p.stderr + p.stdout
     s = json.loads((out / "summary.json").read_text())
@@ -123,6 +124,7 @@ def test_default_sim_talks_to_a_local_csms(tmp_path):
     log = [json.loads(x) for x in (out / "csms.jsonl").read_text().splitlines()]
     actions = [r["msg"][2] for r in log if r["dir"] == "rx" and r["msg"][0] == 2]
     assert actions[0] == "BootNotification" and "StatusNotification" in actions
+    assert "Authorize" in actions and "TransactionEvent" in actions  # the session is a transaction
     # The simulated EV's charging needs, from our SECC's ChargeParameterDiscovery through OCPP_CLIENT.
     needs = [r["msg"][3] for r in log if r["dir"] == "rx" and r["msg"][0] == 2 and r["msg"][2] == "NotifyEVChargingNeeds"]
     assert needs == [{"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase", "acChargingParameters": {

@@ -114,7 +114,9 @@ def test_evcc_sequences_timers_and_failures(mp):
     assert din["secc_saw"] == din["requests"]
     assert [n for n, _ in din["responses"]] == [q[:-3] + "Res" for q in din["requests"]]
     assert all(c.startswith("OK") for _, c in din["responses"])
-    assert din["slept"] == 4 * 100  # charge-loop pacing between the 5 CurrentDemandReq
+    # charge-loop pacing between the 5 CurrentDemandReq, and the same pace before asking again after an
+    # Ongoing answer (3 ContractAuthentication, 2 CableCheck repeats): no tight loop while the SECC waits
+    assert din["slept"] == (4 + 3 + 2) * 100
     assert din["ev"]["loops"] == 5 and din["ev"]["energy_wh"] > 0
     iso2 = r["iso2_dc"]
     assert iso2["end"] == "SessionStop" and iso2["protocol"] == ISO2

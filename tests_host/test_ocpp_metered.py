@@ -24,13 +24,16 @@ def _run(argv, cwd, timeout):
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
-def _sim(tmp_path, dm, seconds=40, extra=()):
+def _sim(tmp_path, dm, seconds=24, extra=()):
     out = tmp_path / "out"
     fs = out / "fs"
     fs.mkdir(parents=True)
     (fs / "ocpp_dm.json").write_text(json.dumps(dm))
     (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))  # the fastest ramp of the profiles
-    p = _run([JEZGRO, "sim", "--seconds", str(seconds), "--out", str(out), "--quiet", *extra], tmp_path, 240)
+    # paced: virtual time held back to the wall clock, so the CSMS's answers come in time and a loaded
+    # host slows the simulation down instead of dropping control ticks
+    p = _run([JEZGRO, "sim", "--seconds", str(seconds), "--out", str(out), "--quiet", "--paced", *extra],
+             tmp_path, 300)
     assert p.returncode == 0, p.stderr + p.stdout
     s = json.loads((out / "summary.json").read_text())
     log = [json.loads(x) for x in (out / "csms.jsonl").read_text().splitlines()]
@@ -45,7 +48,7 @@ def _register(ev, measurand):
 
 def test_default_session_is_a_metered_transaction(tmp_path):
     s, calls, errors = _sim(tmp_path, {"AuthCtrlr.AutochargeEnabled": "true",
-                                       "SampledDataCtrlr.TxUpdatedInterval": "1"}, extra=("--ev-loops", "40"))
+                                       "SampledDataCtrlr.TxUpdatedInterval": "1"}, extra=("--ev-loops", "60"))
     assert errors == []  # no CALLERROR either way: every message passed the CSMS's schema validation
     (h,) = s["iso15118"]["history"]
     assert h["end"] == "SessionStop"
@@ -77,10 +80,8 @@ def test_default_session_is_a_metered_transaction(tmp_path):
     meter = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]["meter"]
     plant = s["plant"]
     assert plant["import_wh"] > 0.3
-    # wall-clock time on a shared host: POWER_MGR's polls come irregularly (tens of ms late), which costs
-    # the control loop's measurement ~2 % here; the 1 % check runs in virtual time (next test)
-    assert abs(meter["import_wh"] - plant["import_wh"]) <= 0.03 * plant["import_wh"], (meter, plant)
-    assert meter["export_wh"] <= 0.03 * plant["import_wh"], (meter, plant)
+    assert abs(meter["import_wh"] - plant["import_wh"]) <= 0.01 * plant["import_wh"], (meter, plant)
+    assert meter["export_wh"] <= 0.01 * plant["import_wh"], (meter, plant)
     assert meter["faults"] == 0
     # the transaction's own energy: what the register grew by between Started and Ended
     assert 0 < series[-1] - series[0] <= meter["import_wh"] + 0.01
@@ -142,3 +143,96 @@ def test_offline_session_meters_within_one_percent_of_the_plant(tmp_path):
     assert txe[0]["eventType"] == "Started" and txe[-1]["eventType"] == "Ended"
     assert txe[-1]["transactionInfo"]["stoppedReason"] == "StoppedByEV"
     assert any(e.get("idToken") == {"idToken": "0A0B0C0D0E0F", "type": "MacAddress"} for e in txe)
+
+
+def test_request_start_and_stop_drive_the_iso15118_session(tmp_path):
+    """No Autocharge: the EV waits in Authorization (Ongoing) until the CSMS's RequestStartTransaction,
+    whose idToken authorizes it; RequestStopTransaction makes the SECC answer StopCharging, the EV stops
+    (PowerDelivery Stop, SessionStop) and the transaction ends Remote. The CSMS runs in this process,
+    so the simulation shares the host's loopback here."""
+    import time
+    from jezgro_host.csms import Csms
+    from waiting import wait_for
+    c = Csms(log_path=tmp_path / "csms.jsonl", heartbeat_s=60).start()
+    out = tmp_path / "out"
+    fs = out / "fs"
+    fs.mkdir(parents=True)
+    (fs / "ocpp_dm.json").write_text(json.dumps({"SampledDataCtrlr.TxUpdatedInterval": "1"}))
+    sid = "GW-REMOTE"
+    p = subprocess.Popen([JEZGRO, "sim", "--seconds", "22", "--out", str(out), "--quiet", "--paced",
+                          "--csms", c.url, "--station-id", sid, "--ev-loops", "400"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        def tx(trigger):
+            return [e for e in c.calls("TransactionEvent") if e["triggerReason"] == trigger]
+        wait_for(lambda: tx("EVDetected"), 40)
+        time.sleep(1.0)  # the EV keeps asking: Ongoing
+        assert not tx("Authorized") and not tx("ChargingStateChanged")
+        r = c.send(sid, "RequestStartTransaction", {"evseId": 1, "remoteStartId": 77,
+                                                    "idToken": {"idToken": "APP-77", "type": "Central"}})
+        assert r.status == "Accepted"
+        wait_for(lambda: [e for e in tx("ChargingStateChanged") if e["transactionInfo"]["chargingState"] == "Charging"],
+                 30)
+        tx_id = tx("RemoteStart")[0]["transactionInfo"]["transactionId"]
+        time.sleep(1.0)
+        assert c.send(sid, "RequestStopTransaction", {"transactionId": tx_id}).status == "Accepted"
+        wait_for(lambda: [e for e in c.calls("TransactionEvent") if e["eventType"] == "Ended"], 30)
+        o, e = p.communicate(timeout=120)
+        assert p.returncode == 0, e + o
+    finally:
+        if p.poll() is None:
+            p.kill()
+        c.stop()
+    s = json.loads((out / "summary.json").read_text())
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "SessionStop" and h["requests"].count("AuthorizationReq") >= 2, h
+    assert s["ev"]["result"]["detail"] == "EVSE: StopCharging", s["ev"]["result"]
+    assert h["requests"][-2:] == ["PowerDeliveryReq", "SessionStopReq"]
+    txe = c.calls("TransactionEvent")
+    assert [e["seqNo"] for e in txe] == list(range(len(txe)))
+    started = txe[0]
+    assert started["triggerReason"] == "CablePluggedIn"
+    remote = tx("RemoteStart")
+    assert remote[0]["idToken"] == {"idToken": "APP-77", "type": "Central"}
+    assert remote[0]["transactionInfo"]["remoteStartId"] == 77 and remote[0]["transactionInfo"]["transactionId"] == \
+        started["transactionInfo"]["transactionId"]
+    end = txe[-1]
+    assert (end["eventType"], end["triggerReason"], end["transactionInfo"]["stoppedReason"]) == \
+        ("Ended", "RemoteStop", "Remote")
+    assert c.errors_sent() == []
+
+
+def test_bpt_discharge_counts_on_the_export_register(mp, tmp_path):
+    """An ISO 15118-20 DC BPT EV (Dynamic) discharges at the station controller's -5 kW command: the
+    energy goes on Energy.Active.Export.Register, the import register never drops, and the export
+    register agrees with what the plant exported (virtual time, the CSMS unreachable: offline rules)."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "BPT",
+                                              "security_profile": 0}))
+    (fs / "ocpp_dm.json").write_text(json.dumps({
+        "AuthCtrlr.AutochargeEnabled": "true", "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
+        "OCPPCommCtrlr.OfflineThreshold": "1", "SampledDataCtrlr.TxUpdatedInterval": "1"}))
+    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
+    r = mp(f"""
+import i_run
+i_run.run({["--fs", str(fs), "--seconds", "30", "--status-ms", "1000", "--ev", "iso20-dc-bpt",
+            "--ev-loops", "150"]!r}, 0, "ChargeLoop", (1500, -5000, 3), {{"bpt_mode": "Dynamic"}})
+""", timeout=300, heap="4M")
+    s = r.data
+    (h,) = s["iso15118"]["history"]
+    assert h["end"] == "SessionStop" and h["notes"]["control"] == "Dynamic" and h["notes"]["p_min_w"] <= -4500, h
+    ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
+    meter, plant = ocpp["meter"], s["plant"]
+    assert plant["export_wh"] > 0.5, plant
+    # the run stops 0.5 s after the session while the grid-side ramp-down still exports: the register
+    # reads the counters once a second, so it may lack up to one reading interval at the last power
+    lag_wh = abs(meter["p_w"]) * 1.1 / 3600
+    assert abs(meter["export_wh"] - plant["export_wh"]) <= 0.01 * plant["export_wh"] + lag_wh, (meter, plant)
+    assert meter["import_wh"] <= 0.05 * plant["export_wh"] + 0.02, (meter, plant)
+    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
+    txe = [pl for a, pl in q if a == "TransactionEvent"]
+    imp = [v[0] for v in (_register(e, "Energy.Active.Import.Register") for e in txe) if v]
+    exp = [v[0] for v in (_register(e, "Energy.Active.Export.Register") for e in txe) if v]
+    assert imp == sorted(imp) and exp == sorted(exp) and exp[-1] > exp[0] + 0.3, (imp, exp)
+    assert any(_register(e, "Power.Active.Export") and _register(e, "Power.Active.Export")[0] > 500 for e in txe)

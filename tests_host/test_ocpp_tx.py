@@ -128,13 +128,18 @@ def test_power_loss_with_queued_events_and_torn_write(csms, tmp_path):
     try:
         wait_for(lambda: len(csms.calls("BootNotification")) == 2)  # after a reboot: registered again
         wait_for(lambda: len(tx_events(csms)) >= 1 + len(queued))
-        csms.send(SID, "RequestStopTransaction", {"transactionId": tx_id})
         wait_for(lambda: any(e["eventType"] == "Ended" for e in tx_events(csms)))
+        # the transaction ended at boot (its session did not survive the power loss)
+        assert csms.send(SID, "RequestStopTransaction", {"transactionId": tx_id}).status == "Rejected"
     finally:
         out = st.stop()
     mine = check_sequence(tx_events(csms), tx_id)
     assert sum(1 for e in mine if e.get("offline")) >= len(queued)
-    assert mine[-1]["eventType"] == "Ended"
+    end = mine[-1]
+    assert (end["eventType"], end["triggerReason"], end["transactionInfo"]["stoppedReason"]) == \
+        ("Ended", "AbnormalCondition", "PowerLoss")
+    assert end["offline"] is True  # queued at boot, before the CSMS was reached
+    assert end["meterValue"][0]["sampledValue"][0]["measurand"] == "Energy.Active.Import.Register"
     assert out["queue"] == 0
     assert csms.errors_sent() == []
 
@@ -170,3 +175,27 @@ def test_message_attempts_and_timeout(csms, tmp_path):
     assert [e["seqNo"] for e in evs[3:]] == [1]
     assert out["stats"]["timeouts"] == 1 and out["stats"]["queue_dropped"] == 0
     assert out["svc"]["faults"] == 0
+
+
+def test_control_pilot_is_the_plug_in(csms, tmp_path):
+    """CP_STATE from the SLAC service is the plug-in event (no ISO 15118 session needed): B starts the
+    transaction (TxStartPoint EVConnected) with Occupied, A ends it EVDeparted / EVDisconnected with
+    Available; F (EVSE fault) says nothing about the cable."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "ocpp_dm.json").write_text(json.dumps(dict(FAST, **{"TxCtrlr.TxStartPoint": "EVConnected,Authorized"})))
+    code = "import o_station, harness\nk, out = o_station.run(60000, slac=True)\nharness.result(out)\n"
+    st = station(csms, fs, code=code)
+    try:
+        wait_for(lambda: any(e["eventType"] == "Ended" for e in tx_events(csms)))
+        time.sleep(1.5)  # CP F after A: no second transaction
+    finally:
+        out = st.stop()
+    assert [x[0] for x in out["cp_peer"]] == ["B", "C", "A", "F"] and all(x[1] == 0 for x in out["cp_peer"])
+    evs = [e for e in tx_events(csms) if e["triggerReason"] != "MeterValuePeriodic"]
+    assert [(e["eventType"], e["triggerReason"]) for e in evs] == [("Started", "CablePluggedIn"),
+                                                                    ("Ended", "EVDeparted")], evs
+    assert evs[0]["transactionInfo"]["chargingState"] == "EVConnected"
+    assert evs[1]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+    assert [s["connectorStatus"] for s in csms.calls("StatusNotification")] == ["Available", "Occupied", "Available"]
+    assert csms.errors_sent() == []

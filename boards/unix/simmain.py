@@ -8,7 +8,7 @@
 #              [--scenario NAME|none]   grid plant (boards/unix/scenarios/NAME.json)
 #                                       stepped before every tick; default: clean_grid
 #              [--csms URL --station-id ID [--security-profile N] [--password P]
-#               [--ca FILE] [--cert FILE] [--key FILE]]   OCPP_CLIENT's CSMS (implies --wall)
+#               [--ca FILE] [--cert FILE] [--key FILE]]   OCPP_CLIENT's CSMS (implies --wall unless --paced)
 #              [--ev PROTOCOL|none] [--ev-at S] [--ev-loops N]   the simulated EV (ev_sim.py, our EVCC)
 #                                       against ISO15118 over loopback; default iso2-ac at 1 s, 30 loops
 #              [--pcap NAME]            the SECC captures SDP and sessions to <fs>/NAME (pcapng), the
@@ -130,7 +130,8 @@ def main(argv):
             ocpp_config.provision(opts["fs"], opts)
         except ocpp_config.ConfigError as e:
             raise SystemExit("--csms: %s" % e)
-        opts["wall"] = True
+        if not opts["paced"]:  # paced virtual time never runs ahead of the CSMS's clock either
+            opts["wall"] = True
     if _exists(opts["fs"] + "/ocpp.json"):  # provisioned here or by `jezgro sim`/`jezgro provision`
         _sim_device_model(opts["fs"])
     total_ms = int(float(opts["seconds"]) * 1000)

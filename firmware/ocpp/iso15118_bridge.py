@@ -37,7 +37,7 @@ def needs_payload(b):
     return {"evseId": evse, "chargingNeeds": need}
 
 
-SILENT_S = 10  # a live session without EV_STATUS (1 Hz) this long: ISO15118 is gone (quarantined)
+SILENT_MS = 10000  # a live session without EV_STATUS (1 Hz) this long: ISO15118 is gone (quarantined)
 PLUGGED_CP = (msgs.CP_B, msgs.CP_C, msgs.CP_D)
 
 
@@ -51,8 +51,9 @@ class Bridge:
         self.cp_seen = False
         self.cp_level = 0
         self.serial = 0  # the ISO 15118 session of the last SESSION_STATE
-        self.last_status_s = 0
+        self.last_status_ms = cl.now()  # when ISO15118 last reported (kernel time, as it counts its 1 Hz)
         self.evse = 1  # this gateway is one EVSE (the SECC's "evse" in iso15118.json)
+        self.required_told = False  # ISO15118 took ISO_AUTH_RESULT AUTH_REQUIRED
         self.sched = None  # [evse, total, unit, timeBase, periods{index: (start, limit)}]
         self.last_status = None  # the CSMS's answer to the last Notify call
         self.cert_from = -1
@@ -68,8 +69,7 @@ class Bridge:
             elif t == msgs.EV_STATUS:
                 soc = msg.i32(msgs.EV_SOC)
                 cl.tx.meter.soc = soc if 0 <= soc <= 100 else None
-                from ocpp import clock as ck
-                self.last_status_s = ck.now()
+                self.last_status_ms = cl.now()
             elif t == msgs.EV_ID:
                 self._ev_detected(msg.buf[0], bytes(msg.buf[1:msg.len]).decode())
             elif t == msgs.CP_STATE:
@@ -107,8 +107,7 @@ class Bridge:
             return  # SESSION_END follows with the reason
         if serial != self.serial:
             self.serial = serial
-            from ocpp import clock as ck
-            self.last_status_s = ck.now()
+            self.last_status_ms = self.cl.now()
             if not self.cp_seen:
                 txm.plug(self.evse, True)  # the first sign of the EV
         txm.charging(self.evse, level == msgs.SESSION_AUTHORIZED)
@@ -142,11 +141,11 @@ class Bridge:
             txm.plug(self.evse, False)  # the last sign of the EV
 
     def tick(self, cl):
+        self.require_auth()
         from ocpp.ops import authorize
         authorize.tick(cl)
         ev = cl.tx.ev(self.evse)
-        from ocpp import clock as ck
-        if ev.live and ck.now() - self.last_status_s > SILENT_S:
+        if ev.live and cl.since(self.last_status_ms) > SILENT_MS:
             # ISO15118 stopped reporting mid-session (quarantined): the session is gone
             from ocpp.transaction import QUARANTINED
             cl.tx.session_end(self.evse, QUARANTINED)
@@ -155,9 +154,10 @@ class Bridge:
 
     # --- gateway -> ISO15118 -------------------------------------------------------------------------
     def require_auth(self):
-        # OCPP_CLIENT decides every EIM authorization from now on (sent when the client starts)
-        if self.iso >= 0:
-            msgs.send_auth_result(self.cl.ctx, self.iso, msgs.AUTH_REQUIRED, 0)
+        # OCPP_CLIENT decides every EIM authorization from now on: told once ISO15118 takes it (a send to
+        # a service that is not up yet is refused, so tick() repeats it until it went through)
+        if self.iso >= 0 and not self.required_told:
+            self.required_told = msgs.send_auth_result(self.cl.ctx, self.iso, msgs.AUTH_REQUIRED, 0) == 0
 
     def auth_result(self, evse, ok):
         ev = self.cl.tx.ev(evse)

@@ -134,6 +134,7 @@ class Transactions:
         t["state"] = ev.state
         if t.get("token") is None and ev.token is not None:
             t["token"] = ev.token
+            t["remote"] = ev.remote_id
             changed = True
             self._event(evse, "Updated", trigger, token=True)
         elif changed or trigger in ("EVDetected", "CablePluggedIn"):
@@ -230,10 +231,11 @@ class Transactions:
              "transactionInfo": {"transactionId": t["id"], "chargingState": t.get("state", IDLE)}}
         if kind == "Started":
             p["evse"] = {"id": evse, "connectorId": 1}
+        if kind == "Started" or token:  # the authorization: in Started, or in the Updated that brings it
             if t.get("remote") is not None:
                 p["transactionInfo"]["remoteStartId"] = t["remote"]
-        if (kind == "Started" or token) and t.get("token"):
-            p["idToken"] = t["token"]
+            if t.get("token"):
+                p["idToken"] = t["token"]
         if measurands is not None:
             self.meter.save()  # the register a CSMS sees is never ahead of the persisted one
             mv = self.meter_values(measurands, ts, context)

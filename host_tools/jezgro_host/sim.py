@@ -315,6 +315,12 @@ def check_csms(url: str) -> None:
                         f"or run with --no-csms") from None
 
 
+def csms_clock(a, args: list[str]) -> None:
+    # a real CSMS needs real time: wall-clock, unless --paced (virtual time never ahead of the wall clock)
+    if not a.paced and "--wall" not in args:
+        args.append("--wall")
+
+
 def ocpp_section(a, url: str) -> dict:
     """The `ocpp` provisioning section of jezgro sim's --csms/--station-id/--security-profile/... options.
     Without --security-profile: wss:// is 3 with a client certificate, else 2; ws:// is 1 with a password,
@@ -370,7 +376,7 @@ def add_parser(sub) -> None:
     s.add_argument("--no-slac", action="store_true",
                    help="no SLAC: the SECC listens at once (plain Ethernet link); the pilot still runs")
     s.add_argument("--paced", action="store_true",
-                   help="virtual time, never ahead of the wall clock: real rates for `jezgro can` peers")
+                   help="virtual time, never ahead of the wall clock: real rates for `jezgro can` peers and a CSMS")
     s.add_argument("--station", default=None, metavar="SCRIPT",
                    help="a scripted station controller on the CAN bus (JSON steps: docs/can.md)")
     s.add_argument("--can-port", type=int, default=None, metavar="PORT",
@@ -419,7 +425,7 @@ def main(a) -> int:
         # `jezgro provision FILE --sim OUT` set this gateway up: its OCPP configuration is used as it is
         print(f"provisioned CSMS {json.loads(marker).get('ocpp_url')} (jezgro provision); "
               f"real sockets: wall-clock time")
-        args.append("--wall")
+        csms_clock(a, args)
     elif a.csms is not None or not a.no_csms:
         csms_url = a.csms
         if csms_url is None:
@@ -435,7 +441,7 @@ def main(a) -> int:
             if local_csms is not None:
                 local_csms.stop()
             raise
-        args.append("--wall")
+        csms_clock(a, args)
     fleet = None
     if a.config == "bridge":
         # the bridge's downstream: simulated OCPP 1.6J chargers (the `ocpp` package) at the gateway's

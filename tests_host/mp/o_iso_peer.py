@@ -41,11 +41,8 @@ def chunk(first):
 
 
 async def main(ctx):
-    ocpp = ctx.kernel.services[OCPP]
-    while ocpp.status.obj is None or not ocpp.status.obj.registered:
-        ctx.feed()
-        await ctx.sleep_ms(100)
-    await ctx.sleep_ms(300)
+    from o_station import until_registered
+    await until_registered(ctx, OCPP, 300)
     log.append(["needs", ctx.send(OCPP, msgs.EV_CHARGING_NEEDS, needs())])
     bad = needs()
     bad[1] = 9

@@ -17,9 +17,20 @@ def _stopped():
         return False
 
 
-def run(max_ms=60000, peers=False, reset_cause="power_on"):
+async def until_registered(ctx, sid=1, then_ms=0):
+    # a test peer's start: wait for OCPP_CLIENT (sid) to be registered with its CSMS, then then_ms more
+    ocpp = ctx.kernel.services[sid]
+    while ocpp.status.obj is None or not ocpp.status.obj.registered:
+        ctx.feed()
+        await ctx.sleep_ms(100)
+    await ctx.sleep_ms(then_ms)
+
+
+def run(max_ms=60000, peers=False, reset_cause="power_on", slac=False):
     rows = [ServiceSpec(1, "OCPP_CLIENT", PRIO_LOW, 8, 64, 5000000, "services.ocpp_client",
                         max_restarts=10, period_s=60)]
+    if slac:  # the control pilot (o_cp_peer as the SLAC service)
+        rows.append(ServiceSpec(2, "SLAC", PRIO_MEDIUM, 4, 16, 1000000, "o_cp_peer"))
     if peers:
         rows.append(ServiceSpec(2, "ISO15118", PRIO_MEDIUM, 4, 16, 1000000, "o_iso_peer"))
         rows.append(ServiceSpec(3, "POWER_MGR", PRIO_MEDIUM, 4, 16, 1000000, "o_power_peer"))
@@ -50,6 +61,9 @@ def run(max_ms=60000, peers=False, reset_cause="power_on"):
         out["last_callerror"] = cl.last_callerror
         out["conn_heap"] = cl.conn_heap
         out["client"] = cl.status()
+    if slac:
+        import o_cp_peer
+        out["cp_peer"] = o_cp_peer.log
     if peers:
         import o_iso_peer
         import o_power_peer

@@ -199,6 +199,7 @@ class Wallbox:
         self.fails += 1
         if self.fails == FAULT_AFTER and self.booted:
             self._status("Faulted", "OtherError", "Modbus: " + self.last_error[:40])
+            BUS.note("PROTOCOL_A", self.ch["id"], "Faulted after %d failed polls: %s" % (FAULT_AFTER, self.last_error))
 
     # --- the virtual 1.6 charger ----------------------------------------------------------------
     def _status(self, status, code="NoError", info=None):

@@ -213,7 +213,7 @@ class Wallbox:
             self.booted = True
             self.calls.append(["BootNotification", {"chargePointVendor": self.m["name"][:20],
                                                     "chargePointModel": "Modbus TCP wallbox"}])
-        elif st == self.state and self.fails < FAULT_AFTER:
+        if st == self.state and self.fails < FAULT_AFTER:
             self.seen = None
             return
         elif st != self.state and self.seen != st:

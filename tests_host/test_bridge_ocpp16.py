@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import time
 
 import pytest
 import websockets
@@ -45,6 +46,11 @@ def validate_log(records: list[dict], version: str, key: str) -> int:
 def bridge(tmp_path_factory):
     with running(tmp_path_factory.mktemp("bridge")) as b:
         yield b
+
+
+def tmp_fs(csms):
+    # the gateway's filesystem: beside the CSMS's log (bridge_run.running)
+    return csms.log_path.parent / "fs"
 
 
 def tx_events(csms, evse):
@@ -111,6 +117,7 @@ def test_schemas_and_summary_per_charger(bridge):
     n_down = validate_log(fleet.messages(), "1.6", "charger")
     n_up = validate_log([r for r in csms.records if "msg" in r], "2.0.1", "station")
     assert n_down > 40 and n_up > 30
+    time.sleep(1)  # AUDIT_LOGGER takes the bridge's events when it wakes (at least every 500 ms)
     s = stop()
     svc = {x["name"]: x for x in s["services"]}
     for name in ("PROTOCOL_A", "PROTOCOL_B", "TRANSLATOR"):
@@ -123,6 +130,14 @@ def test_schemas_and_summary_per_charger(bridge):
     assert b["CP-A"]["translator"]["rejected"] == 1  # LogStatusNotification
     assert b["CP-A"]["boot"]["model"] == "Sim16"
     assert s["bridge"]["upstream"]["queue"] == 0
+    # the audit log has the bridge's link events and rejections
+    from jezgro_host.logs import read
+    recs = [r for r in read(str(tmp_fs(csms)))[0] if r.get("ev") == "bridge"]
+    texts = [(r["svc"], r["charger"], r["text"]) for r in recs]
+    assert ("PROTOCOL_A", "CP-A", "connected") in texts and ("PROTOCOL_A", "CP-B", "connected") in texts
+    assert ("TRANSLATOR", "CP-A", "LogStatusNotification: LogStatusNotification is not translated "
+            "(docs/bridge.md)") in texts
+    assert [t for t in texts if t[2].startswith("refused 401 Unauthorized: bad credentials for CP-B")]
     # ETHERNET: the host's loopback on unix (net.json absent), and PROTOCOL_B resolved the CSMS through it
     net = svc["ETHERNET"]["status"]
     assert net["up"] and net["ip"] == "127.0.0.1" and net["counters"]["dns_lookups"] >= 1, net

@@ -144,6 +144,8 @@ class CentralSystem:
                 done = await pc.accept_upgrade(self.check)
             except (WsRefused, OSError) as e:
                 self.last_error = "upgrade: %s" % (e,)
+                if isinstance(e, WsRefused) and e.status:
+                    BUS.note("PROTOCOL_A", "", "refused %s: %s" % (e.status, e))
                 pc.drop()
                 self.pending.remove(pc)
                 continue
@@ -156,6 +158,7 @@ class CentralSystem:
                     c.stats["disconnects"] += 1
                 c.conn = pc
                 c.stats["connects"] += 1
+                BUS.note("PROTOCOL_A", c.cfg["id"], "connected")
             elif pc.handshake_expired():
                 pc.drop()
                 self.pending.remove(pc)
@@ -166,6 +169,7 @@ class CentralSystem:
         c.conn = None
         c.stats["disconnects"] += 1
         self.last_error = "%s: %s" % (c.cfg["id"], why)
+        BUS.note("PROTOCOL_A", c.cfg["id"], "disconnected: %s" % why)
 
     async def _read(self, i, c):
         conn = c.conn

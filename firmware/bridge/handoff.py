@@ -18,6 +18,7 @@ from micropython import const
 MAX_INBOX = const(20)  # source messages waiting for TRANSLATOR
 MAX_UP = const(20)  # 2.0.1 messages waiting for PROTOCOL_B
 MAX_SEEN = const(128)  # upstream keys remembered for the duplicate check
+MAX_AUDIT = const(32)  # bridge events waiting for AUDIT_LOGGER
 
 
 class Handoff:
@@ -42,6 +43,9 @@ class Handoff:
         self.down_seen = []  # keys of self.down entries ever pushed (bounded)
         # PROTOCOL_A -> TRANSLATOR: key -> [payload or None, error code or None] the charger's answer
         self.down_res = {}
+        # any bridge service -> AUDIT_LOGGER: [service, charger id, what] (link events, rejections)
+        self.audit = []
+        self.audit_dropped = 0
         self.online = False  # PROTOCOL_B: registered at the CSMS and connected
         self.dropped = 0  # entries refused because a queue was full (counted, the sender told)
         self.duplicates = 0  # upstream pushes refused as already seen (replays)
@@ -77,6 +81,13 @@ class Handoff:
             self.seen.pop(0)
         return True
 
+
+    def note(self, service, charger, text):
+        # an event for the audit log (AUDIT_LOGGER takes them); bounded, the overflow counted
+        if len(self.audit) >= MAX_AUDIT:
+            self.audit_dropped += 1
+            return
+        self.audit.append([service, charger, text[:120]])
 
     def push_down(self, key, charger, action, payload):
         if key in self.down_seen:

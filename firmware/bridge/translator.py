@@ -46,7 +46,9 @@ class Translator:
                 "csms_requests": self.csms}
 
     def _note(self, idx, action, why):
-        self.log.append([self.cfg["chargers"][idx]["id"] if idx >= 0 else "CSMS", action, why[:80]])
+        who = self.cfg["chargers"][idx]["id"] if idx >= 0 else "CSMS"
+        self.log.append([who, action, why[:80]])
+        BUS.note("TRANSLATOR", who, "%s: %s" % (action, why))
         if len(self.log) > 8:
             self.log.pop(0)
 

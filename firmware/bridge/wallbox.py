@@ -50,6 +50,7 @@ class Wallbox:
         self.fails = 0
         self.raw = None  # the last raw state value read
         self.state = None  # regmap.STATES letter
+        self.seen = None  # a new state read once, waiting for the next poll to confirm it
         self.energy = None  # Wh
         self.limit_a = None  # last current limit written, A
         self.error_word = None
@@ -121,7 +122,7 @@ class Wallbox:
             return
         if not self.todo and k.ticks_diff(k.ticks_ms(), self.poll_at) >= 0:
             self.poll_at = k.ticks_add(k.ticks_ms(), self.cfg["poll_ms"])
-            # the state last: a transition (start, stop) then carries this round's energy reading
+            # energy before state: a confirmed transition (start, stop) carries a reading taken after it
             self.todo = [n for n in ("energy_wh", "error", "state") if n in self.pts]
         if self.todo:
             name = self.todo[0]
@@ -198,6 +199,7 @@ class Wallbox:
         self.fails += 1
         if self.fails == FAULT_AFTER and self.booted:
             self._status("Faulted", "OtherError", "Modbus: " + self.last_error[:40])
+            BUS.note("PROTOCOL_A", self.ch["id"], "Faulted after %d failed polls: %s" % (FAULT_AFTER, self.last_error))
 
     # --- the virtual 1.6 charger ----------------------------------------------------------------
     def _status(self, status, code="NoError", info=None):
@@ -211,8 +213,16 @@ class Wallbox:
             self.booted = True
             self.calls.append(["BootNotification", {"chargePointVendor": self.m["name"][:20],
                                                     "chargePointModel": "Modbus TCP wallbox"}])
-        elif st == self.state and self.fails < FAULT_AFTER:
+        if st == self.state and self.fails < FAULT_AFTER:
+            self.seen = None
             return
+        elif st != self.state and self.seen != st:
+            # A new state counts once a second poll confirms it: the registers are not read at one
+            # instant, and that next poll's energy reading is taken after the change (docs/bridge.md).
+            self.seen = st
+            self.poll_at = self.ctx.ticks_ms()
+            return
+        self.seen = None
         was = self.state
         self.state = st
         if st in ("B", "X", "C") and not self.in_tx:

@@ -39,6 +39,17 @@ def _storage_records(ctx, log, boot):
         ev = persist.take_event()
 
 
+def _bridge_records(ctx, log, boot):
+    # the protocol bridge's events (link, rejections: bridge/handoff.py), in the bridge configuration only
+    from bridge.handoff import BUS
+    while BUS.audit:
+        svc, charger, text = BUS.audit[0]
+        if not log.append({"boot": boot, "t_ms": ctx.ticks_ms() & 0x3FFFFFFF, "ev": "bridge", "svc": svc,
+                           "charger": charger, "text": text}):
+            return
+        BUS.audit.pop(0)
+
+
 async def main(ctx):
     log = AuditLog(ctx.fs_root, BUDGET_BYTES)
     ctx.publish(log)
@@ -49,9 +60,12 @@ async def main(ctx):
         prev = last.get("boot", 0) if last else 0
         boot = (prev + 1) if isinstance(prev, int) and prev >= 0 else 1
         ctx.store.set("boot", boot)
+    bridge = ctx.sid_of("TRANSLATOR") >= 0
     while True:
         ctx.feed()
         _storage_records(ctx, log, boot)
+        if bridge:
+            _bridge_records(ctx, log, boot)
         msg = await ctx.receive(IDLE_MS)
         if msg is None or msg.type != msgs.AUDIT_EVENT:
             continue

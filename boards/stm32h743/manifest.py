@@ -17,9 +17,10 @@ include("$(BOARD_DIR)/manifest.py")
 package("jezgro", base_path="../../firmware")
 package("services", base_path="../../firmware")
 package("config", base_path="../../firmware")
-# The libraries the services of config/v2g.py import (power path, grid, OCPP, ISO 15118 with its EXI
+# The libraries the services of config/v2g.py and config/bridge.py import (power path, grid, OCPP, ISO 15118,
+# SLAC, the bridge, with the EXI
 # grammars: frozen, the grammar tables stay in flash instead of the GC heap).
-for _pkg in ("msgs", "power", "grid", "net", "ocpp", "exi", "iso15118", "canbus", "slac"):
+for _pkg in ("msgs", "power", "grid", "net", "ocpp", "exi", "iso15118", "canbus", "slac", "bridge"):
     package(_pkg, base_path="../../firmware")
 # The board layer: board.py and the power stage (ADC + TIM1) every CRITICAL service imports.
 # tests_host/test_board_manifest.py checks that everything boot and the service tables import is here.

@@ -287,7 +287,9 @@ def _with_ev(table, opts):
     # SECC waits for the match.
     import ev_sim
     from iso15118.secc import service_config
-    slac = not opts["no-slac"] and _sid(table, "SLAC") >= 0
+    # SLAC only with our simulated EV: an outside EV (--ev none: the iso15118 package's EVCC, jezgro ev
+    # on the loopback) has no SLAC of its own here, and a gated SECC would never answer it
+    slac = not opts["no-slac"] and opts["ev"] != "none" and _sid(table, "SLAC") >= 0
     if slac:
         _slac_provision(opts, ev_sim)
     path = opts["fs"] + "/" + service_config.FILE

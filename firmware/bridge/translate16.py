@@ -161,6 +161,7 @@ def _start(st, ch, idx, p):
              "meterValue": [energy_value(p["meterStart"], ts, "Transaction.Begin")]}
     if p.get("reservationId") is not None:
         extra["reservationId"] = p["reservationId"]
+        st.resv.pop(str(p["reservationId"]), None)  # used: no longer cancellable
     rid = st.remote.pop("%d/%d" % (idx, c), None)
     trigger = "Authorized" if ch["modbus"] is None else "CablePluggedIn"  # a wallbox starts when plugged in
     if rid is not None:  # the start a RequestStartTransaction asked for (F01.FR.25: remoteStartId reported)

@@ -10,6 +10,7 @@
 from micropython import const
 from bridge import translate16, translate201
 from bridge.translate201 import Local
+from bridge.tables201 import TO_ALL
 from bridge.handoff import BUS, MAX_UP, UP_QUEUED
 from bridge.translate16 import Untranslatable, WAIT
 from bridge.txstate import State
@@ -118,6 +119,11 @@ class Translator:
         n_down = n_out = 0
         k = self.ctx
         for key, action, p, t_ms in list(BUS.csms_in):
+            if action in TO_ALL:
+                n_d, n_o = self._to_all(key, action, p, t_ms)
+                n_down += n_d
+                n_out += n_o
+                continue
             s = self.sent.get(key)
             if s is None:
                 try:
@@ -164,3 +170,45 @@ class Translator:
             self._reply(key, payload, err)
             n_out += 1
         return n_down, n_out
+
+    def _to_all(self, key, action, p, t_ms):
+        # a request for every charger (SendLocalList, GetLocalListVersion): the same 1.6 CALL to each,
+        # keyed "<key>#<charger>", the answers combined once all are in or DOWN_WAIT_MS has passed
+        k = self.ctx
+        s = self.sent.get(key)
+        if s is None:
+            try:
+                a16, p16 = translate201.request_all(action, p)
+            except MALFORMED as x:
+                self.csms["malformed"] += 1
+                self._reply(key, None, ("FormatViolation", "%s: %s" % (action, x)))
+                return 0, 1
+            targets = translate201.all_chargers(self.cfg)
+            for i in targets:
+                BUS.push_down("%s#%d" % (key, i), i, a16, p16)
+            self.sent[key] = s = [action, {}, -1, targets]
+            self.csms["forwarded"] += 1
+            if targets:
+                return len(targets), 0
+        got = s[1]
+        for i in s[3]:
+            if i not in got:
+                res = BUS.down_res.pop("%s#%d" % (key, i), None)
+                if res is not None:
+                    got[i] = res
+        late = k.ticks_diff(k.ticks_ms(), t_ms) >= DOWN_WAIT_MS
+        if len(got) < len(s[3]) and not late:
+            return 0, 0
+        results = []
+        for i in s[3]:
+            res = got.get(i) or [None, "no answer in time"]
+            if res[0] is None:
+                self.csms["no_answer"] += 1
+                self._note(i, action, "charger: %s" % (res[1],))
+            results.append((i, res[0], res[1] if res[0] is None else None))
+        try:
+            payload, err = translate201.combine(self.cfg, action, results), None
+        except MALFORMED as x:
+            payload, err = None, ("GenericError", "a charger's %s answer unusable: %s" % (action, x))
+        self._reply(key, payload, err)
+        return 0, 1

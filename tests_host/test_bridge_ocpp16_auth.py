@@ -1,0 +1,133 @@
+"""The protocol bridge, CSMS -> 1.6J charger: reservations (ReserveNow/CancelReservation to the charger of the
+EVSE, ids, expiry, idToken <-> idTag, statuses both ways, the charger's Reserved status upstream) and the local
+authorization list (SendLocalList/GetLocalListVersion to every charger, the answers combined). Real peers: the
+`ocpp` package's v201 CSMS and v16 chargers, schema validation on at both ends and again over both logs."""
+from __future__ import annotations
+
+import pytest
+
+from jezgro_host.bridge_run import running_booted
+from test_bridge_ocpp16 import schemas_and_faults
+import waiting
+
+GW = "GW-BRIDGE"
+EXPIRY = "2030-01-01T12:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory):
+    with running_booted(tmp_path_factory.mktemp("bridge_auth")) as b:
+        yield b
+
+
+def reserve(csms, rid, evse, tag="RES-TAG", **extra):
+    p = {"id": rid, "expiryDateTime": EXPIRY, "idToken": {"idToken": tag, "type": "ISO14443"}, **extra}
+    if evse is not None:
+        p["evseId"] = evse
+    return csms.send(GW, "ReserveNow", p).status
+
+
+def test_reserve_now_reaches_the_chargers_connector(bridge):
+    csms, fleet, _ = bridge
+    assert reserve(csms, 41, 2, groupIdToken={"idToken": "GROUP-1", "type": "Central"}) == "Accepted"
+    assert fleet.received("CP-B", "ReserveNow") == [{"connector_id": 1, "expiry_date": EXPIRY, "id_tag": "RES-TAG",
+                                                      "reservation_id": 41, "parent_id_tag": "GROUP-1"}]
+    assert fleet.received("CP-A", "ReserveNow") == []
+    # the charger reports the connector Reserved: the CSMS sees EVSE 2 Reserved
+    fleet.status("CP-B", "Reserved")
+    waiting.wait_for(lambda: [s for s in csms.calls("StatusNotification")
+                              if s["evseId"] == 2 and s["connectorStatus"] == "Reserved"])
+    # another reservation of the same connector: the charger's Occupied reaches the CSMS as Occupied
+    assert reserve(csms, 42, 2) == "Occupied"
+    # cancelled on the charger that took it; then it is unknown: Rejected without asking a charger
+    assert csms.send(GW, "CancelReservation", {"reservationId": 41}).status == "Accepted"
+    assert fleet.received("CP-B", "CancelReservation") == [{"reservation_id": 41}]
+    fleet.status("CP-B", "Available")
+    n = len(fleet.received("CP-B", "CancelReservation"))
+    assert csms.send(GW, "CancelReservation", {"reservationId": 41}).status == "Rejected"
+    assert csms.send(GW, "CancelReservation", {"reservationId": 999}).status == "Rejected"
+    assert len(fleet.received("CP-B", "CancelReservation")) == n
+
+
+def test_reservation_used_by_a_transaction(bridge):
+    csms, fleet, _ = bridge
+    assert reserve(csms, 43, 1, tag="RES-A") == "Accepted"
+    assert fleet.received("CP-A", "ReserveNow")[-1]["connector_id"] == 1
+    from ocpp.v16 import call
+    from jezgro_host.chargers16 import now_iso
+    r = fleet.call("CP-A", call.StartTransaction(connector_id=1, id_tag="RES-A", meter_start=0, timestamp=now_iso(),
+                                                 reservation_id=43))
+    started = waiting.wait_for(lambda: [e for e in csms.calls("TransactionEvent")
+                                        if e.get("reservationId") == 43 and e["eventType"] == "Started"])
+    assert started[0]["evse"]["id"] == 1
+    fleet.stop_tx("CP-A", r.transaction_id)
+    # a used reservation cannot be cancelled any more: Rejected by the gateway, not sent
+    assert csms.send(GW, "CancelReservation", {"reservationId": 43}).status == "Rejected"
+    assert fleet.received("CP-A", "CancelReservation") == []
+
+
+def test_reservations_the_gateway_refuses(bridge):
+    csms, fleet, _ = bridge
+    n = len(fleet.received("CP-A", "ReserveNow")) + len(fleet.received("CP-B", "ReserveNow"))
+    assert reserve(csms, 50, None) == "Rejected"  # any EVSE: not spread over chargers (docs/bridge.md)
+    assert reserve(csms, 51, 9) == "Rejected"  # no charger's EVSE
+    assert len(fleet.received("CP-A", "ReserveNow")) + len(fleet.received("CP-B", "ReserveNow")) == n
+
+
+def send_list(csms, version, kind, entries):
+    return csms.send(GW, "SendLocalList", {"versionNumber": version, "updateType": kind,
+                                           "localAuthorizationList": entries})
+
+
+def entry(tag, status=None, **info):
+    e = {"idToken": {"idToken": tag, "type": "ISO14443"}}
+    if status is not None:
+        e["idTokenInfo"] = {"status": status, **info}
+    return e
+
+
+def test_local_list_to_every_charger(bridge):
+    csms, fleet, _ = bridge
+    r = send_list(csms, 1, "Full", [entry("CARD-1", "Accepted", cacheExpiryDateTime=EXPIRY,
+                                          groupIdToken={"idToken": "FLEET-7", "type": "Central"}, language1="en"),
+                                    entry("CARD-2", "NotAtThisTime"), entry("CARD-3", "Blocked")])
+    assert r.status == "Accepted" and r.status_info is None
+    for cid in ("CP-A", "CP-B"):
+        got = fleet.received(cid, "SendLocalList")[-1]
+        assert got["list_version"] == 1 and got["update_type"] == "Full"
+        assert fleet.cps[cid].local_list == {
+            "CARD-1": {"status": "Accepted", "expiry_date": EXPIRY, "parent_id_tag": "FLEET-7"},
+            "CARD-2": {"status": "Invalid"}, "CARD-3": {"status": "Blocked"}}
+    assert csms.send(GW, "GetLocalListVersion", {}).version_number == 1
+    # a Differential: an entry without idTokenInfo is removed
+    assert send_list(csms, 2, "Differential", [entry("CARD-2"), entry("CARD-4", "Accepted")]).status == "Accepted"
+    assert set(fleet.cps["CP-A"].local_list) == set(fleet.cps["CP-B"].local_list) == {"CARD-1", "CARD-3", "CARD-4"}
+
+
+def test_local_list_answers_combined(bridge):
+    csms, fleet, _ = bridge
+    # one charger fails: Failed, the charger named; the version the CSMS reads back is the lowest
+    fleet.cps["CP-B"].local_list_status = "Failed"
+    r = send_list(csms, 3, "Differential", [entry("CARD-5", "Accepted")])
+    fleet.cps["CP-B"].local_list_status = "Accepted"
+    assert r.status == "Failed" and r.status_info["reason_code"] == "ChargerFailed"
+    assert "CP-B" in r.status_info["additional_info"] and "CP-A" not in r.status_info["additional_info"]
+    assert (fleet.cps["CP-A"].local_list_version, fleet.cps["CP-B"].local_list_version) == (3, 2)
+    assert csms.send(GW, "GetLocalListVersion", {}).version_number == 2
+    # the same version again: CP-B takes it, CP-A has it already -> VersionMismatch (the CSMS sends a Full list)
+    r = send_list(csms, 3, "Differential", [entry("CARD-5", "Accepted")])
+    assert r.status == "VersionMismatch" and "CP-A" in r.status_info["additional_info"]
+    assert csms.send(GW, "GetLocalListVersion", {}).version_number == 3
+    # a charger away: Failed at once, and its version counts as 0
+    fleet.disconnect("CP-B")
+    waiting.wait_for(lambda: not fleet.connected("CP-B"))
+    r = send_list(csms, 4, "Full", [entry("CARD-1", "Accepted")])
+    assert r.status == "Failed" and "CP-B not connected" in r.status_info["additional_info"]
+    assert fleet.cps["CP-A"].local_list == {"CARD-1": {"status": "Accepted"}}
+    assert csms.send(GW, "GetLocalListVersion", {}).version_number == 0
+    fleet.connect("CP-B")
+
+
+def test_schemas_both_ends(bridge):
+    tr = schemas_and_faults(*bridge, at_least=10)
+    assert tr["forwarded"] >= 12 and tr["malformed"] == 0

@@ -49,6 +49,27 @@ def test_reserve_now_reaches_the_chargers_connector(bridge):
     assert len(fleet.received("CP-B", "CancelReservation")) == n
 
 
+def test_reservation_ending_on_the_charger(bridge):
+    # 1.6 has no message for it: the connector going Available from Reserved is the charger's word
+    csms, fleet, _ = bridge
+    past = "2020-01-01T00:00:00Z"
+    for rid, expiry, gone in ((44, past, "Expired"), (45, EXPIRY, "Removed")):
+        assert csms.send(GW, "ReserveNow", {"id": rid, "expiryDateTime": expiry, "evseId": 1,
+                                            "idToken": {"idToken": "T", "type": "ISO14443"}}).status == "Accepted"
+        fleet.cps["CP-A"].reservations.clear()  # the charger expires / drops it
+        fleet.status("CP-A", "Reserved")
+        fleet.status("CP-A", "Available")
+        waiting.wait_for(lambda rid=rid: [u for u in csms.calls("ReservationStatusUpdate")
+                                          if u["reservationId"] == rid])
+        assert [u["reservationUpdateStatus"] for u in csms.calls("ReservationStatusUpdate")
+                if u["reservationId"] == rid] == [gone]
+    n = len(csms.calls("StatusNotification"))
+    fleet.status("CP-A", "Available")  # no reservation any more: nothing more (the status itself goes up)
+    waiting.wait_for(lambda: len(csms.calls("StatusNotification")) > n)
+    assert len(csms.calls("ReservationStatusUpdate")) == 2
+    assert csms.send(GW, "CancelReservation", {"reservationId": 45}).status == "Rejected"
+
+
 def test_reservation_used_by_a_transaction(bridge):
     csms, fleet, _ = bridge
     assert reserve(csms, 43, 1, tag="RES-A") == "Accepted"

@@ -96,7 +96,7 @@ class Translator:
                         stats["queued"] += 1
                 if ans is None:
                     ans = [CALLRESULT, res]
-                if action in CHANGES_STATE or [u for u in ups if u[3] == UP_QUEUED]:
+                if action in CHANGES_STATE or self.st.dirty or [u for u in ups if u[3] == UP_QUEUED]:
                     self.st.remember(key, ans)
                     self.st.save()
             if ans[0] == CALLERROR:

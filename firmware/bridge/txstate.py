@@ -53,10 +53,12 @@ class State:
         # str(reservationId) -> [charger index, 1.6 connectorId, expiry] of a reservation a charger accepted
         self.resv = d.get("resv", {})
         self.heartbeat_s = heartbeat_s
+        self.dirty = False  # changed by a CALL that is not in translator.CHANGES_STATE: save it too
         self.boot = [None] * n_chargers  # the charger's BootNotification (vendor, model, ...)
         self.stats = [dict((k, 0) for k in STATS) for _ in range(n_chargers)]
 
     def save(self):
+        self.dirty = False
         return persist.save_json(self.path, {"next": self.next, "tx": self.tx, "memo": self.memo,
                                              "auth": self.auth, "remote": self.remote, "profiles": self.profiles, "resv": self.resv})
 

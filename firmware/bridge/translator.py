@@ -11,7 +11,7 @@ from micropython import const
 from bridge import translate16, translate201
 from bridge.translate201 import Local
 from bridge.tables201 import TO_ALL
-from bridge.handoff import BUS, MAX_UP, UP_QUEUED
+from bridge.handoff import BUS, MAX_UP, MAX_UP_BYTES, UP_QUEUED
 from bridge.translate16 import Untranslatable, WAIT
 from bridge.txstate import State
 from ocpp.rpc import CALLRESULT, CALLERROR
@@ -43,7 +43,7 @@ class Translator:
             out[ch["id"]] = {"stats": self.st.stats[i], "boot": self.st.boot[i],
                              "open_tx": [t["id"] for t in self.st.tx.values() if t["charger"] == i]}
         return {"chargers": out, "inbox": len(BUS.inbox), "up": len(BUS.up), "duplicates": BUS.duplicates,
-                "dropped": BUS.dropped, "online": BUS.online, "log": self.log, "latency_ms": self.latency_ms,
+                "refused": BUS.refused, "inbox_bytes": BUS.inbox_bytes, "up_bytes": BUS.up_bytes, "online": BUS.online, "log": self.log, "latency_ms": self.latency_ms,
                 "csms_requests": self.csms}
 
     def _note(self, idx, action, why):
@@ -53,14 +53,22 @@ class Translator:
         if len(self.log) > 8:
             self.log.pop(0)
 
+    def _rollback(self):
+        # undo what a translation changed: the state as last saved (every translation that changes it
+        # saves it), with the counters and boot records, which are not saved
+        old = self.st
+        self.st = State(self.ctx.fs_root, len(self.cfg["chargers"]), self.cfg["heartbeat_s"])
+        self.st.stats = old.stats
+        self.st.boot = old.boot
+
     def step(self):
         # -> (answers put, upstream messages put)
         n_ans = n_up = 0
         k = self.ctx
         for e in list(BUS.inbox):
-            if len(BUS.up) > MAX_UP - 4:
+            if len(BUS.up) > MAX_UP - 4 or (BUS.up and BUS.up_bytes + 2 * e[5] > MAX_UP_BYTES):
                 break  # back-pressure: nothing is translated that could not be put upstream whole
-            key, idx, action, p, t_ms = e
+            key, idx, action, p, t_ms = e[:5]
             stats = self.st.stats[idx]
             ans = self.st.answered(key)
             if ans is not None:
@@ -78,11 +86,13 @@ class Translator:
                     ans = [CALLERROR, [u.code, str(u)]]
                     self._note(idx, action, str(u))
                 except MALFORMED as x:
-                    self.st = State(k.fs_root, len(self.cfg["chargers"]), self.cfg["heartbeat_s"])
-                    self.st.stats[idx] = stats  # the counters are not part of the saved state
+                    self._rollback()
                     res, ups = None, []
                     ans = _format_error(action, x)
                     self._note(idx, action, "malformed: %s" % (x,))
+                if not BUS.up_fits(ups):
+                    self._rollback()  # the upstream queue is full (count or bytes): wait, translate again later
+                    break
                 if res == WAIT:
                     for part, a, up, kind in ups:
                         if BUS.push_up(key + "/" + part, a, up, kind):

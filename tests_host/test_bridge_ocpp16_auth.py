@@ -4,6 +4,8 @@ authorization list (SendLocalList/GetLocalListVersion to every charger, the answ
 `ocpp` package's v201 CSMS and v16 chargers, schema validation on at both ends and again over both logs."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from jezgro_host.bridge_run import running_booted
@@ -152,3 +154,31 @@ def test_local_list_answers_combined(bridge):
 def test_schemas_both_ends(bridge):
     tr = schemas_and_faults(*bridge, at_least=10)
     assert tr["forwarded"] >= 12 and tr["malformed"] == 0
+
+
+COMBINE = r"""
+import json
+from bridge.translate201 import combine
+cfg = {"chargers": [{"id": "CP-A"}, {"id": "CP-B"}, {"id": "CP-C"}]}
+ok = {"status": "Accepted"}
+for rs in ([(0, ok, None), (1, ok, None)], [(0, ok, None), (1, {"status": "NotSupported"}, None)],
+           [(0, {"status": "VersionMismatch"}, None), (1, None, "no answer in 8000 ms"), (2, ok, None)], []):
+    print(json.dumps(combine(cfg, "SendLocalList", rs)))
+print(json.dumps(combine(cfg, "GetLocalListVersion", [(0, {"listVersion": 7}, None), (1, {"listVersion": -1}, None)])))
+print(json.dumps(combine(cfg, "GetLocalListVersion", [(0, {"listVersion": 7}, None), (1, {"listVersion": 9}, None)])))
+"""
+
+
+def test_combine_rule():
+    # unit test of the documented rule (docs/bridge.md) on the cases the chargers above cannot produce
+    from jezgro_host.mp import run_code
+    r = run_code(COMBINE)
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert out[0] == {"status": "Accepted"}
+    assert out[1] == {"status": "Failed", "statusInfo": {"reasonCode": "ChargerFailed",
+                                                         "additionalInfo": "CP-B NotSupported"}}
+    assert out[2] == {"status": "VersionMismatch", "statusInfo": {
+        "reasonCode": "ChargerFailed", "additionalInfo": "CP-A VersionMismatch; CP-B no answer in 8000 ms"}}
+    assert out[3]["status"] == "Failed" and out[3]["statusInfo"]["reasonCode"] == "NoCharger"
+    assert out[4] == {"versionNumber": 0} and out[5] == {"versionNumber": 7}

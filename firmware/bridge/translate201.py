@@ -245,6 +245,9 @@ def combine(cfg, action, results):
             v = v if isinstance(v, int) and v > 0 else 0  # -1 (no list support) and no answer count as 0
             low = v if low is None or v < low else low
         return {"versionNumber": low or 0}
+    if not results:
+        return {"status": "Failed", "statusInfo": {"reasonCode": "NoCharger",
+                                                   "additionalInfo": "no OCPP 1.6 charger takes a local list"}}
     worst = "Accepted"
     failed = []
     for idx, res, why in results:

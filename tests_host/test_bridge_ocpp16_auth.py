@@ -129,6 +129,7 @@ def test_local_list_to_every_charger(bridge):
 
 def test_local_list_answers_combined(bridge):
     csms, fleet, _ = bridge
+    assert send_list(csms, 2, "Full", [entry("CARD-1", "Accepted")]).status == "Accepted"  # both at version 2
     # one charger fails: Failed, the charger named; the version the CSMS reads back is the lowest
     fleet.cps["CP-B"].local_list_status = "Failed"
     r = send_list(csms, 3, "Differential", [entry("CARD-5", "Accepted")])
@@ -182,3 +183,43 @@ def test_combine_rule():
         "reasonCode": "ChargerFailed", "additionalInfo": "CP-A VersionMismatch; CP-B no answer in 8000 ms"}}
     assert out[3]["status"] == "Failed" and out[3]["statusInfo"]["reasonCode"] == "NoCharger"
     assert out[4] == {"versionNumber": 0} and out[5] == {"versionNumber": 7}
+
+
+FAN_OUT = r"""
+import json
+import board
+from bridge import config
+from bridge.handoff import BUS
+from bridge.translator import Translator
+
+class Ctx:
+    fs_root = board.FS_ROOT
+    now = 0
+    def ticks_ms(self): return self.now
+    def ticks_diff(self, a, b): return a - b
+
+ctx = Ctx()
+cfg = config.parse(json.dumps({"port": 9016, "chargers": [
+    {"id": "CP-A", "password": "cp-a-secret-0123456789"}, {"id": "CP-B", "password": "cp-b-secret-0123456789"}]}))
+t = Translator(ctx, cfg)
+BUS.csms_in.append(["c/9", "GetLocalListVersion", {}, 0])
+print(t.step_csms(), [(d[0], d[1], d[2]) for d in BUS.down])
+BUS.down_res["c/9#0"] = [{"listVersion": 4}, None]
+print(t.step_csms(), BUS.csms_out)
+ctx.now = 9000  # CP-B never answered in time
+print(t.step_csms(), BUS.csms_out, t.csms["no_answer"])
+BUS.down_res["c/9#1"] = [{"listVersion": 4}, None]  # ... and then it does
+t.step_csms()
+print(list(BUS.down_res), t.csms["late_answers"])
+"""
+
+
+def test_fan_out_waits_for_every_charger_and_drops_late_answers(tmp_path):
+    from jezgro_host.mp import run_code
+    r = run_code(FAN_OUT, fs_root=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0] == "(2, 0) [('c/9#0', 0, 'GetLocalListVersion'), ('c/9#1', 1, 'GetLocalListVersion')]"
+    assert out[1] == "(0, 0) []"
+    assert out[2] == "(0, 1) [['9', {'versionNumber': 0}, None]] 1"
+    assert out[3] == "[] 1"

@@ -35,7 +35,8 @@ class Translator:
         self.log = []  # the last untranslatable or malformed messages (charger, action, why)
         self.latency_ms = 0  # arrival -> answer of the last message answered
         self.sent = {}  # key of a CSMS request -> [action, memo for translate201.answer, charger] once sent down
-        self.csms = {"forwarded": 0, "answered_locally": 0, "not_supported": 0, "no_answer": 0, "malformed": 0}
+        self.csms = {"forwarded": 0, "answered_locally": 0, "not_supported": 0, "no_answer": 0, "malformed": 0,
+                     "late_answers": 0}
 
     def status(self):
         out = {}
@@ -124,10 +125,20 @@ class Translator:
         BUS.done_csms(key)
         self.sent.pop(key, None)
 
+    def _drop_late(self):
+        # a charger's answer that came after its request was answered without it (DOWN_WAIT_MS passed)
+        # would stay in down_res for ever: dropped here, counted
+        for rk in list(BUS.down_res):
+            base = rk.split("#")[0]
+            if base not in self.sent and not [e for e in BUS.csms_in if e[0] == base]:
+                BUS.down_res.pop(rk)
+                self.csms["late_answers"] += 1
+
     def step_csms(self):
         # -> (CALLs put for the chargers, answers put for the CSMS)
         n_down = n_out = 0
         k = self.ctx
+        self._drop_late()
         for key, action, p, t_ms in list(BUS.csms_in):
             if action in TO_ALL:
                 n_d, n_o = self._to_all(key, action, p, t_ms)

@@ -42,6 +42,18 @@ def validate_log(records: list[dict], version: str, key: str) -> int:
     return n
 
 
+def schemas_and_faults(csms, fleet, stop, at_least: int) -> dict:
+    """Both logs against the schemas, no CALLERROR from the CSMS, the bridge services without faults;
+    -> TRANSLATOR's csms_requests counters of the SUMMARY (the gateway is stopped)."""
+    assert validate_log(fleet.messages(), "1.6", "charger") > at_least
+    assert validate_log([r for r in csms.records if "msg" in r], "2.0.1", "station") > at_least
+    assert csms.errors_sent() == []
+    s = stop()
+    svc = {x["name"]: x for x in s["services"]}
+    assert all(svc[n]["faults"] == 0 for n in ("PROTOCOL_A", "PROTOCOL_B", "TRANSLATOR"))
+    return s["bridge"]["handoff"]["csms_requests"]
+
+
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory):
     with running(tmp_path_factory.mktemp("bridge")) as b:
@@ -183,6 +195,16 @@ def test_map_tables_use_only_schema_values():
     assert set(t2.CONFIG_STATUS.values()) <= _enum("v201", "SetVariablesResponse.json", "SetVariableStatusEnumType")
     assert set(t2.TO_CHARGER) <= {p.name[:-len("Request.json")] for p in _schemas("v201")}
     assert {v[0] for v in t2.TO_CHARGER.values()} <= {p.name[:-len(".json")] for p in _schemas("v16")}
+    assert set(t2.RESERVE_STATUS) == _enum("v16", "ReserveNowResponse.json", "", "status")
+    assert set(t2.RESERVE_STATUS.values()) <= _enum("v201", "ReserveNowResponse.json", "ReserveNowStatusEnumType")
+    assert set(t2.CANCEL_STATUS) == _enum("v16", "CancelReservationResponse.json", "", "status")
+    assert set(t2.CANCEL_STATUS.values()) <= _enum("v201", "CancelReservationResponse.json",
+                                                   "CancelReservationStatusEnumType")
+    assert set(t2.LOCAL_LIST_STATUS) == _enum("v16", "SendLocalListResponse.json", "", "status")
+    assert set(t2.LOCAL_LIST_STATUS.values()) <= _enum("v201", "SendLocalListResponse.json",
+                                                       "SendLocalListStatusEnumType")
+    assert set(t2.TO_ALL) <= set(t2.TO_CHARGER)
     r = jezgro("bridge", "map")
     assert r.returncode == 0 and "| SuspendedEVSE | Occupied | SuspendedEVSE |" in r.stdout, r.stderr
     assert "| SampledDataCtrlr | TxUpdatedInterval | MeterValueSampleInterval |" in r.stdout
+    assert "| VersionMismatch | VersionMismatch |" in r.stdout and "| Occupied | Occupied |" in r.stdout

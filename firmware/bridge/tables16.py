@@ -85,7 +85,9 @@ FROM_CHARGER = {
     "Heartbeat": ("local", "currentTime from the gateway's clock"),
     "StatusNotification": ("up", "StatusNotification of the charger's EVSE (STATUS table); in a transaction a "
                                  "change of chargingState is also a TransactionEvent Updated "
-                                 "(ChargingStateChanged); connectorId 0 is kept local"),
+                                 "(ChargingStateChanged); Available on a connector with a reservation passed on "
+                                 "is also a ReservationStatusUpdate (Expired after its expiry, else Removed); "
+                                 "connectorId 0 is kept local"),
     "Authorize": ("ask", "Authorize {idToken, type id_token_type} -> idTagInfo (AUTH_STATUS table); "
                          "cached for offline use"),
     "StartTransaction": ("up", "TransactionEvent Started (seqNo 0, Authorized, Transaction.Begin meter value); "

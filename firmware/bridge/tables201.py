@@ -20,7 +20,20 @@ TO_CHARGER = {
     "UnlockConnector": ("UnlockConnector", "evseId -> connectorId"),
     "ChangeAvailability": ("ChangeAvailability", "with evse: Operative/Inoperative of that connector"),
     "TriggerMessage": ("TriggerMessage", "with evse: BootNotification, Heartbeat, MeterValues, StatusNotification"),
+    "ReserveNow": ("ReserveNow", "evseId -> connectorId (required: a reservation of any EVSE is Rejected), id -> "
+                   "reservationId, expiryDateTime -> expiryDate, idToken.idToken -> idTag, groupIdToken.idToken -> "
+                   "parentIdTag (connectorType not sent); status by RESERVE_STATUS"),
+    "CancelReservation": ("CancelReservation", "to the charger that accepted that reservationId (Rejected when "
+                          "none did); status by CANCEL_STATUS"),
+    "SendLocalList": ("SendLocalList", "to EVERY charger: versionNumber -> listVersion, updateType as is, "
+                      "idToken.idToken -> idTag, idTokenInfo -> idTagInfo (ID_TAG_INFO); answers combined by "
+                      "LOCAL_LIST_STATUS"),
+    "GetLocalListVersion": ("GetLocalListVersion", "to EVERY charger: the lowest listVersion answered (-1 "
+                            "unsupported and no answer count as 0)"),
 }
+
+# CSMS requests that go to every charger at once (the answers combined), not to one EVSE's charger
+TO_ALL = ("SendLocalList", "GetLocalListVersion")
 
 # 2.0.1 chargingProfilePurpose -> 1.6 (None: refused, the CSMS is told Rejected)
 PURPOSE = {
@@ -65,3 +78,17 @@ CONFIG_STATUS = {"Accepted": "Accepted", "Rejected": "Rejected", "RebootRequired
 TRIGGERS = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
 # 1.6 TriggerMessageStatus -> 2.0.1 TriggerMessageStatusEnumType
 TRIGGER_STATUS = {"Accepted": "Accepted", "Rejected": "Rejected", "NotImplemented": "NotImplemented"}
+# 1.6 ReservationStatus -> 2.0.1 ReserveNowStatusEnumType (the same five words)
+RESERVE_STATUS = {"Accepted": "Accepted", "Faulted": "Faulted", "Occupied": "Occupied", "Rejected": "Rejected",
+                  "Unavailable": "Unavailable"}
+# 1.6 CancelReservationStatus -> 2.0.1 CancelReservationStatusEnumType
+CANCEL_STATUS = {"Accepted": "Accepted", "Rejected": "Rejected"}
+# 2.0.1 idTokenInfo field -> 1.6 idTagInfo field (status through tables16.AUTH_STATUS; the other
+# 2.0.1 fields, chargingPriority, language, personalMessage, evseId, have no 1.6 place and are dropped)
+ID_TAG_INFO = (("status", "status"), ("cacheExpiryDateTime", "expiryDate"), ("groupIdToken.idToken", "parentIdTag"))
+# SendLocalList: 1.6 UpdateStatus of each charger -> 2.0.1 SendLocalListStatusEnumType. The CSMS gets
+# Accepted only when every charger answered Accepted; else VersionMismatch when any charger said so
+# (the CSMS then sends a Full list), else Failed with statusInfo naming the chargers (reasonCode
+# "ChargerFailed"). A charger away or silent counts as Failed.
+LOCAL_LIST_STATUS = {"Accepted": "Accepted", "Failed": "Failed", "NotSupported": "Failed",
+                     "VersionMismatch": "VersionMismatch"}

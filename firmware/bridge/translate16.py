@@ -122,7 +122,26 @@ def _status(st, ch, idx, p):
     if tx is not None and s[1] is not None and s[1] != tx["state"]:
         tx["state"] = s[1]
         ups.append(("t", "TransactionEvent", _event(tx, "Updated", "ChargingStateChanged", ts), UP_QUEUED))
+    if p["status"] == "Available":
+        ups += _reservation_ended(st, idx, c)
     return ups
+
+
+def _reservation_ended(st, idx, c):
+    # 1.6 has no message for the end of a reservation: a connector with a reservation the gateway
+    # passed on that becomes Available (no transaction used it, the CSMS did not cancel it) had it
+    # expired or dropped by the charger -> ReservationStatusUpdate Expired (its expiry passed) or Removed
+    for rid, r in list(st.resv.items()):
+        if r[0] == idx and r[1] == c:
+            st.resv.pop(rid)
+            st.dirty = True
+            try:
+                gone = "Expired" if clock.parse(r[2]) <= clock.now() + 1 else "Removed"
+            except ValueError:
+                gone = "Expired"
+            return [("r", "ReservationStatusUpdate", {"reservationId": int(rid), "reservationUpdateStatus": gone},
+                     UP_CALL)]
+    return []
 
 
 def _authorize(st, ch, p, reply, online, offline_auth, key):
@@ -161,6 +180,7 @@ def _start(st, ch, idx, p):
              "meterValue": [energy_value(p["meterStart"], ts, "Transaction.Begin")]}
     if p.get("reservationId") is not None:
         extra["reservationId"] = p["reservationId"]
+        st.resv.pop(str(p["reservationId"]), None)  # used: no longer cancellable
     rid = st.remote.pop("%d/%d" % (idx, c), None)
     trigger = "Authorized" if ch["modbus"] is None else "CablePluggedIn"  # a wallbox starts when plugged in
     if rid is not None:  # the start a RequestStartTransaction asked for (F01.FR.25: remoteStartId reported)

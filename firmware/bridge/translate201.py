@@ -4,6 +4,7 @@
 # CSMS gets that CALLERROR) or is answered at once (Local: Rejected and the like); a charger that
 # is away or silent gets the answer of no_answer().
 from bridge import tables201 as T
+from bridge.tables16 import AUTH_STATUS
 from bridge.translate16 import Untranslatable
 from ocpp import clock
 
@@ -21,8 +22,8 @@ def for_charger(cfg, action, p):
     if action not in T.TO_CHARGER:
         return False
     if action in ("RequestStartTransaction", "RequestStopTransaction", "SetChargingProfile", "ClearChargingProfile",
-                  "GetCompositeSchedule", "UnlockConnector"):
-        return True
+                  "GetCompositeSchedule", "UnlockConnector", "ReserveNow", "CancelReservation") or action in T.TO_ALL:
+        return True  # (a reservation without evseId is Rejected: the chargers' connectors are the only ones)
     if action in ("Reset",):
         return p.get("evseId") is not None
     if action in ("ChangeAvailability", "TriggerMessage"):
@@ -182,7 +183,82 @@ def request(st, cfg, action, p):
         if p["requestedMessage"] not in T.TRIGGERS:
             raise Local({"status": "NotImplemented"}, "%s has no 1.6 trigger" % p["requestedMessage"])
         return idx, act16, {"requestedMessage": p["requestedMessage"], "connectorId": conn}, None
+    if action == "ReserveNow":
+        idx, conn = _target(cfg, p.get("evseId"), {"status": "Rejected"})
+        out = {"connectorId": conn, "expiryDate": p["expiryDateTime"], "idTag": p["idToken"]["idToken"][:20],
+               "reservationId": p["id"]}
+        group = p.get("groupIdToken")
+        if group is not None:
+            out["parentIdTag"] = group["idToken"][:20]
+        return idx, act16, out, [p["id"], idx, conn, p["expiryDateTime"]]
+    if action == "CancelReservation":
+        r = st.resv.get(str(p["reservationId"]))
+        if r is None:
+            raise Local({"status": "Rejected"}, "reservation %s not on a charger" % p["reservationId"])
+        return r[0], act16, {"reservationId": p["reservationId"]}, p["reservationId"]
     raise Untranslatable("NotSupported", "%s is not translated" % action)
+
+
+# --- requests for every charger (TO_ALL): one 1.6 CALL, sent to each, the answers combined ---------------------
+def all_chargers(cfg):
+    # the chargers a TO_ALL request goes to: the 1.6 ones (a Modbus wallbox has no authorization list)
+    return [i for i, c in enumerate(cfg["chargers"]) if c.get("modbus") is None]
+
+
+def id_tag_info(info):
+    # 2.0.1 idTokenInfo -> 1.6 idTagInfo (ID_TAG_INFO)
+    out = {"status": AUTH_STATUS.get(info["status"], "Invalid")}
+    if info.get("cacheExpiryDateTime") is not None:
+        out["expiryDate"] = info["cacheExpiryDateTime"]
+    group = info.get("groupIdToken")
+    if group is not None:
+        out["parentIdTag"] = group["idToken"][:20]
+    return out
+
+
+def request_all(action, p):
+    # -> (1.6 action, 1.6 payload); KeyError/TypeError/ValueError on a malformed request
+    act16 = T.TO_CHARGER[action][0]
+    if action == "GetLocalListVersion":
+        return act16, {}
+    if p["updateType"] not in ("Full", "Differential"):
+        raise ValueError("updateType %r" % (p["updateType"],))
+    out = {"listVersion": p["versionNumber"], "updateType": p["updateType"]}
+    entries = p.get("localAuthorizationList")
+    if entries is not None:
+        lst = []
+        for e in entries:
+            d = {"idTag": e["idToken"]["idToken"][:20]}
+            if e.get("idTokenInfo") is not None:  # without: removed from the list (Differential), both versions
+                d["idTagInfo"] = id_tag_info(e["idTokenInfo"])
+            lst.append(d)
+        out["localAuthorizationList"] = lst
+    return act16, out
+
+
+def combine(cfg, action, results):
+    # results: [(charger index, 1.6 answer payload or None, why none)] -> the one 2.0.1 answer (tables201)
+    if action == "GetLocalListVersion":
+        low = None
+        for _, res, _ in results:
+            v = res.get("listVersion") if res is not None else None
+            v = v if isinstance(v, int) and v > 0 else 0  # -1 (no list support) and no answer count as 0
+            low = v if low is None or v < low else low
+        return {"versionNumber": low or 0}
+    if not results:
+        return {"status": "Failed", "statusInfo": {"reasonCode": "NoCharger",
+                                                   "additionalInfo": "no OCPP 1.6 charger takes a local list"}}
+    worst = "Accepted"
+    failed = []
+    for idx, res, why in results:
+        st = T.LOCAL_LIST_STATUS.get(res.get("status"), "Failed") if res is not None else "Failed"
+        if st != "Accepted":
+            failed.append("%s %s" % (cfg["chargers"][idx]["id"], why or res["status"]))
+            if worst != "VersionMismatch":
+                worst = st
+    if not failed:
+        return {"status": worst}
+    return {"status": worst, "statusInfo": {"reasonCode": "ChargerFailed", "additionalInfo": "; ".join(failed)[:512]}}
 
 
 def _set_result(p, status):
@@ -257,6 +333,14 @@ def answer(st, cfg, action, memo, res):
         return {"status": T.UNLOCK.get(res["status"], "UnlockFailed")}
     if action == "TriggerMessage":
         return {"status": T.TRIGGER_STATUS.get(res["status"], "Rejected")}
+    if action == "ReserveNow":
+        status = T.RESERVE_STATUS.get(res["status"], "Rejected")
+        if status == "Accepted":
+            st.add_resv(memo[0], memo[1], memo[2], memo[3])
+        return {"status": status}
+    if action == "CancelReservation":
+        st.resv.pop(str(memo), None)  # Accepted: cancelled; Rejected: the charger has no such reservation (expired)
+        return {"status": T.CANCEL_STATUS.get(res["status"], "Rejected")}
     raise Untranslatable("NotSupported", action)
 
 

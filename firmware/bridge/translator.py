@@ -10,7 +10,8 @@
 from micropython import const
 from bridge import translate16, translate201
 from bridge.translate201 import Local
-from bridge.handoff import BUS, MAX_UP, UP_QUEUED
+from bridge.tables201 import TO_ALL
+from bridge.handoff import BUS, MAX_UP, MAX_UP_BYTES, UP_QUEUED
 from bridge.translate16 import Untranslatable, WAIT
 from bridge.txstate import State
 from ocpp.rpc import CALLRESULT, CALLERROR
@@ -34,7 +35,8 @@ class Translator:
         self.log = []  # the last untranslatable or malformed messages (charger, action, why)
         self.latency_ms = 0  # arrival -> answer of the last message answered
         self.sent = {}  # key of a CSMS request -> [action, memo for translate201.answer, charger] once sent down
-        self.csms = {"forwarded": 0, "answered_locally": 0, "not_supported": 0, "no_answer": 0, "malformed": 0}
+        self.csms = {"forwarded": 0, "answered_locally": 0, "not_supported": 0, "no_answer": 0, "malformed": 0,
+                     "late_answers": 0}
 
     def status(self):
         out = {}
@@ -42,7 +44,7 @@ class Translator:
             out[ch["id"]] = {"stats": self.st.stats[i], "boot": self.st.boot[i],
                              "open_tx": [t["id"] for t in self.st.tx.values() if t["charger"] == i]}
         return {"chargers": out, "inbox": len(BUS.inbox), "up": len(BUS.up), "duplicates": BUS.duplicates,
-                "dropped": BUS.dropped, "online": BUS.online, "log": self.log, "latency_ms": self.latency_ms,
+                "refused": BUS.refused, "inbox_bytes": BUS.inbox_bytes, "up_bytes": BUS.up_bytes, "online": BUS.online, "log": self.log, "latency_ms": self.latency_ms,
                 "csms_requests": self.csms}
 
     def _note(self, idx, action, why):
@@ -52,14 +54,22 @@ class Translator:
         if len(self.log) > 8:
             self.log.pop(0)
 
+    def _rollback(self):
+        # undo what a translation changed: the state as last saved (every translation that changes it
+        # saves it), with the counters and boot records, which are not saved
+        old = self.st
+        self.st = State(self.ctx.fs_root, len(self.cfg["chargers"]), self.cfg["heartbeat_s"])
+        self.st.stats = old.stats
+        self.st.boot = old.boot
+
     def step(self):
         # -> (answers put, upstream messages put)
         n_ans = n_up = 0
         k = self.ctx
         for e in list(BUS.inbox):
-            if len(BUS.up) > MAX_UP - 4:
+            if len(BUS.up) > MAX_UP - 4 or (BUS.up and BUS.up_bytes + 2 * e[5] > MAX_UP_BYTES):
                 break  # back-pressure: nothing is translated that could not be put upstream whole
-            key, idx, action, p, t_ms = e
+            key, idx, action, p, t_ms = e[:5]
             stats = self.st.stats[idx]
             ans = self.st.answered(key)
             if ans is not None:
@@ -77,11 +87,13 @@ class Translator:
                     ans = [CALLERROR, [u.code, str(u)]]
                     self._note(idx, action, str(u))
                 except MALFORMED as x:
-                    self.st = State(k.fs_root, len(self.cfg["chargers"]), self.cfg["heartbeat_s"])
-                    self.st.stats[idx] = stats  # the counters are not part of the saved state
+                    self._rollback()
                     res, ups = None, []
                     ans = _format_error(action, x)
                     self._note(idx, action, "malformed: %s" % (x,))
+                if not BUS.up_fits(ups):
+                    self._rollback()  # the upstream queue is full (count or bytes): wait, translate again later
+                    break
                 if res == WAIT:
                     for part, a, up, kind in ups:
                         if BUS.push_up(key + "/" + part, a, up, kind):
@@ -95,7 +107,7 @@ class Translator:
                         stats["queued"] += 1
                 if ans is None:
                     ans = [CALLRESULT, res]
-                if action in CHANGES_STATE or [u for u in ups if u[3] == UP_QUEUED]:
+                if action in CHANGES_STATE or self.st.dirty or [u for u in ups if u[3] == UP_QUEUED]:
                     self.st.remember(key, ans)
                     self.st.save()
             if ans[0] == CALLERROR:
@@ -113,11 +125,26 @@ class Translator:
         BUS.done_csms(key)
         self.sent.pop(key, None)
 
+    def _drop_late(self):
+        # a charger's answer that came after its request was answered without it (DOWN_WAIT_MS passed)
+        # would stay in down_res for ever: dropped here, counted
+        for rk in list(BUS.down_res):
+            base = rk.split("#")[0]
+            if base not in self.sent and not [e for e in BUS.csms_in if e[0] == base]:
+                BUS.down_res.pop(rk)
+                self.csms["late_answers"] += 1
+
     def step_csms(self):
         # -> (CALLs put for the chargers, answers put for the CSMS)
         n_down = n_out = 0
         k = self.ctx
+        self._drop_late()
         for key, action, p, t_ms in list(BUS.csms_in):
+            if action in TO_ALL:
+                n_d, n_o = self._to_all(key, action, p, t_ms)
+                n_down += n_d
+                n_out += n_o
+                continue
             s = self.sent.get(key)
             if s is None:
                 try:
@@ -164,3 +191,45 @@ class Translator:
             self._reply(key, payload, err)
             n_out += 1
         return n_down, n_out
+
+    def _to_all(self, key, action, p, t_ms):
+        # a request for every charger (SendLocalList, GetLocalListVersion): the same 1.6 CALL to each,
+        # keyed "<key>#<charger>", the answers combined once all are in or DOWN_WAIT_MS has passed
+        k = self.ctx
+        s = self.sent.get(key)
+        if s is None:
+            try:
+                a16, p16 = translate201.request_all(action, p)
+            except MALFORMED as x:
+                self.csms["malformed"] += 1
+                self._reply(key, None, ("FormatViolation", "%s: %s" % (action, x)))
+                return 0, 1
+            targets = translate201.all_chargers(self.cfg)
+            for i in targets:
+                BUS.push_down("%s#%d" % (key, i), i, a16, p16)
+            self.sent[key] = s = [action, {}, -1, targets]
+            self.csms["forwarded"] += 1
+            if targets:
+                return len(targets), 0
+        got = s[1]
+        for i in s[3]:
+            if i not in got:
+                res = BUS.down_res.pop("%s#%d" % (key, i), None)
+                if res is not None:
+                    got[i] = res
+        late = k.ticks_diff(k.ticks_ms(), t_ms) >= DOWN_WAIT_MS
+        if len(got) < len(s[3]) and not late:
+            return 0, 0
+        results = []
+        for i in s[3]:
+            res = got.get(i) or [None, "no answer in time"]
+            if res[0] is None:
+                self.csms["no_answer"] += 1
+                self._note(i, action, "charger: %s" % (res[1],))
+            results.append((i, res[0], res[1] if res[0] is None else None))
+        try:
+            payload, err = translate201.combine(self.cfg, action, results), None
+        except MALFORMED as x:
+            payload, err = None, ("GenericError", "a charger's %s answer unusable: %s" % (action, x))
+        self._reply(key, payload, err)
+        return 0, 1

@@ -9,6 +9,7 @@ from jezgro import persist
 FILE = "bridge_tx.json"
 MAX_MEMO = const(48)
 MAX_AUTH = const(64)
+MAX_RESV = const(16)
 STATS = ("translated", "rejected", "queued", "values_dropped", "local_only", "unknown_tx", "replayed", "calls")
 
 
@@ -29,9 +30,14 @@ def _check(d):
             return None, "a transaction is damaged"
     remote = d.get("remote", {})
     profiles = d.get("profiles", {})
-    if not isinstance(remote, dict) or not isinstance(profiles, dict):
-        return None, "remote/profiles of the wrong type"
-    return {"next": nxt, "tx": tx, "memo": memo, "auth": auth, "remote": remote, "profiles": profiles}, 0
+    resv = d.get("resv", {})
+    if not isinstance(remote, dict) or not isinstance(profiles, dict) or not isinstance(resv, dict):
+        return None, "remote/profiles/resv of the wrong type"
+    for r in resv.values():
+        if not (isinstance(r, list) and len(r) == 3 and isinstance(r[0], int) and isinstance(r[1], int)):
+            return None, "a reservation is damaged"
+    return {"next": nxt, "tx": tx, "memo": memo, "auth": auth, "remote": remote, "profiles": profiles,
+            "resv": resv}, 0
 
 
 class State:
@@ -44,13 +50,17 @@ class State:
         self.auth = d.get("auth", {})  # idTag -> 1.6 status, the CSMS's last word
         self.remote = d.get("remote", {})  # "<charger>/<connector>" -> remoteStartId of an accepted remote start
         self.profiles = d.get("profiles", {})  # str(charging profile id) -> charger index it was set on
+        # str(reservationId) -> [charger index, 1.6 connectorId, expiry] of a reservation a charger accepted
+        self.resv = d.get("resv", {})
         self.heartbeat_s = heartbeat_s
+        self.dirty = False  # changed by a CALL that is not in translator.CHANGES_STATE: save it too
         self.boot = [None] * n_chargers  # the charger's BootNotification (vendor, model, ...)
         self.stats = [dict((k, 0) for k in STATS) for _ in range(n_chargers)]
 
     def save(self):
+        self.dirty = False
         return persist.save_json(self.path, {"next": self.next, "tx": self.tx, "memo": self.memo,
-                                             "auth": self.auth, "remote": self.remote, "profiles": self.profiles})
+                                             "auth": self.auth, "remote": self.remote, "profiles": self.profiles, "resv": self.resv})
 
     def answered(self, key):
         for k, a in self.memo:
@@ -67,6 +77,15 @@ class State:
         if tag not in self.auth and len(self.auth) >= MAX_AUTH:
             self.auth.pop(next(iter(self.auth)))
         self.auth[tag] = status
+
+    def add_resv(self, rid, charger, conn, expiry):
+        # a reservation made replaces any other of that connector (1.6: one per connector); bounded, oldest out
+        for k, r in list(self.resv.items()):
+            if r[0] == charger and r[1] == conn:
+                self.resv.pop(k)
+        if len(self.resv) >= MAX_RESV:
+            self.resv.pop(next(iter(self.resv)))
+        self.resv[str(rid)] = [charger, conn, expiry]
 
     def tx_on(self, charger, conn):
         for t in self.tx.values():

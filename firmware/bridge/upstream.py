@@ -50,7 +50,7 @@ class Upstream:
             cl.late.append(BUS.csms_out.pop(0))
             self.sent["answered"] += 1
         while BUS.up:
-            upkey, action, p, kind = BUS.up[0]
+            upkey, action, p, kind, _ = BUS.up[0]
             if kind == UP_QUEUED:
                 if not BUS.online:
                     p["offline"] = True
@@ -69,7 +69,7 @@ class Upstream:
                     cl.conn_status[p["evseId"]] = p["connectorStatus"]  # what a reconnect reports again
                 cl.call(action, p)
                 self.sent["calls"] += 1
-            BUS.up.pop(0)  # only now: a crash above leaves it to be sent (at least once)
+            BUS.pop_up()  # only now: a crash above leaves it to be sent (at least once)
 
 
 def install(cl, bridge_cfg):

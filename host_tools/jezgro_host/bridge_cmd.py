@@ -48,6 +48,12 @@ def render(t: Any) -> str:
     out += _table("UnlockConnector status", ("1.6", "2.0.1"), list(t2.UNLOCK.items()))
     out += _table("ChangeConfiguration status", ("1.6", "2.0.1 SetVariables"), list(t2.CONFIG_STATUS.items()))
     out += ["## TriggerMessage requestedMessage passed (others: NotImplemented)", ", ".join(t2.TRIGGERS), ""]
+    out += _table("ReserveNow status", ("1.6", "2.0.1"), list(t2.RESERVE_STATUS.items()))
+    out += _table("CancelReservation status", ("1.6", "2.0.1"), list(t2.CANCEL_STATUS.items()))
+    out += _table("idTokenInfo -> idTagInfo (SendLocalList)", ("2.0.1", "1.6"), list(t2.ID_TAG_INFO))
+    out += _table("SendLocalList status of each charger (combined: docs/bridge.md)", ("1.6", "2.0.1"),
+                  list(t2.LOCAL_LIST_STATUS.items()))
+    out += ["## CSMS requests sent to every charger, answers combined", ", ".join(t2.TO_ALL), ""]
     return "\n".join(out)
 
 

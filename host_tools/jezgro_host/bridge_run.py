@@ -113,3 +113,13 @@ def running(tmp: Path, chargers: list[dict[str, Any]] | None = None, inject: lis
             stop()
         finally:
             csms.stop()
+
+
+@contextlib.contextmanager
+def running_booted(tmp: Path) -> Iterator[tuple[Any, Any, Any]]:
+    """running() with the two simulated chargers connected and booted (the CSMS -> charger tests)."""
+    with running(tmp) as b:
+        for cid in ("CP-A", "CP-B"):
+            b[1].connect(cid)
+            b[1].boot(cid)
+        yield b

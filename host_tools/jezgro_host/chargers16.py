@@ -41,7 +41,9 @@ class Charger16(ChargePoint):
     """One 1.6J charger: the `ocpp` package's ChargePoint. It answers the Central System's requests like a
     simple AC charger: remote start/stop accepted (the test or scenario then starts/stops the transaction),
     charging profiles kept per connector and reported back as its composite schedule, a small configuration,
-    Reset/Unlock/ChangeAvailability/TriggerMessage accepted. Every request is kept in `received`."""
+    Reset/Unlock/ChangeAvailability/TriggerMessage accepted, one reservation per connector (another id on a
+    reserved connector: Occupied), a local authorization list with its version (a Differential that does not
+    raise the version: VersionMismatch). Every request is kept in `received`."""
 
     def __init__(self, *a: Any, **kw: Any):
         super().__init__(*a, **kw)
@@ -49,6 +51,10 @@ class Charger16(ChargePoint):
         self.profiles: dict[int, dict[str, Any]] = {}
         self.config = {"HeartbeatInterval": "60", "MeterValueSampleInterval": "30", "ConnectionTimeOut": "90",
                        "LocalAuthorizeOffline": "true", "AuthorizationKey": None}
+        self.reservations: dict[int, int] = {}  # reservationId -> connector
+        self.local_list: dict[str, dict[str, Any]] = {}  # idTag -> idTagInfo
+        self.local_list_version = 0
+        self.local_list_status = "Accepted"  # a test sets Failed/NotSupported to see the answers combined
 
     @on("RemoteStartTransaction")
     def on_remote_start(self, **kw: Any) -> Any:
@@ -118,6 +124,47 @@ class Charger16(ChargePoint):
     def on_availability(self, connector_id: int, type: str) -> Any:  # noqa: A002
         self.received.append(("ChangeAvailability", {"connector_id": connector_id, "type": type}))
         return call_result.ChangeAvailability(status="Accepted")
+
+    @on("ReserveNow")
+    def on_reserve_now(self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int,
+                       parent_id_tag: str | None = None) -> Any:
+        self.received.append(("ReserveNow", {"connector_id": connector_id, "expiry_date": expiry_date,
+                                             "id_tag": id_tag, "reservation_id": reservation_id,
+                                             "parent_id_tag": parent_id_tag}))
+        if any(c == connector_id and r != reservation_id for r, c in self.reservations.items()):
+            return call_result.ReserveNow(status="Occupied")
+        self.reservations[reservation_id] = connector_id
+        return call_result.ReserveNow(status="Accepted")
+
+    @on("CancelReservation")
+    def on_cancel_reservation(self, reservation_id: int) -> Any:
+        self.received.append(("CancelReservation", {"reservation_id": reservation_id}))
+        found = self.reservations.pop(reservation_id, None) is not None
+        return call_result.CancelReservation(status="Accepted" if found else "Rejected")
+
+    @on("SendLocalList")
+    def on_send_local_list(self, list_version: int, update_type: str,
+                           local_authorization_list: list[dict[str, Any]] | None = None) -> Any:
+        self.received.append(("SendLocalList", {"list_version": list_version, "update_type": update_type,
+                                                "local_authorization_list": local_authorization_list}))
+        if self.local_list_status != "Accepted":
+            return call_result.SendLocalList(status=self.local_list_status)
+        if update_type == "Differential" and list_version <= self.local_list_version:
+            return call_result.SendLocalList(status="VersionMismatch")
+        if update_type == "Full":
+            self.local_list = {}
+        for e in local_authorization_list or []:
+            if e.get("id_tag_info") is None:
+                self.local_list.pop(e["id_tag"], None)
+            else:
+                self.local_list[e["id_tag"]] = e["id_tag_info"]
+        self.local_list_version = list_version
+        return call_result.SendLocalList(status="Accepted")
+
+    @on("GetLocalListVersion")
+    def on_get_local_list_version(self) -> Any:
+        self.received.append(("GetLocalListVersion", {}))
+        return call_result.GetLocalListVersion(list_version=self.local_list_version)
 
     @on("TriggerMessage")
     def on_trigger(self, requested_message: str, connector_id: int | None = None) -> Any:
@@ -271,6 +318,10 @@ class Fleet:
         return r
 
     # --- log views -----------------------------------------------------------------------------
+    def received(self, cid: str, action: str) -> list[dict[str, Any]]:
+        """The Central System's requests of `action` charger `cid` got, oldest first (as its handler saw them)."""
+        return [kw for a, kw in self.cps[cid].received if a == action]
+
     def messages(self, cid: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.records if cid is None or r["charger"] == cid]

@@ -178,6 +178,11 @@ def _bridge(summary: dict) -> list[str]:
         q = _d(up.get("txq"))
         out.append(f"Upstream OCPP 2.0.1 station: registered {up.get('registered', '?')}, queue {q.get('queued', '?')} "
                    f"(dropped {q.get('dropped', '?')}), last error {up.get('last_error') or '-'}")
+    h = _d(b.get("handoff"))
+    if h:
+        refused = ", ".join(f"{k} {v}" for k, v in _d(h.get("refused")).items() if v) or "none"
+        out.append(f"Hand-off queues: inbox {h.get('inbox', '?')} ({h.get('inbox_bytes', '?')} B), up "
+                   f"{h.get('up', '?')} ({h.get('up_bytes', '?')} B); refused when full (kept, not dropped): {refused}")
     return out
 
 

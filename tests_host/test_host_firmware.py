@@ -62,10 +62,10 @@ def test_the_pins_name_every_source_once_with_commit_and_checksum():
 def test_flash_without_an_image_says_how_to_build_it(tmp_path):
     r = run("flash", "--image", str(tmp_path / "none.hex"))
     assert r.returncode == 1
-    assert r.stdout.strip().count("\n") == 0 and "make firmware-all" in r.stdout, r.stdout
+    assert r.stderr.strip().count("\n") == 0 and "make firmware-all" in r.stderr, r.stderr
 
 
 def test_repl_without_a_board_says_so():
     r = run("repl")
     assert r.returncode == 1
-    assert r.stdout.strip() == "jezgro repl: no board found (connect the NUCLEO-H743ZI's user USB, CN13)"
+    assert r.stderr.strip() == "jezgro repl: no board found (connect the NUCLEO-H743ZI's user USB, CN13)"

@@ -164,23 +164,20 @@ class Wallbox:
         if self.todo and self.todo[0] == name:
             self.todo.pop(0)
         if regs is None:
-            self.todo = []
-            self._polled(False)
+            self._round_failed()
             return
         p = self.pts[name]
         try:
             v = regmap.decode(regs, p, self.m["word_order"])
         except (ValueError, UnicodeError) as e:
             self._fail(ModbusError("frame", "%s: undecodable %s" % (name, e)), False)
-            self.todo = []
-            self._polled(False)
+            self._round_failed()
             return
         if name == "state":
             st = p["states"].get(v)
             if st is None:
                 self._fail(ModbusError("frame", "state %r not in the map" % (v,)), False)
-                self.todo = []
-                self._polled(False)
+                self._round_failed()
                 return
             self.raw = v
             self._new_state(st)
@@ -190,6 +187,11 @@ class Wallbox:
             self.error_word = int(v)
         if not self.todo:
             self._polled(True)
+
+    def _round_failed(self):
+        # a failed read ends this poll round: the points not read yet wait for the next one
+        self.todo = []
+        self._polled(False)
 
     def _polled(self, ok):
         if ok:

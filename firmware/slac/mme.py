@@ -244,22 +244,24 @@ def parse(rx, buf, n):
     return mmtype
 
 
+def _check_groups(rx, groups_at, aag_at, avail):
+    # the attenuation-group count of an ATTEN_PROFILE / ATTEN_CHAR and that its groups are all there
+    g = rx.u8(groups_at)
+    if g == 0 or g > GROUPS:
+        return E_FIELD
+    if avail < aag_at + g:
+        return E_LENGTH
+    return -1
+
+
 def _check(rx, t, avail):
     # -> -1 when the fields are valid, else the E_* code
     if t in _APP_SEC and (rx.u8(0) != APP_PEV_EVSE or rx.u8(1) != SEC_NONE):
         return E_FIELD
     if t == CM_ATTEN_PROFILE | IND:
-        g = rx.u8(AP_GROUPS)
-        if g == 0 or g > GROUPS:
-            return E_FIELD
-        if avail < AP_AAG + g:
-            return E_LENGTH
+        return _check_groups(rx, AP_GROUPS, AP_AAG, avail)
     elif t == CM_ATTEN_CHAR | IND:
-        g = rx.u8(AC_GROUPS)
-        if g == 0 or g > GROUPS:
-            return E_FIELD
-        if avail < AC_AAG + g:
-            return E_LENGTH
+        return _check_groups(rx, AC_GROUPS, AC_AAG, avail)
     elif t == CM_START_ATTEN_CHAR | IND:
         if rx.u8(SA_RESP) != RESP_OTHER_GP or rx.u8(SA_SOUNDS) == 0:
             return E_FIELD

@@ -4,7 +4,7 @@
 # path allocates per frame (0 is the design); and the SLAC service's heap against its 32 KB budget
 # (spec §2.1): the objects it holds, and the peak while a match runs.
 import sys
-import time
+import benchutil
 import json
 import gc
 import plc
@@ -21,15 +21,8 @@ BUDGET = 32 * 1024
 rows = []
 
 
-def timed(fn, n):
-    t0 = time.ticks_us()
-    fn(n)
-    return time.ticks_diff(time.ticks_us(), t0) / n
-
-
-def row(name, us, base_us, note):
-    rows.append({"name": name, "us": us, "baseline_us": base_us, "ratio": us / base_us if base_us else 0,
-                 "note": note})
+timed = benchutil.timed
+row = benchutil.rower(rows)
 
 
 tx = bytearray(m.MAX_FRAME)

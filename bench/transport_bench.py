@@ -2,7 +2,7 @@
 # codec and pcapng capture cost per message, each next to a same-process baseline (copying the
 # same bytes), plus the heap a deframer holds.
 import sys
-import time
+import benchutil
 import json
 import gc
 from iso15118.transport import v2gtp, sdp
@@ -12,15 +12,8 @@ N = 2000
 rows = []
 
 
-def timed(fn, n):
-    t0 = time.ticks_us()
-    fn(n)
-    return time.ticks_diff(time.ticks_us(), t0) / n
-
-
-def row(name, us, base_us, note):
-    rows.append({"name": name, "us": us, "baseline_us": base_us, "ratio": us / base_us if base_us else 0,
-                 "note": note})
+timed = benchutil.timed
+row = benchutil.rower(rows)
 
 
 for size in (64, 1024, 8192):

@@ -1,18 +1,16 @@
 """`make bench` keeps running: each MicroPython bench script runs to its table (its figures are judged in
 `make bench`, never here). The EXI bench is left to `make bench`: its baseline needs the iso15118
-package's codec prepared on CPython + Java first."""
+package's codec prepared on CPython + Java first. Each runs as `make bench` runs it (run_one: the TLS
+bench with its OpenSSL client beside it)."""
 from __future__ import annotations
 
 import pytest
 
-from jezgro_host import mp
-from jezgro_host.bench import BENCHES
-from jezgro_host.mp import BENCH, ROOT
+from jezgro_host.bench import BENCHES, run_one
 
 
 @pytest.mark.parametrize("script", [b for b in BENCHES if b != "exi_bench.py"])
 def test_bench_script_runs_to_its_table(script, tmp_path):
-    p = mp.run([str(BENCH / script)], heap="2M", fs_root=tmp_path, extra=[BENCH], cwd=ROOT, timeout=300,
-               capture_output=True)
+    p = run_one(script, tmp_path, capture_output=True)
     assert p.returncode == 0 and "Traceback" not in p.stdout + p.stderr, p.stdout[-2000:] + p.stderr[-2000:]
     assert len(p.stdout.splitlines()) >= 3, p.stdout  # a header and rows, not an empty run

@@ -70,6 +70,8 @@ class Gate:
         # w, or less when a pending connection's deadline comes first
         now = ctx.ticks_ms()
         for p in self.pending:
+            if p.st.stepping:
+                return 0  # a TLS handshake's next state is ready: run it after the other services' turn
             age = ctx.ticks_diff(now, p.t)
             left = (FIRST_BYTE_MS if p.st.rx_bytes == 0 else SAP_MS) - age
             if left < w:
@@ -149,10 +151,14 @@ class Gate:
         self._count(c, why)
 
     def _serve(self, ctx):
+        hs = True  # one TLS handshake state per wake-up, whatever the number of pending handshakes
         for p in list(self.pending):
             st = p.st
             try:
-                m = st.poll_msg(ctx)
+                was = st.hs
+                m = st.poll_msg(ctx, hs)
+                if was and hs and (st.stepping or not st.hs):
+                    hs = False  # a state ran (one waiting for the peer costs nothing)
             except StreamSlow as e:
                 self._drop(p, C_SLOW, str(e))
                 continue

@@ -60,6 +60,12 @@ class V2gStream:
         self.tx_frames = 0
         self.closed = False
         self.up = False  # some data went through: a TLS handshake is complete
+        # A TLS handshake still to run one state at a time (the tls-handshake-step patch of our MicroPython
+        # build): a server handshake costs several ECC operations (key exchange, signature, the client's
+        # chain and CertificateVerify), and run inside one read it held the SECC - and on the unix port the
+        # CRITICAL tick - for 10-50 ms. A port without the method runs it inside the first read/write.
+        self.hs = security == SEC_TLS and hasattr(sock, "handshake_step")
+        self.stepping = False  # the handshake's next state can run now: poll again without waiting
         self._cipher = None
         self.rx_bytes = 0
         self.rx_ms = None       # ticks_ms of the last bytes received (the gate's staleness test)
@@ -88,9 +94,29 @@ class V2gStream:
         # the largest payload accepted from now on (the negotiated protocol's)
         self.dfr.limit(max_payload)
 
-    def poll_msg(self, ctx):
+    def handshake_step(self):
+        # One handshake state. -> True when the handshake is over. StreamClosed on a TLS failure
+        # (alert, bad record, the peer gone), ValueError when the peer's certificate is refused.
+        try:
+            r = self.sock.handshake_step()
+        except OSError as e:
+            raise StreamClosed("TLS handshake: %s" % e)
+        self.stepping = r is False
+        if r is True:
+            self.hs = False
+            self.up = True
+            return True
+        return False
+
+    def poll_msg(self, ctx, handshake=True):
         # Reads what is there without waiting. -> (payload_type, payload) or None. StreamClosed
-        # (StreamSlow: a message older than MSG_MS is still incomplete), V2GTPError.
+        # (StreamSlow: a message older than MSG_MS is still incomplete), V2GTPError. A TLS handshake
+        # advances by at most one state per call (handshake=False: none, the caller's budget is spent);
+        # `stepping` then says whether to call again at once.
+        if self.hs:
+            if not handshake or not self.handshake_step():
+                self.stepping = self.stepping or not handshake
+                return None
         now_ms = ctx.ticks_ms()
         while True:
             w = self.dfr.space()
@@ -158,6 +184,9 @@ class V2gStream:
                 # wake up when the message's time is up: poll_msg() then raises StreamSlow
                 left = min(left, max(1, MSG_MS - k.ticks_diff(now, t0)))
             ctx.feed()
+            if self.stepping:
+                await ctx.yield_()  # the handshake's next state: after the other services' turn
+                continue
             w = left if left < SLICE_MS else SLICE_MS
             g = self.watch
             if g is None:
@@ -175,6 +204,14 @@ class V2gStream:
     async def send_raw(self, ctx, data, timeout_ms=2000):
         k = ctx
         deadline = k.ticks_add(k.ticks_ms(), timeout_ms)
+        while self.hs:  # the EVCC's handshake: its ClientHello goes out with the first message
+            if self.handshake_step():
+                break
+            if self.stepping:
+                ctx.feed()
+                await ctx.yield_()
+            elif not await _wait(ctx, self.sock, select.POLLIN | select.POLLOUT, deadline):
+                raise StreamTimeout("TLS handshake not done in %d ms" % timeout_ms)
         mv = memoryview(data)
         i = 0
         while i < len(data):

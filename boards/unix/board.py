@@ -123,23 +123,22 @@ def advance_us(target_us):
     # Virtual time: run every tick due up to target_us at its own instant.
     t = S.next_tick_us
     if t <= target_us:
-        crit = S.critical
-        S.next_tick_us = _run_ticks(S, t, target_us, S.tick_hook, crit.run_tick if crit is not None else None)
+        S.next_tick_us = _run_ticks(S, t, target_us, S.tick_hook, S.critical)
     if target_us > S.now_us:
         S.now_us = target_us
     _check_wdt()
 
 
 @micropython.native
-def _run_ticks(s, t, target_us, hook, tick):
+def _run_ticks(s, t, target_us, hook, crit):
     # the ticks from t to target_us (10 per simulated ms: native, the loop itself costs next to
-    # nothing next to the plant and the control); -> the next tick's instant
+    # nothing next to the plant and the control; nothing allocated); -> the next tick's instant
     while t <= target_us:
         s.now_us = t
         if hook is not None:
             hook()
-        if tick is not None:
-            tick(0)
+        if crit is not None:
+            crit.run_tick(0)
         t += 100
     return t
 

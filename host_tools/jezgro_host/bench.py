@@ -5,7 +5,9 @@ from . import mp
 from .mp import BENCH, ROOT
 
 BENCHES = ["kernel_bench.py", "grid_bench.py", "transport_bench.py", "ocpp_bench.py", "exi_bench.py", "v2g_loop_bench.py", "can_bench.py",
-           "bridge_bench.py", "slac_bench.py"]
+           "bridge_bench.py", "slac_bench.py", "sim_bench.py", "growth_bench.py"]
+# the simulated gateway with the EV (simmain) needs the heap `jezgro sim` gives it, and more for two runs
+BIG_HEAP = ("can_bench.py", "sim_bench.py")
 
 
 def add_parser(sub) -> None:
@@ -26,7 +28,7 @@ def main(a) -> int:
         args = [str(BENCH / b)] + (["--json"] if a.json else [])
         # can_bench runs the simulated gateway too (simmain, a 4 MB heap for the EV)
         extra = [BENCH]
-        p = mp.run(args, heap="4M" if b == "can_bench.py" else "2M", fs_root=fs, extra=extra, cwd=ROOT,
+        p = mp.run(args, heap="4M" if b in BIG_HEAP else "2M", fs_root=fs, extra=extra, cwd=ROOT,
                    timeout=600, extra_env={"JEZGRO_CAN_PORT": "43119"})
         rc |= p.returncode
     # Instructions per CRITICAL tick on the emulated Cortex-M7 next to the C reference (m7bench.py)

@@ -301,6 +301,11 @@ class FloatPlant:
         return self.rng / 1073741824.0 - 1.0
 
     # --- truth for the recorder ----------------------------------------------------
+    def truth(self):
+        # -> (theta, f, pa, pb, ia, ib, grid_ia, grid_ib, vdc) at this tick (plant/recorder.py)
+        return (self.truth_theta, self.truth_f, self.pa, self.pb, self.ia, self.ib, self.grid_ia, self.grid_ib,
+                self.vdc)
+
     def p_q(self):
         # active/reactive power delivered to the PCC (inverter -> grid positive)
         pa, pb, ia, ib = self.pa, self.pb, self.ia, self.ib

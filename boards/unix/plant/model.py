@@ -526,6 +526,23 @@ class Plant:
     e_imp_j = property(lambda self: self.ref.e_imp_j)
     e_exp_j = property(lambda self: self.ref.e_exp_j)
 
+    def truth(self):
+        # -> (theta, f, pa, pb, ia, ib, grid_ia, grid_ib, vdc) at this tick, in one call (the recorder's,
+        # every tick of a grid scenario)
+        if self.floating:
+            return self.ref.truth()
+        x = self.x
+        v = [0.0] * 5
+        for i in range(5):
+            w = x[_IA + i]  # IA IB PA PB VDC: consecutive slots
+            v[i] = (w - ((w >> 31) << 32) if w & 0x80000000 else w) / 65536
+        g = x[_GIA]
+        h = x[_GIB]
+        return ((((x[_TH_HI] << 32) | x[_TH_LO]) * (TWO_PI / TURN48)),
+                ((x[_DTH_HI] << 32) | x[_DTH_LO]) / (TS * TURN48), v[2], v[3], v[0], v[1],
+                (g - ((g >> 31) << 32) if g & 0x80000000 else g) / 65536,
+                (h - ((h >> 31) << 32) if h & 0x80000000 else h) / 65536, v[4])
+
     def p_q(self):
         # active/reactive power delivered to the PCC (inverter -> grid positive)
         pa, pb, ia, ib = self.pa, self.pb, self.ia, self.ib

@@ -63,6 +63,33 @@ def tick_loop():
     return run
 
 
+def kernel_ms():
+    # the kernel's own cost per simulated millisecond: two services waking every ms (as PLL_SYNC and
+    # DROOP_CTRL do), three blocked ones, housekeeping, idle, ten CRITICAL ticks with no tick function
+    import board
+    from jezgro.kernel import Kernel
+    from jezgro.service import ServiceSpec as S
+    from jezgro.const import PRIO_HIGH, PRIO_LOW
+    b = 1e9
+    for _ in range(3):
+        tbl = (S(0, "KERNEL", -1, 4, 16, 0, None, ""),
+               S(1, "A", PRIO_HIGH, 4, 16, 10000, "bench_poll1", ""),
+               S(2, "B", PRIO_HIGH, 4, 16, 10000, "bench_poll1", ""),
+               S(3, "C", PRIO_LOW, 4, 16, 10000, "bench_echo", ""),
+               S(4, "D", PRIO_LOW, 4, 16, 10000, "bench_echo", ""),
+               S(5, "E", PRIO_LOW, 4, 16, 10000, "bench_echo", ""))
+        board.configure(True)
+        k = Kernel(tbl, board)
+        k.boot()
+        board.stop_hang_watch()
+        gc.collect()
+        t0 = time.ticks_us()
+        k.run(1000)
+        b = min(b, time.ticks_diff(time.ticks_us(), t0) / 1000)
+    board.configure(True)
+    return b
+
+
 def sim(args):
     # one simulation in this process; -> (simulated s, wall s, cpu s, EV sessions)
     import simmain
@@ -87,7 +114,11 @@ def main(as_json):
     for name, us, r in rows:
         print("%-58s %10.2f %10.2f" % (name, us, r))
     print("float / fixed-point plant step: %.1fx" % (flt / fixed))
-    out = {"tick_us": tick, "plant_fixed_us": fixed, "plant_float_us": flt, "sims": []}
+    kms = kernel_ms()
+    print("%-58s %10.2f %10.2f" % ("kernel per simulated ms (2 services at 1 kHz, no tick fns)", kms, kms / tick))
+    print("floor per simulated ms, V2G: 10 x (tick + plant) + kernel = %.0f us -> at most %.0fx real time" % (
+        10 * (tick + fixed) + kms, 1000 / (10 * (tick + fixed) + kms)))
+    out = {"tick_us": tick, "plant_fixed_us": fixed, "plant_float_us": flt, "kernel_ms_us": kms, "sims": []}
     print("%-58s %8s %8s %8s %9s %9s" % ("simulation, virtual time (simmain, %d s)" % SIM_S, "wall s", "cpu s",
                                         "sessions", "x real", "x real cpu"))
     for name, args in (("V2G + plant (clean_grid) + EV session (default)", []),

@@ -179,7 +179,10 @@ def charge_hang_ms(ms):
 
 def idle(timeout_ms, poll_io):
     if S.virtual:
-        # the kernel polled the I/O (timeout 0) just before it idles: nothing came in since
+        # a second look (the kernel polled just before): a loopback frame sent by this very process in
+        # the step before may only now have been delivered, and virtual time is about to jump
+        if poll_io(0):
+            return
         step = timeout_ms if timeout_ms > 0 else 1
         target = (S.now_us // 1000 + step) * 1000
         if S.paced:

@@ -160,9 +160,9 @@ def main(as_json):
                                     "x viper", "mismatches"))
     for name, us, ratio, bad in rows:
         print("%-52s %10.3f %8.2f %11d" % (name, us, ratio, bad))
-    print("%-52s %10.2f" % ("plant step (unix simulation, floats)", plant_us))
-    print("%-52s %10.2f   (%.1f s simulated in %.2f s, kernel + services + plant)" %
-          ("simulation speed: simulated s per wall s", speed, sim_s, wall_s))
+    print("%-52s %10.2f" % ("plant step (unix simulation, fixed-point viper)", plant_us))
+    print("%-52s %10.2f   (%.1f s simulated in %.2f s, grid services + plant + recorder; V2G: sim_bench)" %
+          ("grid scenario clean_rated: simulated s per wall s", speed, sim_s, wall_s))
     print("budget on the board: 100 us per tick at 400 MHz; unix figures are the host's, expect 10-20x on the M7")
     if as_json:
         print(json.dumps({"viper_us": v, "bytecode_us": b, "c_us": c[0] / 1000 if c else None,

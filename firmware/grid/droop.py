@@ -49,6 +49,24 @@ class Droop:
         # (within 10 % of the step after 23 % of it, leaving room for measurement)
         self.alpha = TS / (self.pr["response_s"] / 10.0)
         self.alpha_q = TS / 0.2
+        # the profile's numbers once, as the same float expressions update() used to evaluate each
+        # millisecond (the results are bit-identical; dict look-ups and tuple unpacking were most of
+        # DROOP_CTRL's step, which runs 1000 times per simulated second)
+        pr = self.pr
+        self._ramp_step = pr["ramp_pct_s"] / 100.0 * self.p_rated * TS
+        self._db_hi = pr["db_hi"]
+        self._db_lo = pr["db_lo"]
+        self._fs = self.fn * (pr["droop_pct"] / 100.0)
+        v1, v2, v3, v4, qmax = pr["qv"]
+        self._qv = (v1, v2, v3, v4, qmax / 100.0 * self.s_rated)
+        tr = pr["trip"]
+        self._uf = tr["uf"]
+        self._of = tr["of"]
+        self._uv_lim = [lim for lim, _ in tr["uv"]]
+        self._uv_s = [t for _, t in tr["uv"]]
+        self._ov_lim = [lim for lim, _ in tr["ov"]]
+        self._ov_s = [t for _, t in tr["ov"]]
+        self._f_band = pr["f_band_hz"]
 
     def status(self):
         # what DROOP_CTRL publishes (ctx.publish): the grid code, the scheduled and the target power
@@ -63,18 +81,15 @@ class Droop:
     # --- characteristics -------------------------------------------------
     def p_of_f(self, f):
         # P(f) change in W (positive = more import), spec §5.2
-        pr = self.pr
-        s = pr["droop_pct"] / 100.0
-        if f > pr["db_hi"]:
-            return (f - pr["db_hi"]) / (self.fn * s) * self.p_rated
-        if f < pr["db_lo"]:
-            return -(pr["db_lo"] - f) / (self.fn * s) * self.p_rated
+        if f > self._db_hi:
+            return (f - self._db_hi) / self._fs * self.p_rated
+        if f < self._db_lo:
+            return -(self._db_lo - f) / self._fs * self.p_rated
         return 0.0
 
     def q_of_v(self, v):
         # Q(V) in var (positive = inject), spec §5.3
-        v1, v2, v3, v4, qmax = self.pr["qv"]
-        qm = qmax / 100.0 * self.s_rated
+        v1, v2, v3, v4, qm = self._qv
         if v < v2:
             return qm if v <= v1 else qm * (v2 - v) / (v2 - v1)
         if v > v3:
@@ -83,9 +98,8 @@ class Droop:
 
     # --- 1 kHz update ------------------------------------------------------
     def update(self, f, v, locked):
-        pr = self.pr
         if self.running:
-            step = pr["ramp_pct_s"] / 100.0 * self.p_rated * TS
+            step = self._ramp_step
             d = self.sched_p - self.ramp_p
             self.ramp_p += step if d > step else (-step if d < -step else d)
         else:
@@ -115,27 +129,32 @@ class Droop:
     def _protect(self, f, v):
         if self.tripped:
             return
-        tr = self.pr["trip"]
-        uf, tuf = tr["uf"]
-        of, tof = tr["of"]
+        uf, tuf = self._uf
+        of, tof = self._of
         self.uf_t = self.uf_t + TS if f < uf else 0.0
         self.of_t = self.of_t + TS if f > of else 0.0
         if self.uf_t > tuf or self.of_t > tof:
             self.tripped = 1
             self.trip_cause = 1
-        for i, (lim, t) in enumerate(tr["uv"]):
-            self.uv_t[i] = self.uv_t[i] + TS if v < lim else 0.0
-            if self.uv_t[i] > t:
+        tm = self.uv_t
+        lims = self._uv_lim
+        secs = self._uv_s
+        for i in range(len(tm)):
+            tm[i] = tm[i] + TS if v < lims[i] else 0.0
+            if tm[i] > secs[i]:
                 self.tripped = 1
                 self.trip_cause = 2
-        for i, (lim, t) in enumerate(tr["ov"]):
-            self.ov_t[i] = self.ov_t[i] + TS if v > lim else 0.0
-            if self.ov_t[i] > t:
+        tm = self.ov_t
+        lims = self._ov_lim
+        secs = self._ov_s
+        for i in range(len(tm)):
+            tm[i] = tm[i] + TS if v > lims[i] else 0.0
+            if tm[i] > secs[i]:
                 self.tripped = 1
                 self.trip_cause = 2
 
     def emergency(self, f, v):
-        lo, hi = self.pr["f_band_hz"]
+        lo, hi = self._f_band
         return f < lo or f > hi
 
     def current_refs(self, vd_q8):

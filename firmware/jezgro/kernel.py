@@ -309,17 +309,31 @@ class Kernel:
         return svc.timed and self.ticks_diff(now, svc.wake_ms) >= 0
 
     def _pick(self, now):
+        # The highest-priority runnable service, round-robin among equals from _rr. _runnable is
+        # written out here: this runs several times per millisecond (virtual time: per simulated ms).
         best = None
+        bp = 0x7FFF
         services = self.services
         n = len(services)
-        start = self._rr
-        for k in range(n):
-            i = start + k
-            if i >= n:
-                i -= n
+        i = self._rr
+        count = self.ipc.count
+        diff = self.ticks_diff
+        for _ in range(n):
             svc = services[i]
-            if (best is None or svc.spec.priority < best.spec.priority) and self._runnable(svc, now):
-                best = svc
+            i = i + 1 if i + 1 < n else 0
+            p = svc.spec.priority
+            if p >= bp:
+                continue
+            st = svc.state
+            if st != ST_READY:
+                if st != ST_WAITING:
+                    continue
+                w = svc.wait
+                if not ((w == W_RECV and count[svc.sid]) or (w == W_IO and svc.io_ready_obj is not None)):
+                    if w == W_FOREVER or not svc.timed or diff(now, svc.wake_ms) < 0:
+                        continue
+            best = svc
+            bp = p
         if best is not None:
             self._rr = best.sid + 1 if best.sid + 1 < n else 0
         return best
@@ -417,7 +431,9 @@ class Kernel:
             # A runnable service that has not had the CPU is not to blame (whoever holds
             # the CPU is, and the hang check deals with that); it is judged when its
             # step ends. Blocked services are judged here.
-            if live and spec.watchdog_ms > 0 and spec.priority != PRIO_CRITICAL \
+            # (late first: the cheap test that is false on the healthy path)
+            wd = spec.watchdog_ms
+            if live and wd > 0 and spec.priority != PRIO_CRITICAL and self.ticks_diff(now, svc.fed_ms) > wd \
                     and not self._runnable(svc, now):
                 self._check_fed(svc, now)
             if slot >= 0 and svc.module is not None and culprit is None:

@@ -202,6 +202,10 @@ class SmartCharging:
             off = t - st
             dur = s.get("duration")
             if dur is not None and off >= dur:
+                if p["chargingProfileKind"] == "Recurring":
+                    # over for this recurrence: it applies again at the next one (a change, too)
+                    c = st + (DAY if p["recurrencyKind"] == "Daily" else 7 * DAY)
+                    nxt = c if nxt is None or c < nxt else nxt
                 continue
             cur = None
             for q in s["chargingSchedulePeriod"]:
@@ -223,17 +227,27 @@ class SmartCharging:
             return _convert(cur["limit"], s["chargingRateUnit"], unit, cur.get("numberPhases", 3)), nxt
         return None, nxt
 
-    def limit_at(self, evse, t, unit="W"):
+    def limit_at(self, evse, t, unit="W", cache=None):
         # (limit or None, next time anything may change or None).
+        # cache (composite()): one slot per profile holding its (limit, next change) from an earlier
+        # instant, reused while t is before that change: a composite schedule then evaluates each
+        # profile once per change of its own, not once per change of any profile (docs/performance.md)
         nxt = None
         by_purpose = {}
+        profiles = self.profiles
         for purpose in PURPOSES:
             best = None
-            for o in self.profiles:
+            for k in range(len(profiles)):
+                o = profiles[k]
                 p = o["p"]
                 if p["chargingProfilePurpose"] != purpose or o["evse"] not in (0, evse):
                     continue
-                lim, n = self._profile_limit(o, t, unit)
+                c = cache[k] if cache is not None else None
+                if c is None or (c[1] is not None and c[1] <= t):
+                    c = self._profile_limit(o, t, unit)
+                    if cache is not None:
+                        cache[k] = c
+                lim, n = c
                 if n is not None and n > t:
                     nxt = n if nxt is None or n < nxt else nxt
                 if lim is None:
@@ -258,9 +272,10 @@ class SmartCharging:
         if unit == "A":
             rated = rated / (V_PHASE * 3)
         periods = []  # type: list
+        cache = [None] * len(self.profiles)  # type: list
         t = t0
         while t < t0 + duration:
-            lim, nxt = self.limit_at(evse, t, unit)
+            lim, nxt = self.limit_at(evse, t, unit, cache)
             v = rated if lim is None else lim
             v = round(v, 1)
             if not periods or periods[-1]["limit"] != v:

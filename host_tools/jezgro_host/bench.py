@@ -8,7 +8,9 @@ from . import mp
 from .mp import BENCH, ROOT
 
 BENCHES = ["kernel_bench.py", "grid_bench.py", "transport_bench.py", "ocpp_bench.py", "exi_bench.py", "v2g_loop_bench.py", "can_bench.py",
-           "bridge_bench.py", "slac_bench.py", "tls_bench.py"]
+           "bridge_bench.py", "slac_bench.py", "tls_bench.py", "sim_bench.py", "growth_bench.py"]
+# the simulated gateway with the EV (simmain) needs the heap `jezgro sim` gives it, and more for two runs
+BIG_HEAP = ("can_bench.py", "sim_bench.py")
 
 
 def add_parser(sub) -> None:
@@ -51,8 +53,7 @@ def run_one(b: str, fs, json_out: bool = False, **kw) -> subprocess.CompletedPro
                                  *["tls12"] * 10, *["tls13"] * 10])
     args = [str(BENCH / b)] + (["--json"] if json_out else [])
     try:
-        # can_bench runs the simulated gateway too (simmain, a 4 MB heap for the EV)
-        p = mp.run(args, heap="4M" if b == "can_bench.py" else "2M", fs_root=fs, extra=[BENCH], cwd=ROOT,
+        p = mp.run(args, heap="4M" if b in BIG_HEAP else "2M", fs_root=fs, extra=[BENCH], cwd=ROOT,
                    timeout=600, extra_env={"JEZGRO_CAN_PORT": "43119"}, **kw)
     finally:
         if peer is not None:

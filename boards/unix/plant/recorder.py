@@ -5,6 +5,7 @@
 import array
 import math
 from grid import pll, curctl
+from plant.float_model import V_NOM
 
 COLUMNS = ("t", "theta_err_deg", "f_true", "f_est", "vd", "vq", "locked", "id_ref", "iq_ref",
            "id", "iq", "p", "q", "p_target", "q_target", "v_pu", "i_grid", "ia", "enable", "trip",
@@ -21,18 +22,15 @@ class Recorder:
         self.cols = [array.array("f", bytes(4 * self.n)) for _ in COLUMNS]
         self.k = 0
         self.tick = 0
-        self.prev_th = plant.truth_theta
-        self.prev_f = plant.truth_f
+        self.prev = plant.truth()
         self.droop = droop  # a callable returning (p_target, q_target) in W/var, or None
 
     def record(self):
         # called at the end of a plant step: the firmware state is that of the
         # previous control tick, the truth that of this instant's sample
         p = self.plant
-        th_true = self.prev_th
-        f_true = self.prev_f
-        self.prev_th = p.truth_theta
-        self.prev_f = p.truth_f
+        th_true, f_true = self.prev[0], self.prev[1]
+        now = self.prev = p.truth()  # (theta, f, pa, pb, ia, ib, grid_ia, grid_ib, vdc)
         self.tick += 1
         if self.tick % self.every or self.k >= self.n:
             return
@@ -57,19 +55,20 @@ class Recorder:
         c[8][k] = cc[curctl.IQ_REF] / 256
         c[9][k] = cc[curctl.ID] / 256
         c[10][k] = cc[curctl.IQ] / 256
-        pp, qq = p.p_q()
-        c[11][k] = pp
-        c[12][k] = qq
+        pa, pb, ia, ib, gia, gib = now[2], now[3], now[4], now[5], now[6], now[7]
+        # active/reactive power delivered to the PCC (inverter -> grid positive), as Plant.p_q()
+        c[11][k] = 1.5 * (pa * ia + pb * ib)
+        c[12][k] = 1.5 * (pb * ia - pa * ib)
         if self.droop is not None:
             pt, qt = self.droop()
             c[13][k] = pt
             c[14][k] = qt
-        c[15][k] = p.v_pu()
-        c[16][k] = math.sqrt(p.grid_ia * p.grid_ia + p.grid_ib * p.grid_ib)
-        c[17][k] = p.ia
+        c[15][k] = math.sqrt(pa * pa + pb * pb) / V_NOM
+        c[16][k] = math.sqrt(gia * gia + gib * gib)
+        c[17][k] = ia
         c[18][k] = cc[curctl.ENABLE]
         c[19][k] = cc[curctl.TRIP]
-        c[20][k] = p.vdc
+        c[20][k] = now[8]
         self.k = k + 1
 
     def write_csv(self, path):

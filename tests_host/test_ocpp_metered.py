@@ -80,9 +80,8 @@ def test_default_session_is_a_metered_transaction(tmp_path):
     meter = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]["meter"]
     plant = s["plant"]
     assert plant["import_wh"] > 0.3
-    # paced against a real CSMS the run is not deterministic: -0.7 .. -1.4 % seen here at the ~1 Wh the
-    # grid code's ramp lets through in seconds (the control loop samples dq currents once per 10 ms
-    # poll); the deterministic virtual-time tests below hold 1 %
+    # paced against a real CSMS the run is not deterministic, the tick-integrated energy still is exact
+    print("energy: meter", meter, "plant", plant)  # the figures docs/ocpp.md reports (pytest -s)
     assert abs(meter["import_wh"] - plant["import_wh"]) <= METER_TOLERANCE * plant["import_wh"], (meter, plant)
     assert meter["export_wh"] <= 0.01 * plant["import_wh"], (meter, plant)
     assert meter["faults"] == 0
@@ -90,11 +89,10 @@ def test_default_session_is_a_metered_transaction(tmp_path):
     assert 0 < series[-1] - series[0] <= meter["import_wh"] + 0.01
 
 
-# The registers against the plant's own energy count. The goal is 1 % (issue 14, still open on it): measured
-# with SLAC and the pinned port merged, the registers read 1.3-3.6 % low in every kind of run (POWER_MGR
-# integrates one sample per 10 ms poll of the filtered converter-side power; the fix is integration at the
-# control tick or a meter driver, docs/ocpp.md). 4 % keeps the test a check that metering is measurement.
-METER_TOLERANCE = 0.04
+# The registers against the plant's own energy count (issue 14: 1 %). The energy is integrated at the
+# 10 kHz control tick from the ADC samples (grid/energy.py), so neither virtual nor wall-clock time nor
+# a loaded host changes what is counted; what remains is the ADC's quantisation and the reading lag.
+METER_TOLERANCE = 0.01
 
 
 def _offline_sim(tmp_path, dm, *extra):
@@ -146,6 +144,7 @@ def test_offline_session_meters_within_one_percent_of_the_plant(tmp_path):
     assert ocpp["auth_last"] == "Accepted" and ocpp["stats"]["connects"] == 0
     meter, plant = ocpp["meter"], s["plant"]
     assert plant["import_wh"] > 1.0
+    print("energy: meter", meter, "plant", plant)  # the figures docs/ocpp.md reports (pytest -s)
     assert abs(meter["import_wh"] - plant["import_wh"]) <= METER_TOLERANCE * plant["import_wh"], (meter, plant)
     assert meter["export_wh"] <= 0.01 * plant["import_wh"] and meter["faults"] == 0, (meter, plant)
     # every TransactionEvent waits in the persistent queue, offline, numbered without gaps
@@ -226,8 +225,8 @@ def test_bpt_discharge_counts_on_the_export_register(mp, tmp_path):
     (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
     r = mp(f"""
 import i_run
-i_run.run({["--fs", str(fs), "--seconds", "30", "--status-ms", "1000", "--ev", "iso20-dc-bpt",
-            "--ev-loops", "150"]!r}, 0, "ChargeLoop", (1500, -5000, 3), {{"bpt_mode": "Dynamic"}})
+i_run.run({["--fs", str(fs), "--seconds", "40", "--status-ms", "1000", "--ev", "iso20-dc-bpt",
+            "--ev-loops", "150"]!r}, 0, "ChargeLoop", (1500, -5000, 3), {{"bpt_mode": "Dynamic"}}, 6000)
 """, timeout=300, heap="4M")
     s = r.data
     (h,) = s["iso15118"]["history"]
@@ -235,9 +234,10 @@ i_run.run({["--fs", str(fs), "--seconds", "30", "--status-ms", "1000", "--ev", "
     ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
     meter, plant = ocpp["meter"], s["plant"]
     assert plant["export_wh"] > 0.5, plant
-    # the run stops 0.5 s after the session while the grid-side ramp-down still exports: the register
-    # reads the counters once a second, so it may lack up to one reading interval at the last power
+    # the run goes on 6 s after the session, so the grid-side ramp-down has ended and the register
+    # (read once a second) has counted it; what power is left at the end may lack one reading
     lag_wh = abs(meter["p_w"]) * 1.1 / 3600
+    print("energy: meter", meter, "plant", plant)
     assert abs(meter["export_wh"] - plant["export_wh"]) <= METER_TOLERANCE * plant["export_wh"] + lag_wh, (meter, plant)
     assert meter["import_wh"] <= 0.05 * plant["export_wh"] + 0.02, (meter, plant)
     q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]

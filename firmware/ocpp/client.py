@@ -99,7 +99,7 @@ class Client:
                 "last_error": self.last_error, "last_callerror": self.last_callerror,
                 "stats": self.stats, "active_limit_w": self.sc.active_limit_w if self.sc else None,
                 "iso_bad": self.iso.bad if self.iso else 0, "auth_last": self.auth_last,
-                "meter": self.tx.meter.status() if self.tx else None,
+                "meter": self.tx.status_meter() if self.tx else None,
                 "transactions": {e: [t["id"], t["seq"]] for e, t in self.tx.tx.items()} if self.tx else {},
                 "txq": self.txq.status(), "storage": persist.report(STORAGE_FILES), "link": self.link()}
 

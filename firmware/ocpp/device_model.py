@@ -43,6 +43,8 @@ VARS = {
     ("SampledDataCtrlr", "TxUpdatedMeasurands"): (LIST, RW, REGISTERS + ",Power.Active.Import,Power.Active.Export,"
                                                                         "Current.Import,Voltage,SoC"),
     ("SampledDataCtrlr", "TxEndedMeasurands"): (LIST, RW, REGISTERS),
+    # 0: the Ended event has the end values only; else a series every N s (ocpp/transaction.py caps it)
+    ("SampledDataCtrlr", "TxEndedInterval"): (INT, RW, "0"),
     ("AlignedDataCtrlr", "Interval"): (INT, RW, "900"),
     ("AlignedDataCtrlr", "Measurands"): (LIST, RW, REGISTERS),
     ("AuthCtrlr", "AuthorizeRemoteStart"): (BOOL, RW, "false"),

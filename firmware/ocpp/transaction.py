@@ -11,7 +11,10 @@
 # (ocpp.txqueue), marked `offline: true` when it happened while the CSMS was unreachable, with the
 # meter values of that instant (ocpp/meter.py: SampledDataCtrlr TxStartedMeasurands /
 # TxUpdatedMeasurands every TxUpdatedInterval / TxEndedMeasurands; AlignedDataCtrlr.Measurands every
-# Interval, as MeterValues outside a transaction).
+# Interval, as MeterValues outside a transaction). The Ended event also carries the TxEndedMeasurands
+# sampled every TxEndedInterval during the transaction, kept with it (persisted) and bounded: at most
+# ENDED_VALUES sampled values; when a sample would exceed that, every second sample is dropped and
+# the interval doubled, so a long transaction keeps an evenly spaced series of all of it.
 #
 # A transaction found at boot (not after a restart of OCPP_CLIENT alone: the EVSE state lives in
 # ctx.store then) is ended with stoppedReason PowerLoss: its ISO 15118 session did not survive.
@@ -35,6 +38,7 @@ SESSION_ENDS = {msgs.END_STOP: ("StopAuthorized", "StoppedByEV"),
                 msgs.END_FAILED: ("AbnormalCondition", "Other"),
                 msgs.END_REJECTED: ("Deauthorized", "DeAuthorized")}
 QUARANTINED = ("AbnormalCondition", "Other")
+ENDED_VALUES = 48  # sampled values in the TxEndedInterval series (~5 KB of JSON: one WebSocket message)
 
 
 def _tx_ok(t):
@@ -224,7 +228,7 @@ class Transactions:
             self.stop(evse, "RemoteStop", "Remote")
 
     # --- events -----------------------------------------------------------------------------------
-    def _event(self, evse, kind, trigger, measurands=None, context=None, extra=None, token=False):
+    def _event(self, evse, kind, trigger, measurands=None, context=None, extra=None, token=False, series=()):
         t = self.tx[str(evse)]
         ts = clock.iso()
         p = {"eventType": kind, "timestamp": ts, "triggerReason": trigger, "seqNo": t["seq"],
@@ -237,8 +241,9 @@ class Transactions:
             if t.get("token"):
                 p["idToken"] = t["token"]
         if measurands is not None:
+            self.read_meter()  # the registers of this instant, not of the last periodic reading
             self.meter.save()  # the register a CSMS sees is never ahead of the persisted one
-            mv = self.meter_values(measurands, ts, context)
+            mv = list(series) + self.meter_values(measurands, ts, context)
             if mv:
                 p["meterValue"] = mv
         if not self.cl.connected:
@@ -268,7 +273,7 @@ class Transactions:
         if not t:
             return False
         self._event(evse, "Ended", trigger, self.cl.dm.get(S, "TxEndedMeasurands"), "Transaction.End",
-                    {"stoppedReason": reason})
+                    {"stoppedReason": reason}, series=t.get("ended", ()))
         del self.tx[str(evse)]
         self.save()
         cl = self.cl
@@ -283,6 +288,27 @@ class Transactions:
             reset.after(cl, {"type": "OnIdle"}, {"status": "Accepted"})
         return True
 
+    def _sample_ended(self, t, now, iv):
+        # the TxEndedInterval series of a transaction (t["ended"]), every iv x stride seconds
+        if iv <= 0:
+            return
+        stride = t.get("ended_stride", 1)
+        if now - t.get("ended_last", t["t0"]) < iv * stride:
+            return
+        t["ended_last"] = now
+        mv = self.meter_values(self.cl.dm.get(S, "TxEndedMeasurands"), None, "Sample.Periodic")
+        if not mv:
+            return
+        series = t.setdefault("ended", [])
+        n = len(mv[0]["sampledValue"])
+        if (len(series) + 1) * n > ENDED_VALUES:
+            # full: keep every second sample (the first one stays) at twice the interval
+            series = t["ended"] = series[::2]
+            t["ended_stride"] = stride * 2
+        if (len(series) + 1) * n <= ENDED_VALUES:
+            series.append(mv[0])
+        self.save()
+
     def _available(self, evse):
         # the EVSE is free again: Available, or what a ChangeAvailability Scheduled meanwhile asked
         from ocpp.ops import status_notification
@@ -295,6 +321,16 @@ class Transactions:
                 status_notification.send(cl, e, 1, "Available" if pend[1] == "Operative" else "Unavailable")
         elif cl.conn_status.get(evse) not in ("Unavailable", "Faulted", "Available"):
             status_notification.send(cl, evse, 1, "Available")
+
+    def read_meter(self):
+        # one reading of the meter source now (the periodic one is once a second)
+        now = clock.now()
+        self.meter.update(now, max(now - self.last_s, 0))
+        self.last_s = now
+
+    def status_meter(self):
+        self.read_meter()  # what the status shows is the registers now
+        return self.meter.status()
 
     def tick(self, cl):
         now = clock.now()
@@ -315,6 +351,7 @@ class Transactions:
                 t["last_upd"] = now
                 self._event(int(e), "Updated", "MeterValuePeriodic", cl.dm.get(S, "TxUpdatedMeasurands"),
                             "Sample.Periodic")
+            self._sample_ended(t, now, cl.dm.int(S, "TxEndedInterval"))
         iv = cl.dm.int("AlignedDataCtrlr", "Interval")
         if iv > 0:
             slot = int(now) // iv

@@ -246,3 +246,32 @@ i_run.run({["--fs", str(fs), "--seconds", "40", "--status-ms", "1000", "--ev", "
     exp = [v[0] for v in (_register(e, "Energy.Active.Export.Register") for e in txe) if v]
     assert imp == sorted(imp) and exp == sorted(exp) and exp[-1] > exp[0] + 0.3, (imp, exp)
     assert any(_register(e, "Power.Active.Export") and _register(e, "Power.Active.Export")[0] > 500 for e in txe)
+
+
+def test_import_limit_below_the_ev_minimum_is_suspended_evse(mp, tmp_path):
+    """The EVSE side withholds power without any OCPP limit: mid-charge, POWER_MGR gets an import limit
+    of 1 kW, below what the three-phase AC EV can take (its ChargingNeeds evMinCurrent x 230 V x 3):
+    the transaction goes Charging -> SuspendedEVSE (ChargingStateChanged) and ends from there."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "LIM",
+                                              "security_profile": 0}))
+    (fs / "ocpp_dm.json").write_text(json.dumps({
+        "AuthCtrlr.AutochargeEnabled": "true", "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
+        "OCPPCommCtrlr.OfflineThreshold": "1", "SampledDataCtrlr.TxUpdatedInterval": "0"}))
+    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
+    r = mp(f"""
+import i_run
+i_run.run({["--fs", str(fs), "--seconds", "20", "--status-ms", "1000", "--ev-loops", "120"]!r}, 0, "ChargeLoop",
+          (9000, 1000))
+""", timeout=300, heap="4M")
+    s = r.data
+    assert s["trigger"]["cap_sent"] == 0, s["trigger"]
+    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
+    txe = [pl for a, pl in q if a == "TransactionEvent"]
+    states = [(e["triggerReason"], e["transactionInfo"]["chargingState"]) for e in txe]
+    i = states.index(("ChargingStateChanged", "Charging"))
+    print("states", states)
+    assert ("ChargingStateChanged", "SuspendedEVSE") in states[i + 1:], states
+    assert all(st != "Charging" for _, st in states[states.index(("ChargingStateChanged", "SuspendedEVSE")):]), states
+    assert [e["seqNo"] for e in txe] == list(range(len(txe)))

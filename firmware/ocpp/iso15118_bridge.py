@@ -77,7 +77,9 @@ class Bridge:
             elif t == msgs.SLAC_LINK:
                 pass  # the link itself is the SLAC service's business; the CP is the plug
             elif msg.type == msgs.EV_CHARGING_NEEDS:
-                cl.call("NotifyEVChargingNeeds", needs_payload(msg.buf), self._answered)
+                need = needs_payload(msg.buf)
+                self._ev_minimum(need)
+                cl.call("NotifyEVChargingNeeds", need, self._answered)
             elif msg.type == msgs.EV_CHARGING_SCHEDULE:
                 self._schedule_chunk(msg.buf)
             elif msg.type == msgs.ISO_CERT_REQUEST:
@@ -129,6 +131,14 @@ class Bridge:
         elif evccid and cl.dm.get("AuthCtrlr", "AutochargeEnabled") == "true":
             authorize.request(cl, evse, {"idToken": evccid, "type": "MacAddress"})
         # else: it waits for a RequestStartTransaction (or the EV gives up)
+
+    def _ev_minimum(self, need):
+        # the least power the EV takes (below it the EVSE withholds power: SuspendedEVSE): AC
+        # evMinCurrent at 230 V per phase; DC ChargingNeeds carry no minimum (any power > 0 will do)
+        n = need["chargingNeeds"]
+        ac = n.get("acChargingParameters")
+        phases = 3 if n["requestedEnergyTransfer"] == "AC_three_phase" else 1
+        self.cl.tx.ev(need["evseId"]).min_w = ac["evMinCurrent"] * 230 * phases if ac else 0
 
     def _session_end(self, reason, serial):
         from ocpp.transaction import SESSION_ENDS

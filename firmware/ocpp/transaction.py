@@ -21,6 +21,8 @@
 import os
 import msgs
 from ocpp import clock
+from power import gateway_fsm as fsm
+from power import status as gw
 from ocpp.meter import Meter
 from jezgro import persist
 
@@ -69,6 +71,8 @@ class Evse:
         self.deadline = None  # unix s: a token given before plug-in expires (EVConnectionTimeOut)
         self.end = None  # (triggerReason, stoppedReason) decided before the session ends (remote stop)
         self.charged = False  # power flowed in this session (a pause is SuspendedEV)
+        self.power = False  # the EV's session wants power now (SESSION_STATE AUTHORIZED)
+        self.min_w = 0  # the least power the EV can take (its ChargingNeeds; 0: unknown)
 
 
 class Transactions:
@@ -162,7 +166,7 @@ class Transactions:
         else:
             ev.state = IDLE
             ev.token = None  # an authorization belongs to one plug-in
-            ev.live = ev.waiting = ev.charged = False
+            ev.live = ev.waiting = ev.charged = ev.power = False
             self._changed(evse, "EVDeparted", "EVDisconnected")
             if not self.active(evse):
                 self._available(evse)
@@ -174,7 +178,7 @@ class Transactions:
         ev.end = None
         ev.live = True
         ev.waiting = True
-        ev.charged = False
+        ev.charged = ev.power = False
         self._changed(evse, "EVDetected")
 
     def authorized(self, evse, token, trigger, remote_id=None):
@@ -186,25 +190,49 @@ class Transactions:
         self._changed(evse, trigger)
 
     def charging(self, evse, power_on):
-        # the ISO 15118 session's power state (SESSION_STATE): Charging while it transfers energy
+        # the ISO 15118 session's power state (SESSION_STATE): Charging while it transfers energy,
+        # SuspendedEVSE while it asks for power the EVSE side withholds, SuspendedEV when the EV pauses
         ev = self.ev(evse)
         if not ev.plugged:
             return
+        ev.power = power_on
         if power_on:
             ev.charged = True
-            lim = self.cl.sc.active_limit_w if self.cl.sc is not None else None
-            st = SUSPENDED_EVSE if lim == 0 else CHARGING
+        self._power_state(evse, ev)
+
+    def _power_state(self, evse, ev):
+        if ev.power:
+            st = SUSPENDED_EVSE if self.withheld(ev) else CHARGING
         else:
             st = SUSPENDED_EV if ev.charged else EV_CONNECTED
         if st != ev.state:
             ev.state = st
             self._changed(evse, "ChargingStateChanged")
 
+    def withheld(self, ev):
+        # -> why the EVSE side gives the EV no power now, or None: the OCPP limit (composite schedule)
+        # at 0 or below what the EV can take; POWER_MGR's import limit from any source below that; the
+        # power path stopped (grid lost, a power-path service held: gateway_fsm). A negative OCPP limit
+        # or a discharging gateway is V2G: energy flows, not withheld.
+        least = ev.min_w if ev.min_w > 0 else 1
+        lim = self.cl.sc.active_limit_w if self.cl.sc is not None else None
+        if lim is not None and 0 <= lim < least:
+            return "ocpp limit"
+        g = gw.GW
+        if g[gw.UPDATES] == 0:
+            return None  # no POWER_MGR in this build (the protocol bridge)
+        st = g[gw.STATE]
+        if st == fsm.INIT or st == fsm.GRID_SEARCH or st == fsm.SAFE:
+            return "power path"
+        if g[gw.IMP_SRC] != gw.NONE and g[gw.IMP_LIM] < least and st != fsm.DISCHARGING:
+            return "import limit"
+        return None
+
     def session_end(self, evse, how):
         # the ISO 15118 session ended (SESSION_END, or ISO15118 quarantined): its authorization ends
         # with it; the cable may still be in (the control pilot says when it leaves)
         ev = self.ev(evse)
-        ev.live = ev.waiting = False
+        ev.live = ev.waiting = ev.power = False
         ev.token = None
         if ev.plugged:
             ev.state = EV_CONNECTED
@@ -340,6 +368,8 @@ class Transactions:
         self.last_s = now
         self.meter.update(now, dt)
         for e, ev in self.evse.items():
+            if ev.power and ev.plugged:
+                self._power_state(e, ev)  # limits and the power path change without an EV message
             if ev.deadline is not None and not ev.plugged and now >= ev.deadline:
                 # authorized (remote start) but no EV within EVConnectionTimeOut (E03)
                 ev.deadline = None

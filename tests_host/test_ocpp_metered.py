@@ -211,18 +211,24 @@ def test_request_start_and_stop_drive_the_iso15118_session(tmp_path):
     assert c.errors_sent() == []
 
 
+def _offline_fs(tmp_path, tx_updated_interval):
+    # the filesystem of an i_run gateway whose CSMS is unreachable: offline rules authorize Autocharge
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "OFF",
+                                              "security_profile": 0}))
+    (fs / "ocpp_dm.json").write_text(json.dumps({
+        "AuthCtrlr.AutochargeEnabled": "true", "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
+        "OCPPCommCtrlr.OfflineThreshold": "1", "SampledDataCtrlr.TxUpdatedInterval": tx_updated_interval}))
+    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
+    return fs
+
+
 def test_bpt_discharge_counts_on_the_export_register(mp, tmp_path):
     """An ISO 15118-20 DC BPT EV (Dynamic) discharges at the station controller's -5 kW command: the
     energy goes on Energy.Active.Export.Register, the import register never drops, and the export
     register agrees with what the plant exported (virtual time, the CSMS unreachable: offline rules)."""
-    fs = tmp_path / "fs"
-    fs.mkdir()
-    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "BPT",
-                                              "security_profile": 0}))
-    (fs / "ocpp_dm.json").write_text(json.dumps({
-        "AuthCtrlr.AutochargeEnabled": "true", "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
-        "OCPPCommCtrlr.OfflineThreshold": "1", "SampledDataCtrlr.TxUpdatedInterval": "1"}))
-    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
+    fs = _offline_fs(tmp_path, "1")
     r = mp(f"""
 import i_run
 i_run.run({["--fs", str(fs), "--seconds", "40", "--status-ms", "1000", "--ev", "iso20-dc-bpt",
@@ -252,14 +258,7 @@ def test_import_limit_below_the_ev_minimum_is_suspended_evse(mp, tmp_path):
     """The EVSE side withholds power without any OCPP limit: mid-charge, POWER_MGR gets an import limit
     of 1 kW, below what the three-phase AC EV can take (its ChargingNeeds evMinCurrent x 230 V x 3):
     the transaction goes Charging -> SuspendedEVSE (ChargingStateChanged) and ends from there."""
-    fs = tmp_path / "fs"
-    fs.mkdir()
-    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "LIM",
-                                              "security_profile": 0}))
-    (fs / "ocpp_dm.json").write_text(json.dumps({
-        "AuthCtrlr.AutochargeEnabled": "true", "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
-        "OCPPCommCtrlr.OfflineThreshold": "1", "SampledDataCtrlr.TxUpdatedInterval": "0"}))
-    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
+    fs = _offline_fs(tmp_path, "0")
     r = mp(f"""
 import i_run
 i_run.run({["--fs", str(fs), "--seconds", "20", "--status-ms", "1000", "--ev-loops", "120"]!r}, 0, "ChargeLoop",
@@ -271,7 +270,6 @@ i_run.run({["--fs", str(fs), "--seconds", "20", "--status-ms", "1000", "--ev-loo
     txe = [pl for a, pl in q if a == "TransactionEvent"]
     states = [(e["triggerReason"], e["transactionInfo"]["chargingState"]) for e in txe]
     i = states.index(("ChargingStateChanged", "Charging"))
-    print("states", states)
     assert ("ChargingStateChanged", "SuspendedEVSE") in states[i + 1:], states
     assert all(st != "Charging" for _, st in states[states.index(("ChargingStateChanged", "SuspendedEVSE")):]), states
     assert [e["seqNo"] for e in txe] == list(range(len(txe)))

@@ -273,3 +273,40 @@ i_run.run({["--fs", str(fs), "--seconds", "20", "--status-ms", "1000", "--ev-loo
     assert ("ChargingStateChanged", "SuspendedEVSE") in states[i + 1:], states
     assert all(st != "Charging" for _, st in states[states.index(("ChargingStateChanged", "SuspendedEVSE")):]), states
     assert [e["seqNo"] for e in txe] == list(range(len(txe)))
+
+
+def test_crashed_iso15118_ends_the_transaction_at_once_with_its_energy(mp, tmp_path):
+    """ISO15118 crashes mid-charge (injected from inside the service after 40 ChargingStatus requests):
+    the supervisor restarts it, and with the incarnation that ran it the EV's session is gone.
+    OCPP_CLIENT sees the new incarnation (ctx.incarnation) and ends the transaction at once,
+    triggerReason EVCommunicationLost (stoppedReason Other: 2.0.1 has no better one), not 10 s later
+    when EV_STATUS would have gone missing; the Ended event carries the registers with the energy."""
+    fs = _offline_fs(tmp_path, "1")
+    r = mp(f"""
+import i_run
+i_run.run({["--fs", str(fs), "--seconds", "20", "--status-ms", "1000", "--ev-loops", "120"]!r}, 40, "ChargingStatus")
+""", timeout=300, heap="4M")
+    s = r.data
+    assert s["trigger"]["crash_ms"] is not None, s["trigger"]
+    iso = next(x for x in s["services"] if x["name"] == "ISO15118")
+    assert iso["restarts"] == 1 and iso["faults"] == 1, iso
+    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
+    txe = [pl for a, pl in q if a == "TransactionEvent"]
+    first = txe[0]["transactionInfo"]["transactionId"]
+    mine = [e for e in txe if e["transactionInfo"]["transactionId"] == first]
+    end = mine[-1]
+    assert (end["eventType"], end["triggerReason"], end["transactionInfo"]["stoppedReason"]) == \
+        ("Ended", "EVCommunicationLost", "Other"), [(e["eventType"], e["triggerReason"]) for e in mine]
+    # at once: the last periodic meter value (every second while charging) is at most 2 s older
+    periodic = [e for e in mine if e["triggerReason"] == "MeterValuePeriodic"]
+    assert periodic and _epoch(end["timestamp"]) - _epoch(periodic[-1]["timestamp"]) <= 2, \
+        (periodic[-1]["timestamp"], end["timestamp"])
+    # the energy is kept: the Ended registers are the transaction's, after the power that flowed
+    imp = [v[0] for v in (_register(e, "Energy.Active.Import.Register") for e in mine) if v]
+    assert _register(end, "Energy.Active.Import.Register") and imp == sorted(imp) and imp[-1] > imp[0], imp
+    assert [e["seqNo"] for e in mine] == list(range(len(mine)))
+
+
+def _epoch(ts):
+    from datetime import datetime
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()

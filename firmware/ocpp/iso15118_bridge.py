@@ -51,6 +51,7 @@ class Bridge:
         self.cp_seen = False
         self.cp_level = 0
         self.serial = 0  # the ISO 15118 session of the last SESSION_STATE
+        self.iso_gen = 0  # ISO15118's incarnation (ctx.incarnation) that runs the live session
         self.last_status_ms = cl.now()  # when ISO15118 last reported (kernel time, as it counts its 1 Hz)
         self.evse = 1  # this gateway is one EVSE (the SECC's "evse" in iso15118.json)
         self.required_told = False  # ISO15118 took ISO_AUTH_RESULT AUTH_REQUIRED
@@ -62,6 +63,8 @@ class Bridge:
     def on_ipc(self, cl, msg):
         try:
             t = msg.type
+            if t == msgs.SESSION_STATE or t == msgs.SESSION_END or t == msgs.EV_STATUS:
+                self._check_incarnation(cl)  # a restarted ISO15118's first words come after its loss
             if t == msgs.SESSION_STATE:
                 self._session_state(msg.i32(msgs.SESS_LEVEL), msg.i32(msgs.SESS_SERIAL))
             elif t == msgs.SESSION_END:
@@ -109,6 +112,7 @@ class Bridge:
             return  # SESSION_END follows with the reason
         if serial != self.serial:
             self.serial = serial
+            self.iso_gen = self.cl.ctx.incarnation(self.iso)
             self.last_status_ms = self.cl.now()
             if not self.cp_seen:
                 txm.plug(self.evse, True)  # the first sign of the EV
@@ -123,6 +127,7 @@ class Bridge:
             txm.plug(evse, True)
         ev = txm.ev(evse)
         ev.evccid = evccid
+        self.iso_gen = cl.ctx.incarnation(self.iso)
         txm.ev_detected(evse, self.serial)
         # EIM: what authorizes this session (its AuthorizationReq waits, EVSEProcessing=Ongoing)
         from ocpp.ops import authorize
@@ -154,13 +159,30 @@ class Bridge:
         self.require_auth()
         from ocpp.ops import authorize
         authorize.tick(cl)
-        ev = cl.tx.ev(self.evse)
-        if ev.live and cl.since(self.last_status_ms) > SILENT_MS:
-            # ISO15118 stopped reporting mid-session (quarantined): the session is gone
-            from ocpp.transaction import QUARANTINED
-            cl.tx.session_end(self.evse, QUARANTINED)
-            if not self.cp_seen:
-                cl.tx.plug(self.evse, False)
+        if self._check_incarnation(cl):
+            return
+        if cl.tx.ev(self.evse).live and cl.since(self.last_status_ms) > SILENT_MS:
+            # ISO15118 runs but stopped reporting mid-session: the session is gone
+            from ocpp import transaction
+            self._lost(transaction.QUARANTINED)
+
+    def _check_incarnation(self, cl):
+        # The supervisor restarted ISO15118 (a crash, a watchdog) or holds it (quarantine) during the
+        # live session: the transaction ends now with the energy metered so far, not when EV_STATUS
+        # stops. A restarted ISO15118 may resume the EV's connection, but only to stop it
+        # (StopCharging, SessionStop): what it reports of that session afterwards ends nothing more.
+        if not cl.tx.ev(self.evse).live or not self.iso_gen or cl.ctx.incarnation(self.iso) == self.iso_gen:
+            return False
+        self.iso_gen = 0
+        from ocpp import transaction
+        self._lost(transaction.SERVICE_LOST)
+        return True
+
+    def _lost(self, how):
+        cl = self.cl
+        cl.tx.session_end(self.evse, how)
+        if not self.cp_seen:
+            cl.tx.plug(self.evse, False)
 
     # --- gateway -> ISO15118 -------------------------------------------------------------------------
     def require_auth(self):

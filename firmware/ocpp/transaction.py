@@ -39,7 +39,10 @@ SESSION_ENDS = {msgs.END_STOP: ("StopAuthorized", "StoppedByEV"),
                 msgs.END_LOST: ("EVCommunicationLost", "Other"),
                 msgs.END_FAILED: ("AbnormalCondition", "Other"),
                 msgs.END_REJECTED: ("Deauthorized", "DeAuthorized")}
-QUARANTINED = ("AbnormalCondition", "Other")
+QUARANTINED = ("AbnormalCondition", "Other")  # ISO15118 runs but went silent mid-session
+# ISO15118 restarted or quarantined mid-session (the supervisor's incarnation changed): the EV's
+# communication is lost with it (2.0.1 has no such stoppedReason: Other)
+SERVICE_LOST = ("EVCommunicationLost", "Other")
 ENDED_VALUES = 48  # sampled values in the TxEndedInterval series (~5 KB of JSON: one WebSocket message)
 
 

@@ -54,6 +54,13 @@ VARS = {
     # Autocharge: the EV's EVCCID (ISO 15118 SessionSetupReq) is the idToken, type MacAddress
     ("AuthCtrlr", "AutochargeEnabled"): (BOOL, RW, "false"),
     ("AuthCacheCtrlr", "Enabled"): (BOOL, RW, "true"),
+    # the local authorization list (ocpp/local_list.py): Entries counts it, at most MAX_ENTRIES (64)
+    ("LocalAuthListCtrlr", "Enabled"): (BOOL, RW, "true"),
+    ("LocalAuthListCtrlr", "Available"): (BOOL, RO, "true"),
+    ("LocalAuthListCtrlr", "Entries"): (INT, RO, "0"),
+    ("LocalAuthListCtrlr", "ItemsPerMessage"): (INT, RO, "64"),
+    ("LocalAuthListCtrlr", "BytesPerMessage"): (INT, RO, "8192"),
+    ("LocalAuthListCtrlr", "DisablePostAuthorize"): (BOOL, RW, "false"),
     ("SmartChargingCtrlr", "Enabled"): (BOOL, RW, "true"),
     ("SmartChargingCtrlr", "RateUnit"): (LIST, RO, "W,A"),
     ("SmartChargingCtrlr", "PeriodsPerSchedule"): (INT, RO, "24"),

@@ -52,6 +52,7 @@ class Bridge:
         self.cp_level = 0
         self.serial = 0  # the ISO 15118 session of the last SESSION_STATE
         self.iso_gen = 0  # ISO15118's incarnation (ctx.incarnation) that runs the live session
+        self.lost_serial = -1  # a session ended for OCPP by its ISO15118's loss: its later reports are moot
         self.last_status_ms = cl.now()  # when ISO15118 last reported (kernel time, as it counts its 1 Hz)
         self.evse = 1  # this gateway is one EVSE (the SECC's "evse" in iso15118.json)
         self.required_told = False  # ISO15118 took ISO_AUTH_RESULT AUTH_REQUIRED
@@ -108,8 +109,8 @@ class Bridge:
 
     def _session_state(self, level, serial):
         txm = self.cl.tx
-        if level == msgs.SESSION_NONE:
-            return  # SESSION_END follows with the reason
+        if level == msgs.SESSION_NONE or serial == self.lost_serial:
+            return  # SESSION_END follows with the reason / the resumed session only winds down
         if serial != self.serial:
             self.serial = serial
             self.iso_gen = self.cl.ctx.incarnation(self.iso)
@@ -151,6 +152,8 @@ class Bridge:
         how = SESSION_ENDS.get(reason)
         if how is None:
             raise ValueError("bad SESSION_END reason %d" % reason)
+        if serial == self.lost_serial:
+            return  # ended for OCPP when its ISO15118 was lost (_check_incarnation)
         txm.session_end(self.evse, how)
         if not self.cp_seen:
             txm.plug(self.evse, False)  # the last sign of the EV
@@ -174,6 +177,7 @@ class Bridge:
         if not cl.tx.ev(self.evse).live or not self.iso_gen or cl.ctx.incarnation(self.iso) == self.iso_gen:
             return False
         self.iso_gen = 0
+        self.lost_serial = self.serial
         from ocpp import transaction
         self._lost(transaction.SERVICE_LOST)
         return True

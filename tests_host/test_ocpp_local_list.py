@@ -116,8 +116,8 @@ def test_ev_authorized_offline_from_the_local_list(csms, tmp_path):
         "AuthCtrlr.AutochargeEnabled": "true", "OCPPCommCtrlr.OfflineThreshold": "1",
         "AuthCtrlr.OfflineTxForUnknownIdEnabled": "false", "SampledDataCtrlr.TxUpdatedInterval": "2"}))
     sid = "GW-OFFLIST"
-    p = subprocess.Popen([JEZGRO, "sim", "--seconds", "26", "--out", str(out), "--quiet", "--paced", "--no-plot",
-                          "--csms", csms.url, "--station-id", sid, "--ev-at", "12", "--ev-loops", "40"],
+    p = subprocess.Popen([JEZGRO, "sim", "--seconds", "34", "--out", str(out), "--quiet", "--paced", "--no-plot",
+                          "--csms", csms.url, "--station-id", sid, "--ev-at", "10", "--ev-loops", "40"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         waiting.wait_for(lambda: csms.calls("StatusNotification", sid), 40)
@@ -132,7 +132,7 @@ def test_ev_authorized_offline_from_the_local_list(csms, tmp_path):
         if p.poll() is None:
             p.kill()
     s = json.loads((out / "summary.json").read_text())
-    (h,) = s["iso15118"]["history"]
+    h = s["iso15118"]["history"][0]  # the EV's session (a loaded host may let the EV start another)
     assert h["end"] == "SessionStop" and "PowerDeliveryReq" in h["requests"], h
     ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
     assert ocpp["auth_last"] == "Accepted" and ocpp["meter"]["import_wh"] > 0.05, ocpp

@@ -268,6 +268,7 @@ i_run.run({["--fs", str(fs), "--seconds", "20", "--status-ms", "1000", "--ev-loo
     assert s["trigger"]["cap_sent"] == 0, s["trigger"]
     q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
     txe = [pl for a, pl in q if a == "TransactionEvent"]
+    txe = [e for e in txe if e["transactionInfo"]["transactionId"] == txe[0]["transactionInfo"]["transactionId"]]
     states = [(e["triggerReason"], e["transactionInfo"]["chargingState"]) for e in txe]
     i = states.index(("ChargingStateChanged", "Charging"))
     assert ("ChargingStateChanged", "SuspendedEVSE") in states[i + 1:], states

@@ -1,4 +1,4 @@
-/* C reference of the CRITICAL grid tick (firmware/grid/pll.py step + firmware/grid/curctl.py
+/* C reference of the CRITICAL grid tick (firmware/grid/pll.py step + firmware/grid/curctl.py + firmware/grid/energy.py
  * step), line for line in int32 arithmetic, built by bench/grid_bench.py with gcc -O2 at run
  * time. Reads recorded ADC samples, runs the ticks, compares theta and the PWM duties with the
  * viper outputs recorded alongside (same algorithm => identical numbers), and times the ticks.
@@ -45,7 +45,10 @@ static int32_t scaled_state(int32_t v, int32_t k) {
     if (m > SOGI_X_MAX / k) return a >= 0 ? SOGI_X_MAX : -SOGI_X_MAX;
     return a * k;
 }
-static int32_t st[NST], maf[MAF_N], cc[NCC], pwm[4], sh[6];
+enum { E_SUB, E_WIN_J, E_WIN_N, E_IMP_J, E_EXP_J, E_TICKS, NEN };
+#define UNITS_PER_J 1280000
+#define E_WINDOW 200
+static int32_t st[NST], maf[MAF_N], cc[NCC], pwm[4], sh[6], en[NEN];
 static uint16_t tab[257];
 
 static inline int32_t sinq(uint32_t th, int cosine) {
@@ -176,7 +179,25 @@ static void cc_step(const int32_t *adc) {
     pwm[3] = 1;
 }
 
+/* firmware/grid/energy.py step: the tick's energy meter (CURRENT_CTRL calls it after cc_step) */
+static void en_step(const int32_t *adc) {
+    int32_t p = (adc[0] - 2048) * (adc[3] - 2048) + (adc[1] - 2048) * (adc[4] - 2048) + (adc[2] - 2048) * (adc[5] - 2048);
+    int32_t s = en[E_SUB] + p, w = en[E_WIN_J];
+    if (s >= UNITS_PER_J) { int32_t j = s / UNITS_PER_J; s -= j * UNITS_PER_J; w += j; }
+    else if (s <= -UNITS_PER_J) { int32_t j = -s / UNITS_PER_J; s += j * UNITS_PER_J; w -= j; }
+    en[E_SUB] = s;
+    int32_t n = en[E_WIN_N] + 1;
+    if (n >= E_WINDOW) {
+        n = 0;
+        if (w > 0) en[E_EXP_J] = (en[E_EXP_J] + w) & 0x3FFFFFFF;
+        else if (w < 0) en[E_IMP_J] = (en[E_IMP_J] - w) & 0x3FFFFFFF;
+        w = 0;
+    }
+    en[E_WIN_N] = n; en[E_WIN_J] = w; en[E_TICKS] = (en[E_TICKS] + 1) & 0x3FFFFFFF;
+}
+
 static void reset(void) {
+    memset(en, 0, sizeof en);
     memset(st, 0, sizeof st); memset(maf, 0, sizeof maf); memset(cc, 0, sizeof cc); memset(sh, 0, sizeof sh);
     st[WTS] = 32941; st[OMEGA] = OMEGA_NOM; st[OMEGA_F] = OMEGA_NOM; st[OMEGA_L] = OMEGA_NOM; st[DTHETA] = 21474836;
 }
@@ -203,6 +224,7 @@ int main(int argc, char **argv) {
             if (i == enable_at) { cc[ENABLE] = 1; cc[ID_REF] = x[11]; cc[IQ_REF] = x[12]; }
             pll_step(x);
             cc_step(x);
+            en_step(x);
             if (r == 0 && ((uint32_t)st[THETA] != (uint32_t)x[7] || pwm[0] != x[8] || pwm[1] != x[9] || pwm[2] != x[10]
                            || cc[ID] != x[13])) mismatches++;
         }
@@ -210,6 +232,8 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ns = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / ((double)n * repeat);
     printf("%.1f %ld %d\n", ns, mismatches, n);
+    /* the energy counters after the last repeat, for test_grid_c_reference.py against grid/energy.py */
+    fprintf(stderr, "energy %d %d %d %d %d %d\n", en[E_SUB], en[E_WIN_J], en[E_WIN_N], en[E_IMP_J], en[E_EXP_J], en[E_TICKS]);
     return 0;
 }
 #endif

@@ -82,6 +82,7 @@ def metered_transaction(cl, srv, idle):
     txm.meter = Meter(board.FS_ROOT, FakeMeter())
     cl.dm.set("AuthCtrlr", "AutochargeEnabled", "true", force=True)
     cl.dm.set("SampledDataCtrlr", "TxUpdatedInterval", "1", force=True)
+    cl.dm.set("SampledDataCtrlr", "TxEndedInterval", "1", force=True)  # the Ended series grows too
     gc.collect()
     m0 = gc.mem_alloc()
     n = 30
@@ -103,9 +104,10 @@ def metered_transaction(cl, srv, idle):
         json.loads(answer)
         t_json += time.ticks_diff(time.ticks_us(), tb)
         txm.charging(1, True)
-        for k in range(3):  # three meter readings with periodic Updated events
+        for k in range(3):  # three meter readings with periodic Updated events and Ended samples
             txm.last_s -= 1.0
             txm.tx["1"]["last_upd"] -= 1.0
+            txm.tx["1"]["ended_last"] = txm.tx["1"].get("ended_last", txm.tx["1"]["t0"]) - 1.0
             txm.tick(cl)
         if i == n // 2:
             gc.collect()
@@ -124,6 +126,37 @@ def metered_transaction(cl, srv, idle):
             ["  held after %d transactions" % n, after, "bytes", "budget", BUDGET, "bytes", after / BUDGET],
             ["EV_ID -> Authorize on loopback -> answer handled", t_auth // n, "us", "json of both messages", t_json // n,
              "us", t_auth / max(1, t_json)]]
+
+
+def local_list_rows(cl, srv):
+    # The local authorization list at its capacity (64 entries): heap held, and a SendLocalList Full
+    # of 64 entries handled (parse, check, persist atomically, answer on the socket).
+    from ocpp import local_list
+    items = [{"idToken": {"idToken": "TAG%05d" % i, "type": "ISO14443"}, "idTokenInfo": {"status": "Accepted"}}
+             for i in range(local_list.MAX_ENTRIES)]
+    text = json.dumps([2, "l", "SendLocalList", {"versionNumber": 1, "updateType": "Full",
+                                                 "localAuthorizationList": items}])
+    run(cl.on_text(json.dumps([2, "v", "GetLocalListVersion", {}])))  # module and list loaded
+    drain(srv)
+    n = 10
+    ta = time.ticks_us()
+    for _ in range(n):
+        run(cl.on_text(text))
+        drain(srv)
+    a = time.ticks_diff(time.ticks_us(), ta)
+    tb = time.ticks_us()
+    for _ in range(n):
+        json.dumps(json.loads(text))
+    b = time.ticks_diff(time.ticks_us(), tb)
+    cl.local_list = None
+    gc.collect()
+    m0 = gc.mem_alloc()
+    local_list.of(cl)  # the list as a boot loads it from its file: what it holds while in use
+    gc.collect()
+    held = gc.mem_alloc() - m0
+    return [["local list, 64 entries: heap held", held, "bytes", "budget", BUDGET, "bytes", held / BUDGET],
+            ["CALL SendLocalList Full (64 entries, persisted)", a // n, "us/call", "json.loads+dumps of the same text",
+             b // n, "us", a / max(1, b)]]
 
 
 def main():
@@ -222,6 +255,7 @@ def main():
     rows.insert(4, ["  of which WebSocket receive buffer", len(cl.ws.buf), "bytes", "budget", BUDGET, "bytes",
                     len(cl.ws.buf) / BUDGET])
     rows += metered_transaction(cl, srv, idle)
+    rows += local_list_rows(cl, srv)
     c.close()
     srv.close()
     if "--json" in sys.argv:

@@ -15,13 +15,13 @@ RECORD = """
 import array, json
 import power_stage
 from plant.model import Plant
-from grid import pll, curctl
+from grid import pll, curctl, energy
 N = 6000
 p = Plant()
 for k, v in (("neg", 0.1), ("h5", 0.05), ("h7", 0.03), ("noise_v", 2.0)):
     p._apply({k: v})
 p.schedule([[0.25, {"v_pu": 0.05}], [0.3, {"v_pu": 0.0}], [0.35, {"v_pu": 1.0}], [0.45, {"jump_deg": 40}]])
-pll.reset(); curctl.reset()
+pll.reset(); curctl.reset(); energy.reset()
 t1 = pll.make_tick(power_stage.ADC, power_stage.sample)
 t2 = curctl.make_tick(power_stage.ADC, power_stage.PWM, power_stage.apply)
 rec = array.array("i", bytes(4 * 14 * N))
@@ -39,7 +39,7 @@ for i in range(N):
     rec[b + 11] = 7000; rec[b + 12] = -2000; rec[b + 13] = cc[curctl.ID]
 with open("trace.bin", "wb") as f:
     f.write(rec)
-print("RESULT " + json.dumps({"n": N, "sat": sat}))
+print("RESULT " + json.dumps({"n": N, "sat": sat, "energy": list(energy.EN)}))
 """
 
 
@@ -56,3 +56,7 @@ def test_c_reference_matches_viper_without_int32_overflow(mp, tmp_path):
     ns, mismatches, n = p.stdout.split()
     assert int(n) == 6000
     assert int(mismatches) == 0
+    # the tick's energy meter (grid/energy.py), same integers; EN is array('i'): signed on both sides
+    assert p.stderr.split()[:1] == ["energy"], p.stderr
+    assert [int(x) for x in p.stderr.split()[1:7]] == r.data["energy"], p.stderr
+    assert r.data["energy"][4] > 0  # exported energy really accrued

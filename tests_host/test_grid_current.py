@@ -47,7 +47,7 @@ def test_spec_gains_are_unstable_with_the_delay():
     assert np.max(np.abs(np.roots(poly))) < 0.99  # 0.98: the slow pole the PI zero (nearly) cancels
 
 
-def test_critical_tick_allocates_nothing(mp):
+def test_critical_tick_allocates_nothing_and_meters_the_energy(mp):
     code = (ROOT / "tests_host" / "mp" / "g_heaplock.py").read_text()
     r = mp(code, timeout=120, heap="8M")
     assert r.data["faults"] == []
@@ -55,3 +55,13 @@ def test_critical_tick_allocates_nothing(mp):
     assert r.data["runs"] == [6000, 6000]
     assert r.data["saturated_ticks"] > 0  # the anti-windup branch ran too
     assert r.data["locked"] == 1
+    # grid/energy.py in CURRENT_CTRL's tick (under heap_lock above): the export the converter
+    # delivered at rated current on the distorted, sagging, jumping grid against the plant's own
+    # integral of the PCC power. The tick sees the ADC's 12-bit samples of the same instants, so
+    # the two agree far inside 1 %.
+    e, truth = r.data["energy"], r.data["plant"]
+    assert e["ticks"] == 6000
+    assert truth["export_j"] > 300, truth
+    assert abs(e["export_j"] - truth["export_j"]) <= 0.002 * truth["export_j"], (e, truth)
+    assert e["import_j"] <= 0.002 * truth["export_j"], (e, truth)
+

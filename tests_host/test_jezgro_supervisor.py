@@ -20,7 +20,7 @@ for i in range(20):
     k.inject(1, faults.INJ_CRASH)
     k.run(50)
 s = k.summary()['services'][1]
-harness.result({"svc": s, "log": t_echo.log, "gen": k.ipc.gen[1]})
+harness.result({"svc": s, "log": t_echo.log, "gen": k.ipc.gen[1], "incarnation": k.services[1].incarnation(1)})
 """)
     svc = r.data["svc"]
     assert svc["restarts"] == 20 and svc["faults"] == 20
@@ -33,6 +33,7 @@ harness.result({"svc": s, "log": t_echo.log, "gen": k.ipc.gen[1]})
     assert all(e[1] is True for e in starts[1:])  # every later start knows it is a restart
     assert starts[-1][2] == 21  # the store survived all 20 restarts
     assert r.data["gen"] == 21
+    assert r.data["incarnation"] == 21  # the service API's view (ctx.incarnation): new after each restart
 
 
 def test_memory_error_is_contained(mp):
@@ -94,7 +95,8 @@ k.boot()
 k.run(500)
 s = k.summary()
 harness.result({"loopy": s["services"][1], "got": t_safe.got, "quarantined": s["quarantined"],
-                "events": s["events"], "send_after": k.ipc.send(0, 1, msgs.PING)})
+                "events": s["events"], "send_after": k.ipc.send(0, 1, msgs.PING),
+                "incarnation": [k.services[2].incarnation(1), k.services[2].incarnation(2), k.services[2].incarnation(9)]})
 """)
     loopy = r.data["loopy"]
     assert loopy["state"] == "held"
@@ -102,6 +104,7 @@ harness.result({"loopy": s["services"][1], "got": t_safe.got, "quarantined": s["
     assert r.data["quarantined"] == 1 and r.data["events"]["quarantine"] == 1
     assert r.data["got"] == [[0x0002, 1, 1]]  # MSG_SERVICE_QUARANTINED(sid 1, cause exception)
     assert r.data["send_after"] == -6  # E_DOWN: a held service takes no messages
+    assert r.data["incarnation"] == [0, 1, 0]  # held: 0 (ctx.incarnation), running: its generation, none: 0
 
 
 def test_restart_intensity_window_forgets_old_restarts(mp):

@@ -80,9 +80,8 @@ def test_default_session_is_a_metered_transaction(tmp_path):
     meter = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]["meter"]
     plant = s["plant"]
     assert plant["import_wh"] > 0.3
-    # paced against a real CSMS the run is not deterministic: -0.7 .. -1.4 % seen here at the ~1 Wh the
-    # grid code's ramp lets through in seconds (the control loop samples dq currents once per 10 ms
-    # poll); the deterministic virtual-time tests below hold 1 %
+    # paced against a real CSMS the run is not deterministic, the tick-integrated energy still is exact
+    print("energy: meter", meter, "plant", plant)  # the figures docs/ocpp.md reports (pytest -s)
     assert abs(meter["import_wh"] - plant["import_wh"]) <= METER_TOLERANCE * plant["import_wh"], (meter, plant)
     assert meter["export_wh"] <= 0.01 * plant["import_wh"], (meter, plant)
     assert meter["faults"] == 0
@@ -90,11 +89,10 @@ def test_default_session_is_a_metered_transaction(tmp_path):
     assert 0 < series[-1] - series[0] <= meter["import_wh"] + 0.01
 
 
-# The registers against the plant's own energy count. The goal is 1 % (issue 14, still open on it): measured
-# with SLAC and the pinned port merged, the registers read 1.3-3.6 % low in every kind of run (POWER_MGR
-# integrates one sample per 10 ms poll of the filtered converter-side power; the fix is integration at the
-# control tick or a meter driver, docs/ocpp.md). 4 % keeps the test a check that metering is measurement.
-METER_TOLERANCE = 0.04
+# The registers against the plant's own energy count (issue 14: 1 %). The energy is integrated at the
+# 10 kHz control tick from the ADC samples (grid/energy.py), so neither virtual nor wall-clock time nor
+# a loaded host changes what is counted; what remains is the ADC's quantisation and the reading lag.
+METER_TOLERANCE = 0.01
 
 
 def _offline_sim(tmp_path, dm, *extra):
@@ -146,6 +144,7 @@ def test_offline_session_meters_within_one_percent_of_the_plant(tmp_path):
     assert ocpp["auth_last"] == "Accepted" and ocpp["stats"]["connects"] == 0
     meter, plant = ocpp["meter"], s["plant"]
     assert plant["import_wh"] > 1.0
+    print("energy: meter", meter, "plant", plant)  # the figures docs/ocpp.md reports (pytest -s)
     assert abs(meter["import_wh"] - plant["import_wh"]) <= METER_TOLERANCE * plant["import_wh"], (meter, plant)
     assert meter["export_wh"] <= 0.01 * plant["import_wh"] and meter["faults"] == 0, (meter, plant)
     # every TransactionEvent waits in the persistent queue, offline, numbered without gaps
@@ -212,22 +211,28 @@ def test_request_start_and_stop_drive_the_iso15118_session(tmp_path):
     assert c.errors_sent() == []
 
 
+def _offline_fs(tmp_path, tx_updated_interval):
+    # the filesystem of an i_run gateway whose CSMS is unreachable: offline rules authorize Autocharge
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "OFF",
+                                              "security_profile": 0}))
+    (fs / "ocpp_dm.json").write_text(json.dumps({
+        "AuthCtrlr.AutochargeEnabled": "true", "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
+        "OCPPCommCtrlr.OfflineThreshold": "1", "SampledDataCtrlr.TxUpdatedInterval": tx_updated_interval}))
+    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
+    return fs
+
+
 def test_bpt_discharge_counts_on_the_export_register(mp, tmp_path):
     """An ISO 15118-20 DC BPT EV (Dynamic) discharges at the station controller's -5 kW command: the
     energy goes on Energy.Active.Export.Register, the import register never drops, and the export
     register agrees with what the plant exported (virtual time, the CSMS unreachable: offline rules)."""
-    fs = tmp_path / "fs"
-    fs.mkdir()
-    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "BPT",
-                                              "security_profile": 0}))
-    (fs / "ocpp_dm.json").write_text(json.dumps({
-        "AuthCtrlr.AutochargeEnabled": "true", "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
-        "OCPPCommCtrlr.OfflineThreshold": "1", "SampledDataCtrlr.TxUpdatedInterval": "1"}))
-    (fs / "grid.json").write_text(json.dumps({"grid_code": "UK-G99"}))
+    fs = _offline_fs(tmp_path, "1")
     r = mp(f"""
 import i_run
-i_run.run({["--fs", str(fs), "--seconds", "30", "--status-ms", "1000", "--ev", "iso20-dc-bpt",
-            "--ev-loops", "150"]!r}, 0, "ChargeLoop", (1500, -5000, 3), {{"bpt_mode": "Dynamic"}})
+i_run.run({["--fs", str(fs), "--seconds", "40", "--status-ms", "1000", "--ev", "iso20-dc-bpt",
+            "--ev-loops", "150"]!r}, 0, "ChargeLoop", (1500, -5000, 3), {{"bpt_mode": "Dynamic"}}, 6000)
 """, timeout=300, heap="4M")
     s = r.data
     (h,) = s["iso15118"]["history"]
@@ -235,9 +240,10 @@ i_run.run({["--fs", str(fs), "--seconds", "30", "--status-ms", "1000", "--ev", "
     ocpp = next(x for x in s["services"] if x["name"] == "OCPP_CLIENT")["status"]
     meter, plant = ocpp["meter"], s["plant"]
     assert plant["export_wh"] > 0.5, plant
-    # the run stops 0.5 s after the session while the grid-side ramp-down still exports: the register
-    # reads the counters once a second, so it may lack up to one reading interval at the last power
+    # the run goes on 6 s after the session, so the grid-side ramp-down has ended and the register
+    # (read once a second) has counted it; what power is left at the end may lack one reading
     lag_wh = abs(meter["p_w"]) * 1.1 / 3600
+    print("energy: meter", meter, "plant", plant)
     assert abs(meter["export_wh"] - plant["export_wh"]) <= METER_TOLERANCE * plant["export_wh"] + lag_wh, (meter, plant)
     assert meter["import_wh"] <= 0.05 * plant["export_wh"] + 0.02, (meter, plant)
     q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
@@ -246,3 +252,62 @@ i_run.run({["--fs", str(fs), "--seconds", "30", "--status-ms", "1000", "--ev", "
     exp = [v[0] for v in (_register(e, "Energy.Active.Export.Register") for e in txe) if v]
     assert imp == sorted(imp) and exp == sorted(exp) and exp[-1] > exp[0] + 0.3, (imp, exp)
     assert any(_register(e, "Power.Active.Export") and _register(e, "Power.Active.Export")[0] > 500 for e in txe)
+
+
+def test_import_limit_below_the_ev_minimum_is_suspended_evse(mp, tmp_path):
+    """The EVSE side withholds power without any OCPP limit: mid-charge, POWER_MGR gets an import limit
+    of 1 kW, below what the three-phase AC EV can take (its ChargingNeeds evMinCurrent x 230 V x 3):
+    the transaction goes Charging -> SuspendedEVSE (ChargingStateChanged) and ends from there."""
+    fs = _offline_fs(tmp_path, "0")
+    r = mp(f"""
+import i_run
+i_run.run({["--fs", str(fs), "--seconds", "20", "--status-ms", "1000", "--ev-loops", "120"]!r}, 0, "ChargeLoop",
+          (9000, 1000))
+""", timeout=300, heap="4M")
+    s = r.data
+    assert s["trigger"]["cap_sent"] == 0, s["trigger"]
+    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
+    txe = [pl for a, pl in q if a == "TransactionEvent"]
+    txe = [e for e in txe if e["transactionInfo"]["transactionId"] == txe[0]["transactionInfo"]["transactionId"]]
+    states = [(e["triggerReason"], e["transactionInfo"]["chargingState"]) for e in txe]
+    i = states.index(("ChargingStateChanged", "Charging"))
+    assert ("ChargingStateChanged", "SuspendedEVSE") in states[i + 1:], states
+    assert all(st != "Charging" for _, st in states[states.index(("ChargingStateChanged", "SuspendedEVSE")):]), states
+    assert [e["seqNo"] for e in txe] == list(range(len(txe)))
+
+
+def test_crashed_iso15118_ends_the_transaction_at_once_with_its_energy(mp, tmp_path):
+    """ISO15118 crashes mid-charge (injected from inside the service after 40 ChargingStatus requests):
+    the supervisor restarts it, and with the incarnation that ran it the EV's session is gone.
+    OCPP_CLIENT sees the new incarnation (ctx.incarnation) and ends the transaction at once,
+    triggerReason EVCommunicationLost (stoppedReason Other: 2.0.1 has no better one), not 10 s later
+    when EV_STATUS would have gone missing; the Ended event carries the registers with the energy."""
+    fs = _offline_fs(tmp_path, "1")
+    r = mp(f"""
+import i_run
+i_run.run({["--fs", str(fs), "--seconds", "20", "--status-ms", "1000", "--ev-loops", "120"]!r}, 40, "ChargingStatus")
+""", timeout=300, heap="4M")
+    s = r.data
+    assert s["trigger"]["crash_ms"] is not None, s["trigger"]
+    iso = next(x for x in s["services"] if x["name"] == "ISO15118")
+    assert iso["restarts"] == 1 and iso["faults"] == 1, iso
+    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
+    txe = [pl for a, pl in q if a == "TransactionEvent"]
+    first = txe[0]["transactionInfo"]["transactionId"]
+    mine = [e for e in txe if e["transactionInfo"]["transactionId"] == first]
+    end = mine[-1]
+    assert (end["eventType"], end["triggerReason"], end["transactionInfo"]["stoppedReason"]) == \
+        ("Ended", "EVCommunicationLost", "Other"), [(e["eventType"], e["triggerReason"]) for e in mine]
+    # at once: the last periodic meter value (every second while charging) is at most 2 s older
+    periodic = [e for e in mine if e["triggerReason"] == "MeterValuePeriodic"]
+    assert periodic and _epoch(end["timestamp"]) - _epoch(periodic[-1]["timestamp"]) <= 2, \
+        (periodic[-1]["timestamp"], end["timestamp"])
+    # the energy is kept: the Ended registers are the transaction's, after the power that flowed
+    imp = [v[0] for v in (_register(e, "Energy.Active.Import.Register") for e in mine) if v]
+    assert _register(end, "Energy.Active.Import.Register") and imp == sorted(imp) and imp[-1] > imp[0], imp
+    assert [e["seqNo"] for e in mine] == list(range(len(mine)))
+
+
+def _epoch(ts):
+    from datetime import datetime
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()

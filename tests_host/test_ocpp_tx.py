@@ -199,3 +199,49 @@ def test_control_pilot_is_the_plug_in(csms, tmp_path):
     assert evs[1]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
     assert [s["connectorStatus"] for s in csms.calls("StatusNotification")] == ["Available", "Occupied", "Available"]
     assert csms.errors_sent() == []
+
+
+def test_ended_event_carries_the_bounded_tx_ended_interval_series(csms, tmp_path):
+    """SampledDataCtrlr.TxEndedInterval: the Ended TransactionEvent carries the TxEndedMeasurands
+    sampled every interval during the transaction (context Sample.Periodic), then the end values
+    (Transaction.End). The series is bounded (ENDED_VALUES = 48 sampled values): 5 measurands at 1 s
+    for ~14 s fill it, so every second sample was dropped and the interval doubled; the event
+    passes the CSMS's schema validation."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    ended = "Energy.Active.Import.Register,Energy.Active.Export.Register,Power.Active.Import,Power.Active.Export," \
+            "Power.Reactive.Import"
+    (fs / "ocpp_dm.json").write_text(json.dumps(dict(FAST, **{
+        "SampledDataCtrlr.TxUpdatedInterval": "0", "SampledDataCtrlr.TxEndedInterval": "1",
+        "SampledDataCtrlr.TxEndedMeasurands": ended})))
+    st = station(csms, fs)
+    try:
+        wait_for(lambda: csms.calls("StatusNotification"))
+        assert csms.send(SID, "RequestStartTransaction", {
+            "evseId": 1, "remoteStartId": 5, "idToken": {"idToken": "TAG5", "type": "Central"}}).status == "Accepted"
+        started = wait_for(lambda: tx_events(csms))[0]
+        time.sleep(14)
+        tx_id = started["transactionInfo"]["transactionId"]
+        assert csms.send(SID, "RequestStopTransaction", {"transactionId": tx_id}).status == "Accepted"
+        end = wait_for(lambda: [e for e in tx_events(csms) if e["eventType"] == "Ended"])[0]
+        out = st.stop()
+    finally:
+        st.kill()
+    assert out["svc"]["faults"] == 0
+    assert csms.errors_sent() == []  # schema-valid for the ocpp package's CSMS
+    mv = end["meterValue"]
+    series = [m for m in mv if m["sampledValue"][0].get("context") == "Sample.Periodic"]
+    assert mv[len(series):] == [mv[-1]] and mv[-1]["sampledValue"][0]["context"] == "Transaction.End"
+    assert all(len(m["sampledValue"]) == 5 for m in mv)
+    assert sum(len(m["sampledValue"]) for m in series) <= 48  # the cap
+    assert 5 <= len(series) <= 9, [m["timestamp"] for m in series]
+    stamps = [_epoch(m["timestamp"]) for m in series]
+    assert stamps == sorted(stamps) and stamps[0] - _epoch(started["timestamp"]) <= 2.5
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert max(gaps) >= 1.5, gaps  # thinned: every second sample dropped, interval doubled
+    assert _epoch(end["timestamp"]) - stamps[-1] <= 4.5, (stamps, end["timestamp"])
+
+
+def _epoch(ts):
+    from datetime import datetime
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()

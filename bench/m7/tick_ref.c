@@ -48,6 +48,7 @@ int main(void) {
         uint32_t t0 = SYST_CVR;
         pll_step(adc_in);
         cc_step(adc_in);
+        en_step(adc_in);
         uint32_t t1 = SYST_CVR;
         counts += (t0 - t1) & 0x00FFFFFF; /* down-counter */
     }

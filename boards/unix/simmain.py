@@ -220,8 +220,12 @@ def main(argv):
         from plant import scenario
         pl = scenario.PLANT
         # the energy that really flowed at the PCC (the plant's truth, across reboots): what the
-        # gateway's meter (power/measure.py -> OCPP_CLIENT's registers) is checked against
+        # gateway's meter (grid/energy.py -> OCPP_CLIENT's registers) is checked against
         summary["plant"] = {"import_wh": round(pl.e_imp_j / 3600, 3), "export_wh": round(pl.e_exp_j / 3600, 3)}
+        # the gateway's tick-integrated counters (grid/energy.py) at the same instant, before any reader
+        from grid import energy
+        summary["plant"]["tick_wh"] = [round(energy.EN[energy.IMP_J] / 3600, 3),
+                                       round(energy.EN[energy.EXP_J] / 3600, 3)]
     if _sid(table, "EV_SIM") >= 0:
         import ev_sim
         summary["ev"] = ev_sim.OUT

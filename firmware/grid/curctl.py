@@ -23,6 +23,7 @@ import micropython
 from micropython import const
 from grid import trig
 from grid import pll as _pll
+from grid import energy as _energy
 
 ID_REF = const(0)
 IQ_REF = const(1)
@@ -201,12 +202,14 @@ def reset():
 
 def make_tick(adc, pwm, apply):
     # One captured tuple: a closure with more than five free variables
-    # allocates when called (see grid/pll.py make_tick).
-    b = (CC, _pll.ST, adc, trig.SIN, pwm, apply)
+    # allocates when called (see grid/pll.py make_tick). The energy meter
+    # (grid/energy.py) integrates the same ADC sample the loop used.
+    b = (CC, _pll.ST, adc, trig.SIN, pwm, apply, _energy.EN, _energy.step)
 
     def tick():
-        cc, ps, a, tab, w, app = b
+        cc, ps, a, tab, w, app, en, meter = b
         step(cc, ps, a, tab, w)
+        meter(en, a)
         app(w)
 
     return tick

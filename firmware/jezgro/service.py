@@ -17,7 +17,7 @@
 #                 ctx.status holds it with the configuration state
 #   memory        ctx.store: survives restarts of this service, not reboots
 from micropython import const
-from jezgro.const import (PRIO_CRITICAL, ST_ABSENT, W_NONE, W_SLEEP, W_RECV, W_IO,
+from jezgro.const import (PRIO_CRITICAL, ST_ABSENT, ST_READY, ST_WAITING, W_NONE, W_SLEEP, W_RECV, W_IO,
                           W_FOREVER, RESTART_PERMANENT, EV_CONFIG_ERROR, EV_LINK_ERROR)
 from jezgro.ipc import Msg, handle
 
@@ -150,6 +150,15 @@ class Service:
 
     def lookup(self, sid):
         return self.kernel.ipc.current_handle(sid)
+
+    def incarnation(self, sid):
+        # The supervisor's view of service sid: its IPC generation while it runs (a new one after every
+        # restart, so a changed value means its state, e.g. a protocol session, is gone), 0 while it is
+        # held (quarantined), stopped or absent. For services that keep state of another's sessions.
+        svcs = self.kernel.services
+        if not 0 <= sid < len(svcs) or svcs[sid].state not in (ST_READY, ST_WAITING):
+            return 0
+        return self.kernel.ipc.gen[sid]
 
     def sid_of(self, name):
         # the sid of the service called name in this configuration, or -1 (not in the table)

@@ -27,7 +27,7 @@ C = "OCPPCommCtrlr"
 # config, iso15118_bridge): their storage problems are reported to the CSMS
 STORAGE_FILES = ("ocpp_txq.log", "ocpp_txq.head", "ocpp_dm.json", "ocpp_tx.json", "ocpp_profiles.json",
                  "ocpp_resv.json", "ocpp.json", "iso15118_cert.req", "iso15118_cert.res", "ocpp_meter.json",
-                 "ocpp_auth.json")
+                 "ocpp_auth.json", "ocpp_locallist.json")
 
 
 class Client:
@@ -85,6 +85,7 @@ class Client:
         self.tls_cipher = None
         self.auth_pending = {}  # evse -> (idToken, deadline ms) of a queued Authorize (ops/authorize.py)
         self.auth_cache = None  # ops/authorize.Cache, loaded on first use
+        self.local_list = None  # ocpp/local_list.LocalList, loaded on first use
         self.storage_gen = -1  # persist.gen last looked at
         self.storage_sent = {}  # file -> problem count last reported to the CSMS
         # The protocol bridge (bridge/upstream.py): forward(client, msg id, action, payload) -> True when it
@@ -99,7 +100,7 @@ class Client:
                 "last_error": self.last_error, "last_callerror": self.last_callerror,
                 "stats": self.stats, "active_limit_w": self.sc.active_limit_w if self.sc else None,
                 "iso_bad": self.iso.bad if self.iso else 0, "auth_last": self.auth_last,
-                "meter": self.tx.meter.status() if self.tx else None,
+                "meter": self.tx.status_meter() if self.tx else None,
                 "transactions": {e: [t["id"], t["seq"]] for e, t in self.tx.tx.items()} if self.tx else {},
                 "txq": self.txq.status(), "storage": persist.report(STORAGE_FILES), "link": self.link()}
 

@@ -43,6 +43,8 @@ VARS = {
     ("SampledDataCtrlr", "TxUpdatedMeasurands"): (LIST, RW, REGISTERS + ",Power.Active.Import,Power.Active.Export,"
                                                                         "Current.Import,Voltage,SoC"),
     ("SampledDataCtrlr", "TxEndedMeasurands"): (LIST, RW, REGISTERS),
+    # 0: the Ended event has the end values only; else a series every N s (ocpp/transaction.py caps it)
+    ("SampledDataCtrlr", "TxEndedInterval"): (INT, RW, "0"),
     ("AlignedDataCtrlr", "Interval"): (INT, RW, "900"),
     ("AlignedDataCtrlr", "Measurands"): (LIST, RW, REGISTERS),
     ("AuthCtrlr", "AuthorizeRemoteStart"): (BOOL, RW, "false"),
@@ -52,6 +54,13 @@ VARS = {
     # Autocharge: the EV's EVCCID (ISO 15118 SessionSetupReq) is the idToken, type MacAddress
     ("AuthCtrlr", "AutochargeEnabled"): (BOOL, RW, "false"),
     ("AuthCacheCtrlr", "Enabled"): (BOOL, RW, "true"),
+    # the local authorization list (ocpp/local_list.py): Entries counts it, at most MAX_ENTRIES (64)
+    ("LocalAuthListCtrlr", "Enabled"): (BOOL, RW, "true"),
+    ("LocalAuthListCtrlr", "Available"): (BOOL, RO, "true"),
+    ("LocalAuthListCtrlr", "Entries"): (INT, RO, "0"),
+    ("LocalAuthListCtrlr", "ItemsPerMessage"): (INT, RO, "64"),
+    ("LocalAuthListCtrlr", "BytesPerMessage"): (INT, RO, "8192"),
+    ("LocalAuthListCtrlr", "DisablePostAuthorize"): (BOOL, RW, "false"),
     ("SmartChargingCtrlr", "Enabled"): (BOOL, RW, "true"),
     ("SmartChargingCtrlr", "RateUnit"): (LIST, RO, "W,A"),
     ("SmartChargingCtrlr", "PeriodsPerSchedule"): (INT, RO, "24"),

@@ -51,6 +51,8 @@ class Bridge:
         self.cp_seen = False
         self.cp_level = 0
         self.serial = 0  # the ISO 15118 session of the last SESSION_STATE
+        self.iso_gen = 0  # ISO15118's incarnation (ctx.incarnation) that runs the live session
+        self.lost_serial = -1  # a session ended for OCPP by its ISO15118's loss: its later reports are moot
         self.last_status_ms = cl.now()  # when ISO15118 last reported (kernel time, as it counts its 1 Hz)
         self.evse = 1  # this gateway is one EVSE (the SECC's "evse" in iso15118.json)
         self.required_told = False  # ISO15118 took ISO_AUTH_RESULT AUTH_REQUIRED
@@ -62,6 +64,8 @@ class Bridge:
     def on_ipc(self, cl, msg):
         try:
             t = msg.type
+            if t == msgs.SESSION_STATE or t == msgs.SESSION_END or t == msgs.EV_STATUS:
+                self._check_incarnation(cl)  # a restarted ISO15118's first words come after its loss
             if t == msgs.SESSION_STATE:
                 self._session_state(msg.i32(msgs.SESS_LEVEL), msg.i32(msgs.SESS_SERIAL))
             elif t == msgs.SESSION_END:
@@ -77,7 +81,9 @@ class Bridge:
             elif t == msgs.SLAC_LINK:
                 pass  # the link itself is the SLAC service's business; the CP is the plug
             elif msg.type == msgs.EV_CHARGING_NEEDS:
-                cl.call("NotifyEVChargingNeeds", needs_payload(msg.buf), self._answered)
+                need = needs_payload(msg.buf)
+                self._ev_minimum(need)
+                cl.call("NotifyEVChargingNeeds", need, self._answered)
             elif msg.type == msgs.EV_CHARGING_SCHEDULE:
                 self._schedule_chunk(msg.buf)
             elif msg.type == msgs.ISO_CERT_REQUEST:
@@ -103,10 +109,11 @@ class Bridge:
 
     def _session_state(self, level, serial):
         txm = self.cl.tx
-        if level == msgs.SESSION_NONE:
-            return  # SESSION_END follows with the reason
+        if level == msgs.SESSION_NONE or serial == self.lost_serial:
+            return  # SESSION_END follows with the reason / the resumed session only winds down
         if serial != self.serial:
             self.serial = serial
+            self.iso_gen = self.cl.ctx.incarnation(self.iso)
             self.last_status_ms = self.cl.now()
             if not self.cp_seen:
                 txm.plug(self.evse, True)  # the first sign of the EV
@@ -121,6 +128,7 @@ class Bridge:
             txm.plug(evse, True)
         ev = txm.ev(evse)
         ev.evccid = evccid
+        self.iso_gen = cl.ctx.incarnation(self.iso)
         txm.ev_detected(evse, self.serial)
         # EIM: what authorizes this session (its AuthorizationReq waits, EVSEProcessing=Ongoing)
         from ocpp.ops import authorize
@@ -130,12 +138,22 @@ class Bridge:
             authorize.request(cl, evse, {"idToken": evccid, "type": "MacAddress"})
         # else: it waits for a RequestStartTransaction (or the EV gives up)
 
+    def _ev_minimum(self, need):
+        # the least power the EV takes (below it the EVSE withholds power: SuspendedEVSE): AC
+        # evMinCurrent at 230 V per phase; DC ChargingNeeds carry no minimum (any power > 0 will do)
+        n = need["chargingNeeds"]
+        ac = n.get("acChargingParameters")
+        phases = 3 if n["requestedEnergyTransfer"] == "AC_three_phase" else 1
+        self.cl.tx.ev(need["evseId"]).min_w = ac["evMinCurrent"] * 230 * phases if ac else 0
+
     def _session_end(self, reason, serial):
         from ocpp.transaction import SESSION_ENDS
         txm = self.cl.tx
         how = SESSION_ENDS.get(reason)
         if how is None:
             raise ValueError("bad SESSION_END reason %d" % reason)
+        if serial == self.lost_serial:
+            return  # ended for OCPP when its ISO15118 was lost (_check_incarnation)
         txm.session_end(self.evse, how)
         if not self.cp_seen:
             txm.plug(self.evse, False)  # the last sign of the EV
@@ -144,13 +162,31 @@ class Bridge:
         self.require_auth()
         from ocpp.ops import authorize
         authorize.tick(cl)
-        ev = cl.tx.ev(self.evse)
-        if ev.live and cl.since(self.last_status_ms) > SILENT_MS:
-            # ISO15118 stopped reporting mid-session (quarantined): the session is gone
-            from ocpp.transaction import QUARANTINED
-            cl.tx.session_end(self.evse, QUARANTINED)
-            if not self.cp_seen:
-                cl.tx.plug(self.evse, False)
+        if self._check_incarnation(cl):
+            return
+        if cl.tx.ev(self.evse).live and cl.since(self.last_status_ms) > SILENT_MS:
+            # ISO15118 runs but stopped reporting mid-session: the session is gone
+            from ocpp import transaction
+            self._lost(transaction.QUARANTINED)
+
+    def _check_incarnation(self, cl):
+        # The supervisor restarted ISO15118 (a crash, a watchdog) or holds it (quarantine) during the
+        # live session: the transaction ends now with the energy metered so far, not when EV_STATUS
+        # stops. A restarted ISO15118 may resume the EV's connection, but only to stop it
+        # (StopCharging, SessionStop): what it reports of that session afterwards ends nothing more.
+        if not cl.tx.ev(self.evse).live or not self.iso_gen or cl.ctx.incarnation(self.iso) == self.iso_gen:
+            return False
+        self.iso_gen = 0
+        self.lost_serial = self.serial
+        from ocpp import transaction
+        self._lost(transaction.SERVICE_LOST)
+        return True
+
+    def _lost(self, how):
+        cl = self.cl
+        cl.tx.session_end(self.evse, how)
+        if not self.cp_seen:
+            cl.tx.plug(self.evse, False)
 
     # --- gateway -> ISO15118 -------------------------------------------------------------------------
     def require_auth(self):

@@ -11,13 +11,18 @@
 # (ocpp.txqueue), marked `offline: true` when it happened while the CSMS was unreachable, with the
 # meter values of that instant (ocpp/meter.py: SampledDataCtrlr TxStartedMeasurands /
 # TxUpdatedMeasurands every TxUpdatedInterval / TxEndedMeasurands; AlignedDataCtrlr.Measurands every
-# Interval, as MeterValues outside a transaction).
+# Interval, as MeterValues outside a transaction). The Ended event also carries the TxEndedMeasurands
+# sampled every TxEndedInterval during the transaction, kept with it (persisted) and bounded: at most
+# ENDED_VALUES sampled values; when a sample would exceed that, every second sample is dropped and
+# the interval doubled, so a long transaction keeps an evenly spaced series of all of it.
 #
 # A transaction found at boot (not after a restart of OCPP_CLIENT alone: the EVSE state lives in
 # ctx.store then) is ended with stoppedReason PowerLoss: its ISO 15118 session did not survive.
 import os
 import msgs
 from ocpp import clock
+from power import gateway_fsm as fsm
+from power import status as gw
 from ocpp.meter import Meter
 from jezgro import persist
 
@@ -34,7 +39,11 @@ SESSION_ENDS = {msgs.END_STOP: ("StopAuthorized", "StoppedByEV"),
                 msgs.END_LOST: ("EVCommunicationLost", "Other"),
                 msgs.END_FAILED: ("AbnormalCondition", "Other"),
                 msgs.END_REJECTED: ("Deauthorized", "DeAuthorized")}
-QUARANTINED = ("AbnormalCondition", "Other")
+QUARANTINED = ("AbnormalCondition", "Other")  # ISO15118 runs but went silent mid-session
+# ISO15118 restarted or quarantined mid-session (the supervisor's incarnation changed): the EV's
+# communication is lost with it (2.0.1 has no such stoppedReason: Other)
+SERVICE_LOST = ("EVCommunicationLost", "Other")
+ENDED_VALUES = 48  # sampled values in the TxEndedInterval series (~5 KB of JSON: one WebSocket message)
 
 
 def _tx_ok(t):
@@ -65,6 +74,8 @@ class Evse:
         self.deadline = None  # unix s: a token given before plug-in expires (EVConnectionTimeOut)
         self.end = None  # (triggerReason, stoppedReason) decided before the session ends (remote stop)
         self.charged = False  # power flowed in this session (a pause is SuspendedEV)
+        self.power = False  # the EV's session wants power now (SESSION_STATE AUTHORIZED)
+        self.min_w = 0  # the least power the EV can take (its ChargingNeeds; 0: unknown)
 
 
 class Transactions:
@@ -158,7 +169,7 @@ class Transactions:
         else:
             ev.state = IDLE
             ev.token = None  # an authorization belongs to one plug-in
-            ev.live = ev.waiting = ev.charged = False
+            ev.live = ev.waiting = ev.charged = ev.power = False
             self._changed(evse, "EVDeparted", "EVDisconnected")
             if not self.active(evse):
                 self._available(evse)
@@ -170,7 +181,7 @@ class Transactions:
         ev.end = None
         ev.live = True
         ev.waiting = True
-        ev.charged = False
+        ev.charged = ev.power = False
         self._changed(evse, "EVDetected")
 
     def authorized(self, evse, token, trigger, remote_id=None):
@@ -182,25 +193,49 @@ class Transactions:
         self._changed(evse, trigger)
 
     def charging(self, evse, power_on):
-        # the ISO 15118 session's power state (SESSION_STATE): Charging while it transfers energy
+        # the ISO 15118 session's power state (SESSION_STATE): Charging while it transfers energy,
+        # SuspendedEVSE while it asks for power the EVSE side withholds, SuspendedEV when the EV pauses
         ev = self.ev(evse)
         if not ev.plugged:
             return
+        ev.power = power_on
         if power_on:
             ev.charged = True
-            lim = self.cl.sc.active_limit_w if self.cl.sc is not None else None
-            st = SUSPENDED_EVSE if lim == 0 else CHARGING
+        self._power_state(evse, ev)
+
+    def _power_state(self, evse, ev):
+        if ev.power:
+            st = SUSPENDED_EVSE if self.withheld(ev) else CHARGING
         else:
             st = SUSPENDED_EV if ev.charged else EV_CONNECTED
         if st != ev.state:
             ev.state = st
             self._changed(evse, "ChargingStateChanged")
 
+    def withheld(self, ev):
+        # -> why the EVSE side gives the EV no power now, or None: the OCPP limit (composite schedule)
+        # at 0 or below what the EV can take; POWER_MGR's import limit from any source below that; the
+        # power path stopped (grid lost, a power-path service held: gateway_fsm). A negative OCPP limit
+        # or a discharging gateway is V2G: energy flows, not withheld.
+        least = ev.min_w if ev.min_w > 0 else 1
+        lim = self.cl.sc.active_limit_w if self.cl.sc is not None else None
+        if lim is not None and 0 <= lim < least:
+            return "ocpp limit"
+        g = gw.GW
+        if g[gw.UPDATES] == 0:
+            return None  # no POWER_MGR in this build (the protocol bridge)
+        st = g[gw.STATE]
+        if st == fsm.INIT or st == fsm.GRID_SEARCH or st == fsm.SAFE:
+            return "power path"
+        if g[gw.IMP_SRC] != gw.NONE and g[gw.IMP_LIM] < least and st != fsm.DISCHARGING:
+            return "import limit"
+        return None
+
     def session_end(self, evse, how):
         # the ISO 15118 session ended (SESSION_END, or ISO15118 quarantined): its authorization ends
         # with it; the cable may still be in (the control pilot says when it leaves)
         ev = self.ev(evse)
-        ev.live = ev.waiting = False
+        ev.live = ev.waiting = ev.power = False
         ev.token = None
         if ev.plugged:
             ev.state = EV_CONNECTED
@@ -224,7 +259,7 @@ class Transactions:
             self.stop(evse, "RemoteStop", "Remote")
 
     # --- events -----------------------------------------------------------------------------------
-    def _event(self, evse, kind, trigger, measurands=None, context=None, extra=None, token=False):
+    def _event(self, evse, kind, trigger, measurands=None, context=None, extra=None, token=False, series=()):
         t = self.tx[str(evse)]
         ts = clock.iso()
         p = {"eventType": kind, "timestamp": ts, "triggerReason": trigger, "seqNo": t["seq"],
@@ -237,8 +272,9 @@ class Transactions:
             if t.get("token"):
                 p["idToken"] = t["token"]
         if measurands is not None:
+            self.read_meter()  # the registers of this instant, not of the last periodic reading
             self.meter.save()  # the register a CSMS sees is never ahead of the persisted one
-            mv = self.meter_values(measurands, ts, context)
+            mv = list(series) + self.meter_values(measurands, ts, context)
             if mv:
                 p["meterValue"] = mv
         if not self.cl.connected:
@@ -268,7 +304,7 @@ class Transactions:
         if not t:
             return False
         self._event(evse, "Ended", trigger, self.cl.dm.get(S, "TxEndedMeasurands"), "Transaction.End",
-                    {"stoppedReason": reason})
+                    {"stoppedReason": reason}, series=t.get("ended", ()))
         del self.tx[str(evse)]
         self.save()
         cl = self.cl
@@ -283,6 +319,27 @@ class Transactions:
             reset.after(cl, {"type": "OnIdle"}, {"status": "Accepted"})
         return True
 
+    def _sample_ended(self, t, now, iv):
+        # the TxEndedInterval series of a transaction (t["ended"]), every iv x stride seconds
+        if iv <= 0:
+            return
+        stride = t.get("ended_stride", 1)
+        if now - t.get("ended_last", t["t0"]) < iv * stride:
+            return
+        t["ended_last"] = now
+        mv = self.meter_values(self.cl.dm.get(S, "TxEndedMeasurands"), None, "Sample.Periodic")
+        if not mv:
+            return
+        series = t.setdefault("ended", [])
+        n = len(mv[0]["sampledValue"])
+        if (len(series) + 1) * n > ENDED_VALUES:
+            # full: keep every second sample (the first one stays) at twice the interval
+            series = t["ended"] = series[::2]
+            t["ended_stride"] = stride * 2
+        if (len(series) + 1) * n <= ENDED_VALUES:
+            series.append(mv[0])
+        self.save()
+
     def _available(self, evse):
         # the EVSE is free again: Available, or what a ChangeAvailability Scheduled meanwhile asked
         from ocpp.ops import status_notification
@@ -296,6 +353,16 @@ class Transactions:
         elif cl.conn_status.get(evse) not in ("Unavailable", "Faulted", "Available"):
             status_notification.send(cl, evse, 1, "Available")
 
+    def read_meter(self):
+        # one reading of the meter source now (the periodic one is once a second)
+        now = clock.now()
+        self.meter.update(now, max(now - self.last_s, 0))
+        self.last_s = now
+
+    def status_meter(self):
+        self.read_meter()  # what the status shows is the registers now
+        return self.meter.status()
+
     def tick(self, cl):
         now = clock.now()
         dt = now - self.last_s
@@ -304,6 +371,8 @@ class Transactions:
         self.last_s = now
         self.meter.update(now, dt)
         for e, ev in self.evse.items():
+            if ev.power and ev.plugged:
+                self._power_state(e, ev)  # limits and the power path change without an EV message
             if ev.deadline is not None and not ev.plugged and now >= ev.deadline:
                 # authorized (remote start) but no EV within EVConnectionTimeOut (E03)
                 ev.deadline = None
@@ -315,6 +384,7 @@ class Transactions:
                 t["last_upd"] = now
                 self._event(int(e), "Updated", "MeterValuePeriodic", cl.dm.get(S, "TxUpdatedMeasurands"),
                             "Sample.Periodic")
+            self._sample_ended(t, now, cl.dm.int(S, "TxEndedInterval"))
         iv = cl.dm.int("AlignedDataCtrlr", "Interval")
         if iv > 0:
             slot = int(now) // iv

@@ -1,8 +1,10 @@
-# The gateway's own meter at the grid connection, for OCPP_CLIENT's registers (ocpp/meter.py): what
-# POWER_MGR measured and integrated (power/status.GW: energy counters over the control loop's sample
-# clock, P/Q filtered, the Park voltages and currents of the last poll). A station with a revenue
-# meter chip gives ocpp/meter.py another source with the same read().
+# The gateway's own meter at the grid connection, for OCPP_CLIENT's registers (ocpp/meter.py): the
+# energy counters the control tick integrates (grid/energy.EN, read directly rather than POWER_MGR's
+# copy in power/status.GW, which is up to one of its polls old: a reading is the energy up to this
+# instant), and what POWER_MGR measured (GW: P/Q filtered, the Park voltages and currents of its last
+# poll). A station with a revenue meter chip gives ocpp/meter.py another source with the same read().
 import math
+from grid import energy
 from power import status as gw
 
 SQRT2 = math.sqrt(2)
@@ -19,8 +21,9 @@ class GridMeter:
         if g[gw.UPDATES] == 0:
             return None
         o = self.out
-        o[0] = g[gw.E_IMP_J]
-        o[1] = g[gw.E_EXP_J]
+        en = energy.EN
+        o[0] = en[energy.IMP_J]
+        o[1] = en[energy.EXP_J]
         o[2] = g[gw.P_MEAS]
         o[3] = g[gw.Q_MEAS]
         # amplitude-invariant Park: the dq magnitude is the phase peak (Q8)

@@ -8,11 +8,10 @@
 # |V_Q4 x I_Q4| < 2^31 up to 1.3 kV x 1.3 kA, far beyond the converter; 1.5 / 2^8 = 3 >> 9 brings
 # it to W. Filter: first-order low pass, y += (x - y) >> FILTER_SHIFT per update (10 ms polls:
 # a time constant of ~80 ms, enough to take the switching ripple out of a 10 Hz report).
+# Energy is not integrated from this sampled power: grid/energy.py does it at the control tick.
 from micropython import const
 
 FILTER_SHIFT = const(3)
-SEQ_MASK = const(0x3FFFFFFF)  # shared.PLL's sequence: +2 per CRITICAL tick
-TICKS_PER_J_W = const(10000)  # 1 J = 1 W for 10000 ticks of 100 us
 
 
 class Measure:
@@ -20,8 +19,6 @@ class Measure:
         self.p_w = 0
         self.q_var = 0
         self.n = 0
-        self.seq = -1  # PLL sequence at the last integration (-1: none yet)
-        self.acc = 0  # energy not yet a whole joule, W x tick (+ import, - export)
 
     def update(self, vd_q8, vq_q8, id_q8, iq_q8):
         # rounded, not floored: a floor biases every current by -1/32 A, ~15 W at 325 V, which the
@@ -39,24 +36,3 @@ class Measure:
             self.p_w += (p - self.p_w) >> FILTER_SHIFT
             self.q_var += (q - self.q_var) >> FILTER_SHIFT
         self.n += 1
-
-    def integrate(self, seq):
-        # -> (import J, export J) since the last call, from the filtered power over the ticks the PLL
-        # ran (its sequence advances by 2 per tick): the control loop's own sample clock, so the
-        # energy is what flowed in the time the loop measured, whatever the scheduler did meanwhile.
-        # Integers only: acc stays below 1 J plus one poll's worth of W x ticks.
-        if self.seq < 0:
-            self.seq = seq
-            return 0, 0
-        ticks = ((seq - self.seq) & SEQ_MASK) >> 1
-        self.seq = seq
-        self.acc += self.p_w * ticks
-        if self.acc >= TICKS_PER_J_W:
-            j = self.acc // TICKS_PER_J_W
-            self.acc -= j * TICKS_PER_J_W
-            return j, 0
-        if self.acc <= -TICKS_PER_J_W:
-            j = (-self.acc) // TICKS_PER_J_W
-            self.acc += j * TICKS_PER_J_W
-            return 0, j
-        return 0, 0

@@ -20,9 +20,10 @@ SERIAL = const(11)  # session number since boot
 HELD = const(12)  # number of held (quarantined) services
 EMERG = const(13)  # GRID_EMERGENCY messages seen
 UPDATES = const(14)  # POWER_MGR polls so far: 0 = POWER_MGR has not run
-# Energy through the grid connection from the measured power, integrated over the control loop's own
-# sample clock (the PLL's tick count): whole joules, wrapping at 2^30 like a meter's pulse counter.
-# They live here, not in POWER_MGR, so a restarted POWER_MGR continues them; readers take differences.
+# Energy through the grid connection, integrated at the 10 kHz control tick (grid/energy.py, in
+# CURRENT_CTRL's tick) and copied here by POWER_MGR every poll: whole joules, wrapping at 2^30 like a
+# meter's pulse counter. The tick's counters belong to no service, so restarts continue them; readers
+# take differences.
 E_IMP_J = const(15)
 E_EXP_J = const(16)
 # The measurement behind P_MEAS/Q_MEAS (one poll's snapshot): Park voltages and currents, Q8 V / Q8 A

@@ -16,7 +16,7 @@ from msgs import (SRC_OCPP, SRC_ISO15118, SRC_STATION, N_SOURCES, SESSION_NONE, 
                   SESSION_AUTHORIZED)
 from msgs import LIM_IMPORT, LIM_EXPORT
 from jezgro import shared
-from grid import curctl
+from grid import curctl, energy
 from power import gateway_fsm as fsm
 from power import status as gw
 from power.arbiter import Arbiter
@@ -206,11 +206,9 @@ class PowerManager:
         # the energy counters and the snapshot behind them (power/status.py), for OCPP_CLIENT's meter
         g = gw.GW
         pll = self.pll
-        imp, exp = self.meas.integrate(pll[shared.SEQ])
-        if imp:
-            g[gw.E_IMP_J] = (g[gw.E_IMP_J] + imp) & gw.E_WRAP
-        if exp:
-            g[gw.E_EXP_J] = (g[gw.E_EXP_J] + exp) & gw.E_WRAP
+        en = energy.EN  # integrated at the control tick (grid/energy.py); copied whole words
+        g[gw.E_IMP_J] = en[energy.IMP_J]
+        g[gw.E_EXP_J] = en[energy.EXP_J]
         g[gw.VD_Q8] = pll[shared.VD]
         g[gw.VQ_Q8] = pll[shared.VQ]
         g[gw.ID_Q8] = cc[curctl.ID]

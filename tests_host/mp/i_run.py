@@ -7,7 +7,7 @@ import harness
 from jezgro import faults
 from jezgro.kernel import Kernel
 
-STATE = {"after": 5, "loop": "ChargingStatus", "crash_ms": None, "stop_ms": None, "loops_before": 0,
+STATE = {"after": 5, "loop": "ChargingStatus", "crash_ms": None, "stop_ms": None, "loops_before": 0, "tail_ms": 500,
          "missed": [], "first_request_ms": None, "cap": None, "cap_sent": None}
 
 
@@ -41,7 +41,7 @@ def _check(k, now):
                 k.inject(5, faults.INJ_CRASH)
     elif STATE["stop_ms"] is None and iso.history:
         STATE["stop_ms"] = now
-    elif STATE["stop_ms"] is not None and k.ticks_diff(now, STATE["stop_ms"]) > 500:
+    elif STATE["stop_ms"] is not None and k.ticks_diff(now, STATE["stop_ms"]) > STATE["tail_ms"]:
         k.stop()
 
 
@@ -51,14 +51,16 @@ class TriggerKernel(Kernel):
         _check(self, now)
 
 
-def run(argv, after, loop, cap=None, ev=None):
-    # cap: (ms after boot, W[, src]) a setpoint to POWER_MGR; after=0: no crash; ev: EvModel arguments
+def run(argv, after, loop, cap=None, ev=None, tail_ms=500):
+    # cap: (ms after boot, W[, src]) a setpoint to POWER_MGR; after=0: no crash; ev: EvModel arguments;
+    # tail_ms: how long the run goes on after the session ended
     if ev:
         import ev_sim
         ev_sim.CFG["ev"].update(ev)
     STATE["after"] = after if after else 1 << 30
     STATE["loop"] = loop
     STATE["cap"] = cap
+    STATE["tail_ms"] = tail_ms
     simmain.Kernel = TriggerKernel
     s = simmain.main(argv)
     s["trigger"] = STATE

@@ -2,14 +2,15 @@
 # kernel's Critical.run_tick, fed from recorded ADC rows by the replay power stage
 # (boards/qemu/power_stage.py), every tick with the heap locked. Runs unchanged on the unix port,
 # on the emulated Cortex-M7 (frozen there) and on a NUCLEO (tests_target/test_emulated.py).
-# After each tick a hash of the whole control state (PLL state, controller state, PWM duties) is
+# After each tick a hash of the whole control state (PLL state, controller state, PWM duties, the
+# tick's energy meter grid/energy.EN) is
 # kept: two machines that compute the same thing produce the same list, tick for tick.
 import array
 import json
 import micropython
 import time
 from micropython import const
-from grid import pll, curctl
+from grid import pll, curctl, energy
 from jezgro.critical import Critical
 
 ENABLE_AT = const(1500)
@@ -42,6 +43,7 @@ def critical_path(stage):
     # slots, on `stage` (a power stage module: ADC, PWM, sample, apply), from reset.
     pll.reset()
     curctl.reset()
+    energy.reset()
     crit = Critical(2, time.ticks_us, time.ticks_diff)
     crit.register(0, 1, pll.make_tick(stage.ADC, stage.sample))
     crit.register(1, 2, curctl.make_tick(stage.ADC, stage.PWM, stage.apply))
@@ -68,10 +70,11 @@ def run(stage, rows, n=0):
         micropython.heap_unlock()
         h = _mix(0, st, len(st))
         h = _mix(h, cc, len(cc))
+        h = _mix(h, energy.EN, len(energy.EN))
         hashes[i] = _mix(h, pwm, len(pwm))
     return {"ticks": n, "memory_errors": errors, "faults": [str(e) for e in crit.fault if e is not None],
             "runs": [crit.runs[0], crit.runs[1]], "locked": st[pll.LOCKED],
-            "final": {"pll": list(st), "cc": list(cc), "pwm": list(pwm)},
+            "final": {"pll": list(st), "cc": list(cc), "pwm": list(pwm), "energy": list(energy.EN)},
             "hashes": bytes(hashes).hex()}
 
 

@@ -21,4 +21,6 @@ INCOMING = {
     "GetCompositeSchedule": "get_composite_schedule",
     "ReserveNow": "reserve_now",
     "CancelReservation": "cancel_reservation",
+    "SendLocalList": "send_local_list",
+    "GetLocalListVersion": "get_local_list_version",
 }

@@ -1,12 +1,17 @@
-# Authorize (C01/C07/C10/C12/C15): an idToken presented for an EVSE (the EV's EVCCID with Autocharge,
-# a RequestStartTransaction's token when AuthCtrlr.AuthorizeRemoteStart, an eMAID) is checked with
-# the CSMS; Accepted answers are kept in the authorization cache (AuthCacheCtrlr.Enabled,
-# ocpp_auth.json). Without the CSMS (offline, or no answer within MessageTimeout): a cached Accepted
-# token with AuthCtrlr.LocalAuthorizeOffline, any token with OfflineTxForUnknownIdEnabled, else
+# Authorize (C01/C07/C10/C12/C13/C14/C15): an idToken presented for an EVSE (the EV's EVCCID with
+# Autocharge, a RequestStartTransaction's token when AuthCtrlr.AuthorizeRemoteStart, an eMAID) is
+# checked with the CSMS; Accepted answers are kept in the authorization cache (AuthCacheCtrlr.Enabled,
+# ocpp_auth.json; never for tokens of the local list). Before asking, with AuthCtrlr.LocalPreAuthorize,
+# an Accepted token of the local authorization list (ocpp/local_list.py), else of the cache, is
+# accepted at once; a listed token of another status is decided by the list when
+# LocalAuthListCtrlr.DisablePostAuthorize, else asked. Without the CSMS (offline, or no answer within
+# MessageTimeout), with AuthCtrlr.LocalAuthorizeOffline: the list's status of a listed token, else a
+# cached Accepted; a token in neither is accepted only with OfflineTxForUnknownIdEnabled; else
 # rejected. The decision goes to the transaction (cl.tx.authorized) and to a waiting ISO 15118 session
 # (cl.iso.auth_result: Accepted lets its AuthorizationReq finish, anything else ends it without power).
 from micropython import const
 from jezgro import persist
+from ocpp import local_list
 
 CACHE_FILE = "ocpp_auth.json"
 CACHE_MAX = const(32)
@@ -44,22 +49,49 @@ def _cache(cl):
     return cl.auth_cache
 
 
+def _listed(cl, token):
+    return local_list.of(cl).status(token)
+
+
 def offline_status(cl, token):
     dm = cl.dm
-    if dm.get(A, "LocalAuthorizeOffline") == "true" and _cache(cl).accepted(token):
-        return "Accepted"
-    if dm.get(A, "OfflineTxForUnknownIdEnabled") == "true":
+    listed = _listed(cl, token)
+    if dm.get(A, "LocalAuthorizeOffline") == "true":
+        if listed is not None:
+            return listed
+        if _cache(cl).accepted(token):
+            return "Accepted"
+    if listed is None and dm.get(A, "OfflineTxForUnknownIdEnabled") == "true":
         return "Accepted"
     return "Invalid"
 
 
+def pre_authorized(cl, token):
+    # -> the status decided locally without asking the CSMS, or None (ask)
+    dm = cl.dm
+    listed = _listed(cl, token)
+    if dm.get(A, "LocalPreAuthorize") == "true":
+        if listed == "Accepted":
+            return listed
+        if listed is None and dm.get("AuthCacheCtrlr", "Enabled") == "true" and _cache(cl).accepted(token):
+            return "Accepted"
+    if listed is not None and listed != "Accepted" and dm.get(local_list.COMP, "DisablePostAuthorize") == "true":
+        return listed
+    return None
+
+
 def request(cl, evse, token, trigger="Authorized", remote_id=None):
     # Online, or offline for less than OfflineThreshold (a reconnect, the first connection after
-    # boot): Authorize is queued, and the offline rules apply when it has no answer within
-    # OfflineThreshold (tick()). Offline for longer: the offline rules now.
+    # boot): decided locally when the list or cache may (pre_authorized), else Authorize is queued,
+    # and the offline rules apply when it has no answer within OfflineThreshold (tick()). Offline
+    # for longer: the offline rules now.
     c = "OCPPCommCtrlr"
     limit_ms = cl.dm.int(c, "OfflineThreshold") * 1000
     if cl.connected and cl.registered or cl.since(cl.offline_since_ms) < limit_ms:
+        status = pre_authorized(cl, token)
+        if status is not None:
+            decide(cl, evse, token, trigger, remote_id, status)
+            return
         cl.auth_pending[evse] = (token, cl.ctx.ticks_add(cl.now(), limit_ms))
         cl.call("Authorize", {"idToken": token}, _confirm_for(evse, token, trigger, remote_id))
     else:
@@ -96,7 +128,7 @@ def _confirm_for(evse, token, trigger, remote_id):
             status = offline_status(cl, token)  # no answer: as if offline
         else:
             status = res["idTokenInfo"]["status"]
-            if cl.dm.get("AuthCacheCtrlr", "Enabled") == "true":
+            if cl.dm.get("AuthCacheCtrlr", "Enabled") == "true" and _listed(cl, token) is None:
                 _cache(cl).put(token, status)
         decide(cl, evse, token, trigger, remote_id, status)
     return confirm

@@ -165,18 +165,26 @@ def main(argv):
     kernel = None
     reboots = []
     while state["elapsed"] < total_ms:
-        kernel = Kernel(table, board, audit_sid=_sid(table, "AUDIT_LOGGER"),
-                        safe_state_sid=cfg.SAFE_STATE_OWNER, hwwdt_ms=int(opts["hwwdt-ms"]),
-                        fault_sids=[s for s in (_sid(table, "CAN_HANDLER"),) if s >= 0])
-        kernel.on_housekeeping = housekeeping
-        kernel.boot()
+        state["phase"] = "building the kernel (IPC pool, service table)"
+        try:
+            kernel = Kernel(table, board, audit_sid=_sid(table, "AUDIT_LOGGER"),
+                            safe_state_sid=cfg.SAFE_STATE_OWNER, hwwdt_ms=int(opts["hwwdt-ms"]),
+                            fault_sids=[s for s in (_sid(table, "CAN_HANDLER"),) if s >= 0])
+            kernel.on_housekeeping = housekeeping
+            state["phase"] = "booting the services"
+            kernel.boot()
+        except MemoryError:
+            _kernel_oom(state["phase"])
         state["boots"] += 1
         started = kernel.ticks_ms()
         ended = False  # run() returned: the time is up or the kernel was stopped (no reboot)
         try:
+            state["phase"] = "scheduling the services"
             kernel.run(total_ms - state["elapsed"])
             kernel.drain_audit()
             ended = True
+        except MemoryError:
+            _kernel_oom(state["phase"])
         except board.SystemReset as e:
             reboots.append({"t_ms": state["elapsed"] + kernel.ticks_diff(kernel.ticks_ms(), started),
                             "reason": str(e)})
@@ -231,6 +239,14 @@ def main(argv):
         _slac_line(summary["slac"])
     emit("SUMMARY", summary)
     return summary
+
+
+def _kernel_oom(phase):
+    # Out of memory outside any service (the kernel itself): nothing can run on, but the run ends
+    # saying where and how the heap stood, not with a bare traceback
+    from jezgro import heapinfo
+    gc.collect()
+    raise SystemExit("out of memory in the kernel while %s; %s" % (phase, heapinfo.describe(heapinfo.state())))
 
 
 def _slac_line(st):
@@ -430,7 +446,7 @@ def _write_status(k, fs, t, state):
     svcs = []
     for s in k.services[1:]:
         d = {"name": s.name, "state": ST_NAMES[s.state], "restarts": s.restarts,
-             "config_error": s.status.config_error, "link_error": s.status.link_error}
+             "config_error": s.status.config_error, "link_error": s.status.link_error, "oom": s.oom}
         if s.name == "OCPP_CLIENT" and s.status.obj is not None:
             d["link"] = s.status.obj.link()
         elif s.name == "ISO15118":

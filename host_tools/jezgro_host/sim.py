@@ -120,6 +120,23 @@ def _sessions(summary: dict) -> list[str]:
     return out
 
 
+def _faults(summary: dict) -> list[str]:
+    """One line per service that faulted: out-of-memory with what it was doing and the heap then (the
+    kernel's out_of_memory), else the fault's last line."""
+    out = []
+    for s in map(_d, _l(summary.get("services"))[1:]):
+        oom = _d(s.get("oom"))
+        if oom:
+            h = _d(oom.get("heap"))
+            out.append(f"OUT OF MEMORY: {s.get('name', '?')} while {oom.get('doing', '?')} at "
+                       f"{oom.get('t_ms', '?')} ms ({oom.get('at') or '?'}), {oom.get('count', 1)} time(s); heap "
+                       f"then: {h.get('used', '?')} B used, {h.get('free', '?')} B free, largest free block "
+                       f"{h.get('largest_free', '?')} B")
+        elif s.get("fault_text"):
+            out.append(f"Fault: {s.get('name', '?')} ({s.get('last_fault', '?')}): {s['fault_text']}")
+    return out
+
+
 # the gate's counters (firmware/iso15118/transport/gate.py) worth a line when not zero
 LINK_DROPS = ("refused", "evicted", "no_first_byte", "no_sap", "slow", "bad", "closed", "superseded")
 
@@ -237,6 +254,7 @@ def human(summary: dict) -> str:
     out.append(f"IPC pool: high-water {i.get('high_water', '?')}/{i.get('slots', '?')} slots, "
                f"sent {i.get('sent', '?')}, exhausted {i.get('pool_exhausted', '?')}, "
                f"stale rejected {i.get('stale_rejected', '?')}")
+    out.extend(_faults(summary))
     ev_note = " (the simulated EV's EVCC and grammars included: not on the board)" if summary.get("ev") else ""
     out.append(f"Heap peak (live, sampled): {_d(summary.get('heap')).get('peak_bytes', '?')} bytes{ev_note}")
     out.extend(_sessions(summary))

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from . import grid, mp, plot, provision
@@ -17,11 +18,13 @@ FAULT_KINDS = ("crash", "hang", "oom", "stall")
 
 
 def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: float | None = None,
-        env: dict | None = None) -> dict:
+        env: dict | None = None, stall_s: float | None = None) -> dict:
     """Run the simulation; returns the SUMMARY dict. Raises ToolError with the firmware's own words for
-    why it stopped (its exception, or its SystemExit message) when it fails."""
+    why it stopped (its exception, or its SystemExit message) when it fails. stall_s: the run is killed
+    (ToolError) when it prints nothing for that many wall seconds (a long soak must end, not hang)."""
     proc = mp.start([str(UNIX_BOARD / "simmain.py"), "--fs", fs_root, *args], heap=heap, fs_root=fs_root,
                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    stalled = _stall_guard(proc, stall_s) if stall_s else None
     summary = None
     tail: list[str] = []  # the firmware's own lines (a traceback goes to stdout on the unix port)
     assert proc.stdout is not None
@@ -34,6 +37,8 @@ def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: 
             continue
         if not line:
             break
+        if stalled is not None:
+            stalled["last"] = time.monotonic()
         tag, _, rest = line.partition(" ")
         if tag == "SUMMARY":
             summary = json.loads(rest)
@@ -44,11 +49,33 @@ def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: 
             on_line(tag, rest)
     err = proc.stderr.read() if proc.stderr else ""
     rc = proc.wait(timeout=timeout)
+    if stalled is not None:
+        stalled["done"] = True
+        if stalled["killed"]:
+            raise ToolError(f"the simulation made no progress for {stall_s:g} s (wall) and was stopped; its last "
+                            f"lines: {firmware_message(''.join(tail)) or 'none'}")
     if rc != 0 or summary is None:
         why = firmware_message("".join(tail) + err) or "no output"
         raise ToolError(f"the simulation stopped (MicroPython exit {rc}): {why}")
     summary["stderr"] = err
     return summary
+
+
+def _stall_guard(proc, stall_s: float) -> dict:
+    """A thread that kills proc when it has printed nothing for stall_s wall seconds."""
+    import threading
+    st = {"last": time.monotonic(), "done": False, "killed": False}
+
+    def watch() -> None:
+        while not st["done"] and proc.poll() is None:
+            time.sleep(1)
+            if time.monotonic() - st["last"] > stall_s:
+                st["killed"] = True
+                proc.kill()
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    return st
 
 
 def _d(x) -> dict:

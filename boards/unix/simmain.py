@@ -26,6 +26,7 @@
 #              [--chaos SEED:MEAN_S]    random faults (crash, hang, oom, stall) in random gateway services at
 #                                       random times, MEAN_S apart on average (exponential), seeded
 #              [--scenarios A,B,..:S]   the grid scenario changes every S seconds, in turn
+#              [--heap-probe]           STATUS heap has the largest free block too (`python -m jezgro_host.mem32`)
 import sys
 import os
 import json
@@ -57,6 +58,7 @@ def parse(argv):
     opts["paced"] = False
     opts["no-slac"] = False
     opts["ev-no-slac"] = False
+    opts["heap-probe"] = False
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -68,6 +70,8 @@ def parse(argv):
             opts["no-slac"] = True
         elif a == "--ev-no-slac":
             opts["ev-no-slac"] = True
+        elif a == "--heap-probe":
+            opts["heap-probe"] = True
         elif a.startswith("--") and i + 1 < len(argv):
             key = a[2:]
             if key == "inject":
@@ -170,7 +174,7 @@ def main(argv):
             emit("STATUS", {"t_ms": t, "ticks": k.critical.ticks, "gateway": _gateway_state(k),
                             "services": [[s.name, s.state, s.restarts] for s in k.services[1:]],
                             "power": _power_state(k), "grid": _grid_state(), "limits": _limits(k),
-                            "ocpp": _ocpp_state(k), "heap": [gc.mem_alloc(), gc.mem_free()],
+                            "ocpp": _ocpp_state(k), "heap": _heap(opts),
                             "missed": k.critical.missed + state["missed"]})
 
     state["missed"] = 0  # CRITICAL ticks missed by earlier boots of this run
@@ -269,6 +273,15 @@ def main(argv):
         _slac_line(summary["slac"])
     emit("SUMMARY", summary)
     return summary
+
+
+def _heap(opts):
+    # live heap after the status's collection: [used, free] (+ the largest free block with --heap-probe:
+    # fragmentation, probed with trial allocations, jezgro/heapinfo.py)
+    if opts["heap-probe"]:
+        from jezgro import heapinfo
+        return [gc.mem_alloc(), gc.mem_free(), heapinfo.largest_free()]
+    return [gc.mem_alloc(), gc.mem_free()]
 
 
 def _audit_written(k):

@@ -197,8 +197,8 @@ def main(argv):
             kernel.on_housekeeping = housekeeping
             state["phase"] = "booting the services"
             kernel.boot()
-        except MemoryError:
-            _kernel_oom(state["phase"])
+        except MemoryError as e:
+            _kernel_oom(state["phase"], e)
         state["boots"] += 1
         started = kernel.ticks_ms()
         ended = False  # run() returned: the time is up or the kernel was stopped (no reboot)
@@ -207,8 +207,8 @@ def main(argv):
             kernel.run(total_ms - state["elapsed"])
             kernel.drain_audit()
             ended = True
-        except MemoryError:
-            _kernel_oom(state["phase"])
+        except MemoryError as e:
+            _kernel_oom(state["phase"], e)
         except board.SystemReset as e:
             # what the boot that ends here did, for a run's totals (the soak): its summary is gone with it
             reboots.append({"t_ms": state["elapsed"] + kernel.ticks_diff(kernel.ticks_ms(), started),
@@ -292,12 +292,24 @@ def _audit_written(k):
     return 0
 
 
-def _kernel_oom(phase):
+def _kernel_oom(phase, exc):
     # Out of memory outside any service (the kernel itself): nothing can run on, but the run ends
-    # saying where and how the heap stood, not with a bare traceback
+    # saying where and how the heap stood, not with a bare traceback. A heap left locked (an
+    # asynchronous exception through a heap_lock()ed section: the soak met one) is unlocked first so
+    # that the report can be made, and said.
+    import micropython
+    depth = micropython.heap_unlock()  # the depth left; it wraps (huge) when it was not locked at all
+    locked = depth + 1 if depth < 256 else 0
+    if not locked:
+        micropython.heap_lock()  # it was not locked: undo
+    while depth > 0:
+        depth = micropython.heap_unlock()
+    sys.print_exception(exc)
     from jezgro import heapinfo
     gc.collect()
-    raise SystemExit("out of memory in the kernel while %s; %s" % (phase, heapinfo.describe(heapinfo.state())))
+    raise SystemExit("out of memory in the kernel while %s%s; %s" % (
+        phase, " (the heap was left locked %d deep)" % locked if locked else "",
+        heapinfo.describe(heapinfo.state())))
 
 
 def _slac_line(st):

@@ -304,12 +304,13 @@ def _kernel_oom(phase, exc):
         micropython.heap_lock()  # it was not locked: undo
     while depth > 0:
         depth = micropython.heap_unlock()
-    sys.print_exception(exc)
     from jezgro import heapinfo
+    from jezgro.kernel import format_exc
     gc.collect()
-    raise SystemExit("out of memory in the kernel while %s%s; %s" % (
+    lines = format_exc(exc).rstrip().split("\n")  # the innermost frame and the allocation that failed
+    raise SystemExit("out of memory in the kernel while %s%s (%s: %s); %s" % (
         phase, " (the heap was left locked %d deep)" % locked if locked else "",
-        heapinfo.describe(heapinfo.state())))
+        lines[-2].strip() if len(lines) > 1 else "?", lines[-1], heapinfo.describe(heapinfo.state())))
 
 
 def _slac_line(st):

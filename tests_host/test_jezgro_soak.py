@@ -51,3 +51,27 @@ def test_the_verdict_fails_a_leak_missed_ticks_and_lost_audit_records():
     assert not r["passed"] and any("a leak" in w for w in r["failures"]), r["failures"]
     assert not _report(flat, missed=1)["passed"]
     assert not _report(flat, written=9)["passed"]
+    r = _report(flat)
+    held = soak.build_report({**r, "sim_ms": 3_600_000, "boots": 1, "critical": {}, "audit": {"sent": 0},
+                              "services": [{"name": "KERNEL", "restarts": 0},
+                                           {"name": "ISO15118", "restarts": 6, "state": "held"}]}, flat, 1.0, 10.0,
+                             48 * 1024)
+    assert any("ISO15118" in w for w in held["failures"]), held["failures"]
+
+
+def test_a_session_that_fails_its_service_twice_is_given_up_not_replayed(tmp_path):
+    # Found by the soak: an out-of-memory in the SECC's session was replayed by every resume after
+    # restart, 5 restarts in the same millisecond, and ISO15118 was quarantined for good. Two crashes
+    # in one session (the second while the restarted service finishes it): the session is given up,
+    # the service runs on (2 restarts, not quarantined).
+    r = _mp.run([str(_mp.UNIX_BOARD / "simmain.py"), "--fs", str(tmp_path / "fs"), "--seconds", "8",
+                 "--status-ms", "100000", "--inject", "iso15118:crash@3.5", "--inject", "iso15118:crash@3.502"],
+                heap="1536K", fs_root=tmp_path / "fs", capture_output=True, timeout=300, cwd=_mp.ROOT)
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("SUMMARY ")]
+    assert r.returncode == 0 and line, r.stdout[-3000:] + r.stderr[-2000:]
+    s = json.loads(line[0][8:])
+    iso = next(x for x in s["services"] if x["name"] == "ISO15118")
+    assert iso["restarts"] == 2 and iso["state"] == "waiting", iso
+    (h,) = [h for h in s["iso15118"]["history"] if h["serial"] == 1]
+    assert h["end"] == "Failed" and h["detail"] == "service failed again while finishing this session after a restart"
+    assert s["iso15118"]["resumed"] == 2 and s["quarantined"] == 0

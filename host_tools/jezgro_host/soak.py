@@ -62,6 +62,9 @@ def verdict(report: dict, leak_bytes: int) -> list[str]:
         if report["sessions"]["per_protocol"].get(p, {}).get(COMPLETE, 0) == 0 and report["sessions"]["total"] >= \
                 2 * len(PROTOCOLS):
             why.append(f"no {p} session completed")
+    if report["held_now"]:
+        why.append(f"held (quarantined) at the end: {', '.join(report['held_now'])}: the station lost that function "
+                   f"for good under faults it should survive")
     if not report["sessions"]["total"]:
         why.append("no EV session at all")
     if report.get("interrupted"):

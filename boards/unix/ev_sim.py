@@ -6,14 +6,16 @@
 # simmain adds it to the service table as EV_SIM (LOW) unless `--ev none`.
 #   CFG: protocols (`jezgro ev --protocol` names), at_ms (plug-in time after boot), ev (EvModel
 #   keyword arguments), iface, slac (match first), slac_iface (the PLC link: "lo" raw socket, or
-#   "mem:lo" the in-process wire), mac (our MAC on the PLC link), unplug_ms (after the session). OUT: the SLAC and EVCC results for the summary.
+#   "mem:lo" the in-process wire), mac (our MAC on the PLC link), unplug_ms (after the session),
+#   repeat (sessions back to back, protocols in turn, gap_ms between them: the soak). OUT: the SLAC
+#   and EVCC results for the summary; sessions: per protocol, how many ended how.
 from jezgro.const import PRIO_LOW
 from jezgro.service import ServiceSpec
 
 NAME = "EV_SIM"
 CFG = {"protocols": ["iso2-ac"], "at_ms": 1000, "ev": {"loops": 30, "loop_ms": 100}, "iface": "lo",
        "slac": False, "mac": "02:00:00:00:00:01", "unplug_ms": 500}
-OUT: dict = {"result": None, "errors": [], "plugged_ms": None, "slac": None, "cp": None}
+OUT: dict = {"result": None, "errors": [], "plugged_ms": None, "slac": None, "cp": None, "sessions": {}}
 PWM_WAIT_MS = 3000     # the EVSE sets 5 % within this after plug-in (it debounces the pilot first)
 
 
@@ -50,16 +52,50 @@ async def slac_match(ctx, iface, mac_text):
 
 
 async def main(ctx):
+    k = ctx.kernel
+    if not ctx.is_restart:
+        t0 = k.ticks_ms()
+        while k.ticks_diff(k.ticks_ms(), t0) < CFG["at_ms"]:
+            ctx.feed()
+            await ctx.sleep_ms(50)
+    import pilot_sim
+    OUT["cp"] = pilot_sim.CP.log
+    if ctx.is_restart:  # a restart mid-session: the driver takes the cable out before anything else
+        pilot_sim.set_s2(False)
+        pilot_sim.unplug()
+        await _wait(ctx, CFG.get("gap_ms", 1000))
+    while True:
+        n = ctx.store.get("sessions", 0)
+        ctx.store.set("sessions", n + 1)
+        proto = CFG["protocols"][n % len(CFG["protocols"])]
+        await _session(ctx, proto)
+        if not CFG.get("repeat"):
+            await _wait(ctx, 10 ** 9)   # unplugged: nothing more to do
+        await _wait(ctx, CFG.get("gap_ms", 1000))
+
+
+ODD_KEEP = 20  # sessions that did not complete, kept for the report (the latest)
+
+
+def _count(ctx, proto, r):
+    # back-to-back sessions (--ev soak): per protocol, how each ended (bounded: a few end names), and the
+    # latest ones that did not complete with when and why
+    st = OUT["sessions"].setdefault(proto, {})
+    end = r.get("end") or "?"
+    st[end] = st.get(end, 0) + 1
+    if end != "SessionStop":
+        odd = OUT.setdefault("odd", [])
+        if len(odd) >= ODD_KEEP:
+            odd.pop(0)
+        odd.append([ctx.kernel.ticks_ms(), proto, end, r.get("detail") or "", r.get("messages")])
+
+
+async def _session(ctx, proto):
     from iso15118.evcc.ev_model import EvModel
     from iso15118.evcc.session import run_ev, END_FAILED
     from iso15118.evcc.ev_sim import protocols
-    k = ctx.kernel
-    t0 = k.ticks_ms()
-    while k.ticks_diff(k.ticks_ms(), t0) < CFG["at_ms"]:
-        ctx.feed()
-        await ctx.sleep_ms(50)
     import pilot_sim
-    OUT["cp"] = pilot_sim.CP.log
+    k = ctx.kernel
     pilot_sim.plug()
     OUT["plugged_ms"] = k.ticks_ms()
     if CFG.get("unplug_after_ms"):
@@ -71,13 +107,14 @@ async def main(ctx):
         print("EV SLAC: %s in %s ms at %s dB" % (st["state"], st["match_ms"], st["atten_db"]))
         if st["state"] != "matched":
             OUT["result"] = {"end": "no SLAC match", "detail": st["fail"]}
+            _count(ctx, proto, OUT["result"])
             pilot_sim.unplug()
-            await _wait(ctx, 10 ** 9)
+            return
     import gc
     gc.collect()   # the SLAC run's garbage goes before the EVCC loads its grammars (1 MB sim heap)
     pilot_sim.set_s2(True)
     try:
-        nss, service = protocols(CFG["protocols"])
+        nss, service = protocols([proto])
         cfg = dict(CFG["ev"])
         cfg["energy_service"] = service
         r = await run_ev(ctx, CFG["iface"], EvModel.from_dict(cfg), nss)
@@ -86,13 +123,14 @@ async def main(ctx):
                          "messages": len(d["requests"]), "duration_ms": d["duration_ms"], "ev": d["ev"],
                          "requests": d["requests"][:12] + d["requests"][-4:]}
     except (ValueError, TypeError, OSError) as e:
-        OUT["errors"].append([type(e).__name__, str(e)])
+        if len(OUT["errors"]) < 16:
+            OUT["errors"].append([type(e).__name__, str(e)])
         OUT["result"] = {"end": END_FAILED, "detail": str(e)}
+    _count(ctx, proto, OUT["result"])
     print("EV " + _line(OUT["result"]))
     pilot_sim.set_s2(False)
     await _wait(ctx, CFG["unplug_ms"])
     pilot_sim.unplug()
-    await _wait(ctx, 10 ** 9)   # unplugged: nothing more to do
 
 
 def _line(r):

@@ -5,6 +5,7 @@
 from micropython import const
 
 NO_PP = const(0)
+LOG_KEEP = const(24)  # events kept for the summary: back-to-back sessions (the soak) must not grow it
 
 
 class _Cp:
@@ -22,23 +23,29 @@ class _Cp:
 CP = _Cp()
 
 
+def _log(event):
+    if len(CP.log) >= LOG_KEEP:
+        CP.log.pop(0)
+    CP.log.append(event)
+
+
 def plug(pp_ohm=NO_PP):
     CP.plugged = True
     CP.s2 = False
     CP.pp_ohm = pp_ohm
-    CP.log.append("plug")
+    _log("plug")
 
 
 def set_s2(closed):
     CP.s2 = closed
-    CP.log.append("S2 closed" if closed else "S2 open")
+    _log("S2 closed" if closed else "S2 open")
 
 
 def unplug():
     CP.plugged = False
     CP.s2 = False
     CP.pp_ohm = NO_PP
-    CP.log.append("unplug")
+    _log("unplug")
 
 
 def measure(out):

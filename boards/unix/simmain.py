@@ -21,6 +21,12 @@
 #              [--station FILE]         a scripted station controller on the CAN bus (station_sim.py)
 #              [--stop-file NAME]       end the run (summary as usual) once <fs>/NAME exists, checked
 #                                       with every STATUS: a clean stop for tests driving a --wall run
+#              [--ev soak]              EV sessions of every protocol back to back (DIN, -2 DC/AC, -20 DC/AC
+#                                       BPT in turn), --ev-gap S between them (`jezgro soak`)
+#              [--chaos SEED:MEAN_S]    random faults (crash, hang, oom, stall) in random gateway services at
+#                                       random times, MEAN_S apart on average (exponential), seeded
+#              [--scenarios A,B,..:S]   the grid scenario changes every S seconds, in turn
+#              [--heap-probe]           STATUS heap has the largest free block too (`python -m jezgro_host.mem32`)
 import sys
 import os
 import json
@@ -33,7 +39,8 @@ DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs
             "status-ms": "1000", "hwwdt-ms": "2000", "scenario": "clean_grid",
             "csms": "", "station-id": "JEZGRO-SIM", "security-profile": "", "password": "", "ca": "",
             "cert": "", "key": "", "ev": "iso2-ac", "ev-at": "1", "ev-loops": "30",
-            "pcap": "", "station": "", "stop-file": "", "ev-unplug-after": ""}
+            "pcap": "", "station": "", "stop-file": "", "ev-unplug-after": "", "ev-gap": "5",
+            "chaos": "", "scenarios": ""}
 
 
 def _exists(path):
@@ -51,6 +58,7 @@ def parse(argv):
     opts["paced"] = False
     opts["no-slac"] = False
     opts["ev-no-slac"] = False
+    opts["heap-probe"] = False
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -62,6 +70,8 @@ def parse(argv):
             opts["no-slac"] = True
         elif a == "--ev-no-slac":
             opts["ev-no-slac"] = True
+        elif a == "--heap-probe":
+            opts["heap-probe"] = True
         elif a.startswith("--") and i + 1 < len(argv):
             key = a[2:]
             if key == "inject":
@@ -151,6 +161,10 @@ def main(argv):
             ok = k.inject(sid, kind)
             state["applied"].append({"t_ms": t, "inject": text, "applied": ok})
             emit("INJECT", {"t_ms": t, "inject": text, "applied": ok})
+        if chaos is not None:
+            chaos.step(k, t, emit)
+        if grids is not None:
+            grids.step(t, emit)
         if t >= state["next_status"]:
             state["next_status"] += status_ms
             if stop_file and _exists(stop_file):
@@ -160,26 +174,50 @@ def main(argv):
             emit("STATUS", {"t_ms": t, "ticks": k.critical.ticks, "gateway": _gateway_state(k),
                             "services": [[s.name, s.state, s.restarts] for s in k.services[1:]],
                             "power": _power_state(k), "grid": _grid_state(), "limits": _limits(k),
-                            "ocpp": _ocpp_state(k)})
+                            "ocpp": _ocpp_state(k), "heap": _heap(opts),
+                            "missed": k.critical.missed + state["missed"]})
 
+    state["missed"] = 0  # CRITICAL ticks missed by earlier boots of this run
+    chaos = None
+    if opts["chaos"]:
+        import chaos as chaos_mod
+        chaos = chaos_mod.Chaos(opts["chaos"], table)
+    grids = None
+    if opts["scenarios"]:
+        import chaos as chaos_mod
+        grids = chaos_mod.Grids(opts["scenarios"])
     kernel = None
     reboots = []
     while state["elapsed"] < total_ms:
-        kernel = Kernel(table, board, audit_sid=_sid(table, "AUDIT_LOGGER"),
-                        safe_state_sid=cfg.SAFE_STATE_OWNER, hwwdt_ms=int(opts["hwwdt-ms"]),
-                        fault_sids=[s for s in (_sid(table, "CAN_HANDLER"),) if s >= 0])
-        kernel.on_housekeeping = housekeeping
-        kernel.boot()
+        state["phase"] = "building the kernel (IPC pool, service table)"
+        try:
+            kernel = Kernel(table, board, audit_sid=_sid(table, "AUDIT_LOGGER"),
+                            safe_state_sid=cfg.SAFE_STATE_OWNER, hwwdt_ms=int(opts["hwwdt-ms"]),
+                            fault_sids=[s for s in (_sid(table, "CAN_HANDLER"),) if s >= 0])
+            kernel.on_housekeeping = housekeeping
+            state["phase"] = "booting the services"
+            kernel.boot()
+        except MemoryError as e:
+            _kernel_oom(state["phase"], e)
         state["boots"] += 1
         started = kernel.ticks_ms()
         ended = False  # run() returned: the time is up or the kernel was stopped (no reboot)
         try:
+            state["phase"] = "scheduling the services"
             kernel.run(total_ms - state["elapsed"])
             kernel.drain_audit()
             ended = True
+        except MemoryError as e:
+            _kernel_oom(state["phase"], e)
         except board.SystemReset as e:
+            # what the boot that ends here did, for a run's totals (the soak): its summary is gone with it
             reboots.append({"t_ms": state["elapsed"] + kernel.ticks_diff(kernel.ticks_ms(), started),
-                            "reason": str(e)})
+                            "reason": str(e), "ticks_missed": kernel.critical.missed,
+                            "restarts": dict((s.name, s.restarts) for s in kernel.services[1:]),
+                            "quarantined": kernel.supervisor.quarantined,
+                            "audit": {"sent": kernel.audit_sent, "lost": kernel.audit_lost,
+                                      "written": _audit_written(kernel)}})
+            state["missed"] += kernel.critical.missed
             board.configure(virtual, e.cause)
         except KeyboardInterrupt:
             # Ctrl-C: stop here but still report what happened so far.
@@ -198,7 +236,11 @@ def main(argv):
     summary["sim_ms"] = state["elapsed"]
     summary["boots"] = state["boots"]
     summary["reboots"] = reboots
-    summary["injections"] = state["applied"]
+    summary["injections"] = state["applied"] if chaos is None else state["applied"][-50:]
+    if chaos is not None:
+        summary["chaos"] = chaos.report()
+    if grids is not None:
+        summary["grids"] = grids.report()
     summary["interrupted"] = state.get("interrupted", False)
     iso = _published(kernel, "ISO15118")
     if iso is not None:
@@ -235,6 +277,44 @@ def main(argv):
         _slac_line(summary["slac"])
     emit("SUMMARY", summary)
     return summary
+
+
+def _heap(opts):
+    # live heap after the status's collection: [used, free] (+ the largest free block with --heap-probe:
+    # fragmentation, probed with trial allocations, jezgro/heapinfo.py)
+    if opts["heap-probe"]:
+        from jezgro import heapinfo
+        return [gc.mem_alloc(), gc.mem_free(), heapinfo.largest_free()]
+    return [gc.mem_alloc(), gc.mem_free()]
+
+
+def _audit_written(k):
+    # kernel events AUDIT_LOGGER put on the filesystem this boot (its store survives its restarts)
+    for s in k.services:
+        if s.name == "AUDIT_LOGGER":
+            return s.store.get("kernel_events", 0)
+    return 0
+
+
+def _kernel_oom(phase, exc):
+    # Out of memory outside any service (the kernel itself): nothing can run on, but the run ends
+    # saying where and how the heap stood, not with a bare traceback. A heap left locked (an
+    # asynchronous exception through a heap_lock()ed section: the soak met one) is unlocked first so
+    # that the report can be made, and said.
+    import micropython
+    depth = micropython.heap_unlock()  # the depth left; it wraps (huge) when it was not locked at all
+    locked = depth + 1 if depth < 256 else 0
+    if not locked:
+        micropython.heap_lock()  # it was not locked: undo
+    while depth > 0:
+        depth = micropython.heap_unlock()
+    from jezgro import heapinfo
+    from jezgro.kernel import format_exc
+    gc.collect()
+    lines = format_exc(exc).rstrip().split("\n")  # the innermost frame and the allocation that failed
+    raise SystemExit("out of memory in the kernel while %s%s (%s: %s); %s" % (
+        phase, " (the heap was left locked %d deep)" % locked if locked else "",
+        lines[-2].strip() if len(lines) > 1 else "?", lines[-1], heapinfo.describe(heapinfo.state())))
 
 
 def _slac_line(st):
@@ -311,9 +391,14 @@ def _with_ev(table, opts):
     if opts["ev"] == "none":
         return table
     from iso15118.evcc.session import PROTOCOL_NAMES
-    if opts["ev"] not in PROTOCOL_NAMES:
-        raise SystemExit("bad --ev %r: one of none, %s" % (opts["ev"], ", ".join(sorted(PROTOCOL_NAMES))))
-    ev_sim.CFG["protocols"] = [opts["ev"]]
+    if opts["ev"] == "soak":  # every protocol in turn, back to back
+        ev_sim.CFG["protocols"] = ["din", "iso2-dc", "iso2-ac", "iso20-dc-bpt", "iso20-ac-bpt"]
+        ev_sim.CFG["repeat"] = True
+        ev_sim.CFG["gap_ms"] = int(float(opts["ev-gap"]) * 1000)
+    elif opts["ev"] not in PROTOCOL_NAMES:
+        raise SystemExit("bad --ev %r: one of none, soak, %s" % (opts["ev"], ", ".join(sorted(PROTOCOL_NAMES))))
+    else:
+        ev_sim.CFG["protocols"] = [opts["ev"]]
     ev_sim.CFG["at_ms"] = int(float(opts["ev-at"]) * 1000)
     ev_sim.CFG["ev"]["loops"] = int(opts["ev-loops"])
     if opts["ev-no-slac"]:
@@ -434,7 +519,7 @@ def _write_status(k, fs, t, state):
     svcs = []
     for s in k.services[1:]:
         d = {"name": s.name, "state": ST_NAMES[s.state], "restarts": s.restarts,
-             "config_error": s.status.config_error, "link_error": s.status.link_error}
+             "config_error": s.status.config_error, "link_error": s.status.link_error, "oom": s.oom}
         if s.name == "OCPP_CLIENT" and s.status.obj is not None:
             d["link"] = s.status.obj.link()
         elif s.name == "ISO15118":

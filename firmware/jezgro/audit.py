@@ -56,6 +56,9 @@ class AuditLog:
         self.older = root + "/" + OLDER
         self.budget = budget_bytes
         self.written = 0
+        # kernel events (AUDIT_EVENT) on the filesystem since boot, across the logger's restarts (the
+        # service keeps it in its store): what a soak compares with the kernel's count of events sent
+        self.kernel_events = 0
         self.rotations = 0
         self.write_errors = 0
         self.lost = 0  # records that could not be written even after freeing space
@@ -166,6 +169,6 @@ class AuditLog:
         return rec
 
     def status(self):
-        return {"written": self.written, "rotations": self.rotations, "write_errors": self.write_errors,
+        return {"written": self.written, "kernel_events": self.kernel_events, "rotations": self.rotations, "write_errors": self.write_errors,
                 "lost": self.lost, "freed": self.freed, "salvaged": self.salvaged,
                 "storage": persist.report((ACTIVE, OLDER))}

@@ -20,6 +20,7 @@ from jezgro.service import Service
 from jezgro.hwwdt import HwWatchdog
 from jezgro import faults
 from jezgro import persist
+from jezgro import heapinfo
 
 HOUSEKEEPING_MS = 1
 TEXT_KEEP = 16  # fault texts waiting for AUDIT_LOGGER
@@ -31,6 +32,12 @@ def format_exc(e):
     sys.print_exception(e, s)
     t = s.getvalue()
     return t if len(t) <= TEXT_MAX else t[:TEXT_MAX - 4] + "...\n"
+
+
+def fault_line(text):
+    # one line of a fault text for summaries: a traceback's exception line, else the text's first line
+    lines = text.rstrip().split("\n")
+    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
 
 
 class Kernel:
@@ -147,14 +154,26 @@ class Kernel:
     def boot(self):
         self.boot_ms = self.ticks_ms()
         self.reset_report = self.hwwdt.boot_report()
-        for svc in self.services:
+        failed = []
+        # The audit logger is imported and started first, so that nothing the others do is missed
+        # (an out-of-memory while importing a later service included).
+        order = sorted(self.services, key=lambda s: (s.sid != self.audit_sid, s.sid))
+        for svc in order:
             if svc.spec.module is None:
                 continue
             try:
                 svc.module = self._load(svc)
+            except MemoryError as e:
+                svc.state = ST_STOPPED
+                svc.last_fault = F_MEMORY
+                svc.last_fault_text = self.out_of_memory(svc, "importing " + svc.spec.module, e)
+                failed.append(svc)
+                continue
             except Exception as e:  # a service whose module fails to import is stopped, not fatal
                 svc.state = ST_STOPPED
+                svc.last_fault = F_EXCEPTION
                 svc.last_fault_text = format_exc(e)
+                failed.append(svc)
                 continue
             if svc.module is not None:
                 self.ipc.accepting[svc.sid] = 1
@@ -162,8 +181,9 @@ class Kernel:
         cause, who, why = self.reset_report
         if cause:
             self.audit(EV_RESET_CAUSE, 0, 0, "%s %s %s" % (cause, who, why))
-        # The audit logger starts first so that nothing the others do is missed.
-        order = sorted(self.services, key=lambda s: (s.sid != self.audit_sid, s.sid))
+        for svc in failed:  # audited once the logger's mailbox exists (after EV_BOOT)
+            svc.faults += 1
+            self.audit(EV_CRASH, svc.sid, svc.last_fault, svc.last_fault_text)
         for svc in order:
             if svc.module is not None:
                 self.start_service(svc, False)
@@ -183,7 +203,16 @@ class Kernel:
         svc.inject = 0
         svc.fed_ms = self.ticks_ms()
         self.ipc.accepting[svc.sid] = 1
-        svc.coro = svc.module.main(svc)
+        try:
+            svc.coro = svc.module.main(svc)
+        except MemoryError as e:  # not even its coroutine fits: stopped, and said why
+            svc.coro = None
+            svc.state = ST_STOPPED
+            svc.faults += 1
+            svc.last_fault = F_MEMORY
+            svc.last_fault_text = self.out_of_memory(svc, "starting", e)
+            self.audit(EV_CRASH, svc.sid, F_MEMORY, svc.last_fault_text)
+            return
         svc.state = ST_READY
         self.audit(EV_RESTART if restart else EV_START, svc.sid)
 
@@ -217,6 +246,22 @@ class Kernel:
         if svc.state == ST_WAITING and svc.wait != W_FOREVER:
             svc.state = ST_READY  # faults are applied on the service's next step: make it now
         return True
+
+    def out_of_memory(self, svc, doing, exc):
+        # Names an out-of-memory: the service, what it was doing (the kernel's phase and the line its
+        # traceback ends in) and the heap after the failed work was dropped (free, largest free block:
+        # fragmentation). Kept in svc.oom for the summary and status; the text goes to the audit log.
+        where = format_exc(exc)
+        st = heapinfo.state()
+        lines = where.rstrip().split("\n")
+        # the innermost frame (`File "x.py", line N, in f`) and what could not be had (`allocating N bytes`)
+        at = lines[-2].strip() if len(lines) >= 2 else ""
+        what = lines[-1].split(": ", 1)
+        if len(what) == 2:
+            at += ": " + what[1]
+        svc.oom = {"doing": doing, "at": at, "t_ms": self.ticks_diff(self.ticks_ms(), self.boot_ms),
+                   "heap": heapinfo.as_dict(st), "count": (svc.oom["count"] + 1) if svc.oom else 1}
+        return "out of memory in %s while %s (%s); %s\n%s" % (svc.name, doing, at, heapinfo.describe(st), where)
 
     # --- I/O ---------------------------------------------------------------
     def io_register(self, svc, obj, event):
@@ -390,9 +435,8 @@ class Kernel:
             return
         except MemoryError as e:
             self.in_step = False
-            svc.coro = None
-            gc.collect()  # the hog is unreachable now; make room for the report
-            self.supervisor.fault(svc, F_MEMORY, format_exc(e))
+            svc.coro = None  # the hog is unreachable now: out_of_memory collects it for the report
+            self.supervisor.fault(svc, F_MEMORY, self.out_of_memory(svc, "running", e))
             return
         except Exception as e:  # noqa: BLE001 - the point of the kernel: contain any fault
             self.in_step = False
@@ -532,6 +576,7 @@ class Kernel:
                 "max_step_us": s.max_step_us,
                 "config_error": s.status.config_error, "config_errors": s.status.config_errors,
                 "link_error": s.status.link_error,
+                "fault_text": fault_line(s.last_fault_text), "oom": s.oom,
                 "status": s.status.summary(),
                 "tick_runs": self.critical.runs[s.spec.tick_slot] if s.spec.tick_slot >= 0 else 0,
             })

@@ -141,6 +141,9 @@ class Service:
         self.last_fault = 0
         self.max_step_us = 0
         self.last_fault_text = ""
+        # the last out-of-memory of this service (kernel.out_of_memory): what it was doing, when, and
+        # the heap's state then; None until one happens. Survives restarts, as the summary shows it.
+        self.oom = None
         self.status = Status()
 
     # --- identity -----------------------------------------------------------

@@ -53,6 +53,7 @@ def _bridge_records(ctx, log, boot):
 async def main(ctx):
     log = AuditLog(ctx.fs_root, BUDGET_BYTES)
     ctx.publish(log)
+    log.kernel_events = ctx.store.get("kernel_events", 0)
     boot = ctx.store.get("boot")
     if boot is None:
         log.check()  # once per boot: salvage damaged segments before anything is appended
@@ -69,4 +70,6 @@ async def main(ctx):
         msg = await ctx.receive(IDLE_MS)
         if msg is None or msg.type != msgs.AUDIT_EVENT:
             continue
-        log.append(_record(ctx, boot, msg))
+        if log.append(_record(ctx, boot, msg)):
+            log.kernel_events += 1
+            ctx.store.set("kernel_events", log.kernel_events)

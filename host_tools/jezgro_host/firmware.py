@@ -38,9 +38,12 @@ PATCHES = CONF / "patches"
 BUILD = Path(os.environ.get("JEZGRO_BUILD_CACHE") or ROOT / "build" / "micropython")
 OUT = ROOT / "build" / "micropython" / "out"
 TARGETS = ("unix", "qemu", "stm32")
+# built only on request (--target unix32): the 32-bit unix port for memory measurements (gcc-multilib)
+EXTRA_TARGETS = ("unix32",)
 # the output files of each target in OUT
 OUT_FILES = {
     "unix": ("micropython", "mpy-cross"),
+    "unix32": ("micropython32",),
     "qemu": ("qemu-mps2-an500.elf", "pyboard.py"),
     "stm32": ("jezgro-h743.hex", "jezgro-h743.bin", "jezgro-h743.elf", "jezgro-h743.map"),
 }
@@ -70,7 +73,7 @@ def source_key() -> str:
 # The configuration files of each port build: make does not track .mk files, so a changed one must
 # not reuse stale objects; each port builds in build-jezgro-<key of its files>. The freeze
 # manifests stay out: make rebuilds frozen code itself.
-TARGET_CONF = {"unix": ("jezgro_unix", "mbedtls"), "qemu": ("qemu",), "stm32": ("JEZGRO_H743", "mbedtls")}
+TARGET_CONF = {"unix": ("jezgro_unix", "mbedtls"), "unix32": ("jezgro_unix32", "jezgro_unix", "mbedtls"), "qemu": ("qemu",), "stm32": ("JEZGRO_H743", "mbedtls")}
 
 
 def target_key(target: str, extra: str = "") -> str:
@@ -215,10 +218,10 @@ def _install(src: Path, name: str) -> None:
     os.replace(tmp, OUT / name)
 
 
-def _port_build(tree: Path, port: str, target: str, extra: str = "") -> str:
-    """BUILD= for a port build keyed by its configuration; older keys' builds are removed."""
-    name = f"build-jezgro-{target_key(target, extra)}"
-    for old in (tree / "ports" / port).glob("build-jezgro-*"):
+def _port_build(tree: Path, port: str, target: str, extra: str = "", prefix: str = "build-jezgro-") -> str:
+    """BUILD= for a port build keyed by its configuration; older keys' builds (same prefix) are removed."""
+    name = f"{prefix}{target_key(target, extra)}"
+    for old in (tree / "ports" / port).glob(f"{prefix}*"):
         if old.name != name:
             shutil.rmtree(old, ignore_errors=True)
     return name
@@ -230,6 +233,13 @@ def build_unix(tree: Path, log) -> None:
     _make(tree, "ports/unix", [f"VARIANT_DIR={CONF / 'jezgro_unix'}", f"BUILD={b}"], log)
     _install(tree / "ports/unix" / b / "micropython", "micropython")
     _install(tree / "mpy-cross/build/mpy-cross", "mpy-cross")
+
+
+def build_unix32(tree: Path, log) -> None:
+    _make(tree, "mpy-cross", [], log)
+    b = _port_build(tree, "unix", "unix32", prefix="build-jezgro32-")  # beside the 64-bit build, not over it
+    _make(tree, "ports/unix", [f"VARIANT_DIR={CONF / 'jezgro_unix32'}", f"BUILD={b}"], log)
+    _install(tree / "ports/unix" / b / "micropython", "micropython32")
 
 
 def build_qemu(tree: Path, log) -> None:
@@ -257,7 +267,7 @@ def build_stm32(tree: Path, log) -> None:
         _install(built / f"firmware.{ext}", f"jezgro-h743.{ext}")
 
 
-BUILDERS = {"unix": build_unix, "qemu": build_qemu, "stm32": build_stm32}
+BUILDERS = {"unix": build_unix, "unix32": build_unix32, "qemu": build_qemu, "stm32": build_stm32}
 
 
 def build(src: str | None, targets: list[str], fetch: bool = False, log=print) -> dict[str, float]:
@@ -306,6 +316,7 @@ def add_parser(sub) -> None:
     b.add_argument("--src", default=None,
                    help="folder with the pinned archives + SHA256SUMS, or an unpacked tree (default: $MICROPY_SRC)")
     b.add_argument("--fetch", action="store_true", help="clone the pinned commits from upstream (needs internet)")
-    b.add_argument("--target", action="append", choices=TARGETS,
-                   help="build only this output (repeatable; default: all three)")
+    b.add_argument("--target", action="append", choices=TARGETS + EXTRA_TARGETS,
+                   help="build only this output (repeatable; default: unix, qemu, stm32; unix32: the 32-bit "
+                        "unix port for memory measurements, needs gcc-multilib)")
     b.set_defaults(func=main_build)

@@ -76,6 +76,7 @@ def measure(rows):
 
 GUEST_HEAP = """
 import gc, json
+import board  # first: the emulated board's RAM filesystem (64 KB) is the board layer's, not a service's
 gc.collect()
 base = gc.mem_alloc()
 total = gc.mem_free() + base

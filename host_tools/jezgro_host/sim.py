@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from . import grid, mp, plot, provision
@@ -17,11 +18,13 @@ FAULT_KINDS = ("crash", "hang", "oom", "stall")
 
 
 def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: float | None = None,
-        env: dict | None = None) -> dict:
+        env: dict | None = None, stall_s: float | None = None) -> dict:
     """Run the simulation; returns the SUMMARY dict. Raises ToolError with the firmware's own words for
-    why it stopped (its exception, or its SystemExit message) when it fails."""
+    why it stopped (its exception, or its SystemExit message) when it fails. stall_s: the run is killed
+    (ToolError) when it prints nothing for that many wall seconds (a long soak must end, not hang)."""
     proc = mp.start([str(UNIX_BOARD / "simmain.py"), "--fs", fs_root, *args], heap=heap, fs_root=fs_root,
                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    stalled = _stall_guard(proc, stall_s) if stall_s else None
     summary = None
     tail: list[str] = []  # the firmware's own lines (a traceback goes to stdout on the unix port)
     assert proc.stdout is not None
@@ -34,6 +37,8 @@ def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: 
             continue
         if not line:
             break
+        if stalled is not None:
+            stalled["last"] = time.monotonic()
         tag, _, rest = line.partition(" ")
         if tag == "SUMMARY":
             summary = json.loads(rest)
@@ -44,11 +49,33 @@ def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: 
             on_line(tag, rest)
     err = proc.stderr.read() if proc.stderr else ""
     rc = proc.wait(timeout=timeout)
+    if stalled is not None:
+        stalled["done"] = True
+        if stalled["killed"]:
+            raise ToolError(f"the simulation made no progress for {stall_s:g} s (wall) and was stopped; its last "
+                            f"lines: {firmware_message(''.join(tail)) or 'none'}")
     if rc != 0 or summary is None:
         why = firmware_message("".join(tail) + err) or "no output"
         raise ToolError(f"the simulation stopped (MicroPython exit {rc}): {why}")
     summary["stderr"] = err
     return summary
+
+
+def _stall_guard(proc, stall_s: float) -> dict:
+    """A thread that kills proc when it has printed nothing for stall_s wall seconds."""
+    import threading
+    st = {"last": time.monotonic(), "done": False, "killed": False}
+
+    def watch() -> None:
+        while not st["done"] and proc.poll() is None:
+            time.sleep(1)
+            if time.monotonic() - st["last"] > stall_s:
+                st["killed"] = True
+                proc.kill()
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    return st
 
 
 def _d(x) -> dict:
@@ -117,6 +144,23 @@ def _sessions(summary: dict) -> list[str]:
                        + (f" ({ev['detail']})" if ev.get("detail") else ""))
     elif summary.get("ev") is not None and not iso.get("history"):
         out.append("ISO 15118: no session (no EV connected in this run)")
+    return out
+
+
+def _faults(summary: dict) -> list[str]:
+    """One line per service that faulted: out-of-memory with what it was doing and the heap then (the
+    kernel's out_of_memory), else the fault's last line."""
+    out = []
+    for s in map(_d, _l(summary.get("services"))[1:]):
+        oom = _d(s.get("oom"))
+        if oom:
+            h = _d(oom.get("heap"))
+            out.append(f"OUT OF MEMORY: {s.get('name', '?')} while {oom.get('doing', '?')} at "
+                       f"{oom.get('t_ms', '?')} ms ({oom.get('at') or '?'}), {oom.get('count', 1)} time(s); heap "
+                       f"then: {h.get('used', '?')} B used, {h.get('free', '?')} B free, largest free block "
+                       f"{h.get('largest_free', '?')} B")
+        elif s.get("fault_text"):
+            out.append(f"Fault: {s.get('name', '?')} ({s.get('last_fault', '?')}): {s['fault_text']}")
     return out
 
 
@@ -237,6 +281,7 @@ def human(summary: dict) -> str:
     out.append(f"IPC pool: high-water {i.get('high_water', '?')}/{i.get('slots', '?')} slots, "
                f"sent {i.get('sent', '?')}, exhausted {i.get('pool_exhausted', '?')}, "
                f"stale rejected {i.get('stale_rejected', '?')}")
+    out.extend(_faults(summary))
     ev_note = " (the simulated EV's EVCC and grammars included: not on the board)" if summary.get("ev") else ""
     out.append(f"Heap peak (live, sampled): {_d(summary.get('heap')).get('peak_bytes', '?')} bytes{ev_note}")
     out.extend(_sessions(summary))

@@ -61,7 +61,10 @@ def human(st: dict, now: float | None = None) -> str:
         link = _link(s.get("name", ""), s.get("link"))
         if s.get("link_error") and not (s.get("link") or {}).get("last_error"):
             link += f" LINK ERROR: {s['link_error']}"
-        detail = "; ".join(x for x in (conf, link) if x) or ("-" if s.get("state") == "absent" else "ok")
+        oom = s.get("oom") or {}
+        mem = (f"OUT OF MEMORY while {oom.get('doing', '?')} ({(oom.get('heap') or {}).get('free', '?')} B free, "
+               f"largest block {(oom.get('heap') or {}).get('largest_free', '?')} B)") if oom else ""
+        detail = "; ".join(x for x in (mem, conf, link) if x) or ("-" if s.get("state") == "absent" else "ok")
         out.append(f"{s.get('name', '?'):<13} {s.get('state', '?'):<8} {s.get('restarts', 0):>8}  {detail}")
     return "\n".join(out)
 

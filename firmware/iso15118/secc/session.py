@@ -73,6 +73,7 @@ class SeccSession:
         self.setup_timer = False    # the pending receive waits on the CommunicationSetup timer
         self.on_state = on_state    # called with each request name (SESSION_STATE reporting)
         self.on_answer = on_answer  # called as on_answer(session, request, response name, code) after each response
+        self.resumes = 0            # restarts of the service this session was resumed after (resume())
         self.result = SessionResult()
         self.stream = None
         self.mod = None             # the negotiated protocol's state module
@@ -92,9 +93,14 @@ class SeccSession:
     async def resume(self, ctx):
         # A restarted service finishes the session it kept. Before the protocol was negotiated there
         # is nothing to resume: the connection closes and the EV starts again with SDP.
-        if self.mod is None:
+        self.resumes += 1
+        if self.mod is None or self.resumes > 1:
+            # A second restart within one session: finishing it is what fails (the chaos soak: an
+            # out-of-memory loading its grammars, replayed by every resume until the service was
+            # quarantined and the station stopped charging). Give the session up, keep the service.
             r = self.result
-            r.end, r.detail = END_FAILED, "service restarted during supportedAppProtocol"
+            r.end, r.detail = END_FAILED, ("service restarted during supportedAppProtocol" if self.mod is None else
+                                           "service failed again while finishing this session after a restart")
             self._finish(ctx)
             return r
         return await self._guarded(ctx, self._loop(ctx))

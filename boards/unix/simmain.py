@@ -149,8 +149,11 @@ def main(argv):
     virtual = not opts["wall"]
     board.configure(virtual, paced=opts["paced"])
     if opts["scenario"] != "none":
-        from plant import scenario  # the grid the power path runs against (issue 3)
-        scenario.install(opts["scenario"])
+        try:
+            from plant import scenario  # the grid the power path runs against (issue 3)
+            scenario.install(opts["scenario"])
+        except MemoryError as e:  # the plant's tables come first: a heap too small for them is said so
+            _kernel_oom("installing the grid plant %s" % opts["scenario"], e, "the simulation")
     state = {"elapsed": 0, "next_status": 0, "boots": 0, "applied": []}
     stop_file = opts["fs"] + "/" + opts["stop-file"] if opts["stop-file"] else ""
 
@@ -296,7 +299,7 @@ def _audit_written(k):
     return 0
 
 
-def _kernel_oom(phase, exc):
+def _kernel_oom(phase, exc, who="the kernel"):
     # Out of memory outside any service (the kernel itself): nothing can run on, but the run ends
     # saying where and how the heap stood, not with a bare traceback. A heap left locked (an
     # asynchronous exception through a heap_lock()ed section: the soak met one) is unlocked first so
@@ -312,8 +315,8 @@ def _kernel_oom(phase, exc):
     from jezgro.kernel import format_exc
     gc.collect()
     lines = format_exc(exc).rstrip().split("\n")  # the innermost frame and the allocation that failed
-    raise SystemExit("out of memory in the kernel while %s%s (%s: %s); %s" % (
-        phase, " (the heap was left locked %d deep)" % locked if locked else "",
+    raise SystemExit("out of memory in %s while %s%s (%s: %s); %s" % (
+        who, phase, " (the heap was left locked %d deep)" % locked if locked else "",
         lines[-2].strip() if len(lines) > 1 else "?", lines[-1], heapinfo.describe(heapinfo.state())))
 
 

@@ -639,6 +639,10 @@ class _Grammar:
         self.index = {n: i for i, n in enumerate(mod.NAMES)}
         self.bitmap_len = _BMHEAD + ((len(mod.NAMES) + 7) >> 3)
         self.fast = _fast_table(mod.DT)
+        self.roots: dict = {}   # encoder: root element name -> its production in the document grammar
+        # what the hot loops unpack in one step (an attribute lookup each would cost more)
+        self.dec = (self.st, self.pr, self.names, self.dt, self.fast, self.loops)
+        self.enc = (self.st, self.pr, self.names, self.index, self.dt, self.fast, self.loops, self.bitmap_len)
 
 
 def _grammar(mod) -> _Grammar:
@@ -670,11 +674,7 @@ def _decode_complex(g: _Grammar, rs, d, state: int, depth: int, where: str, new_
     if depth > MAX_DEPTH:
         raise EXIError("nesting too deep at " + where)
     obj: dict = {} if new_obj is None else new_obj()
-    st = g.st
-    pr = g.pr
-    names = g.names
-    dts = g.dt
-    fast = g.fast
+    st, pr, names, dts, fast, loops = g.dec
     count = 0
     while True:
         rs[_STATE] = state
@@ -726,7 +726,7 @@ def _decode_complex(g: _Grammar, rs, d, state: int, depth: int, where: str, new_
         if target != state:
             state = target
             count = 0
-        elif state in g.loops:
+        elif state in loops:
             o = state * 4
             state, count = _advance(g, state, target, (q >> 3) - (st[o] | st[o + 1] << 8), count)
 
@@ -890,14 +890,8 @@ def _encode_complex(g: _Grammar, w: _Writer, state: int, obj, depth: int, where:
         raise EXIError("%s: object expected" % where)
     if depth > MAX_DEPTH:
         raise EXIError("nesting too deep at " + where)
-    st = g.st
-    pr = g.pr
-    names = g.names
-    ix = g.index
-    dts = g.dt
-    fast = g.fast
-    loops = g.loops
-    bm = bytearray(g.bitmap_len)
+    st, pr, names, ix, dts, fast, loops, blen = g.enc
+    bm = bytearray(blen)
     bm[0] = state & 0xFF
     bm[1] = state >> 8
     for k2 in obj:
@@ -1010,16 +1004,24 @@ def encode(mod, doc) -> bytes:
     g = _grammar(mod)
     w = _Writer()
     root = next(iter(doc))
-    i = g.index.get(root, -1)
-    if i >= 0:
-        bm = bytearray(g.bitmap_len)    # state 0: the document grammar
-        bm[_BMHEAD + (i >> 3)] = 1 << (i & 7)
-        q = _pickw(w.buf, g.pr, g.st, bm)
-        if q >= 0:
-            q &= _SELF - 1
-            child = g.pr[q + 5] | g.pr[q + 6] << 8
-            if child & 0x8000:
-                raise EXIError("simple-typed root element %s is not a V2G message" % root)
-            _encode_complex(g, w, child, doc[root], 1, root)
-            return w.done()
+    q = g.roots.get(root, -1)
+    if q < 0:
+        i = g.index.get(root, -1)
+        if i >= 0:
+            bm = bytearray(g.bitmap_len)    # state 0: the document grammar
+            bm[_BMHEAD + (i >> 3)] = 1 << (i & 7)
+            q = _pickw(w.buf, g.pr, g.st, bm)
+            if q >= 0:
+                q &= _SELF - 1
+                g.roots[root] = q
+                w = _Writer()
+    if q >= 0:
+        st = g.st
+        code = (q >> 3) - (st[0] | st[1] << 8)
+        _put(w.buf, code, st[3])
+        child = g.pr[q + 5] | g.pr[q + 6] << 8
+        if child & 0x8000:
+            raise EXIError("simple-typed root element %s is not a V2G message" % root)
+        _encode_complex(g, w, child, doc[root], 1, root)
+        return w.done()
     raise EXIError("%s is not a root element of this schema" % root)

@@ -1,7 +1,7 @@
 /* Same-run C baseline of bench/exi_bench.py: libcbv2g (EVerest's generated C EXI codec, built by
  * host_tools/jezgro_host/exigen/cbv2g.py from ../shared/vendor/libcbv2g; never part of the product).
  * stdin: one message per line "<schema> <rounds> <hex EXI>" (schema: appHand din iso2 iso20 iso20_dc iso20_ac).
- * stdout per line (times: the fastest of 5 batches, per call): "<decode ns> <encode ns> <decoded struct bytes> <re-encoded == input: 1/0> <status>".
+ * stdout per line (times: the fastest of 15 batches, per call): "<decode ns> <encode ns> <decoded struct bytes> <re-encoded == input: 1/0> <status>".
  * Decode is timed on our encoder's bytes; encode re-encodes the struct libcbv2g decoded, so both codecs
  * do the same message, and the byte comparison shows libcbv2g agrees with our encoding. */
 #include <stdio.h>
@@ -24,7 +24,7 @@
 #include "cbv2g/iso_20/iso20_AC_Encoder.h"
 
 /* the fastest of BATCHES batches: the machine is shared, a preempted batch says nothing about the codec */
-#define BATCHES 5
+#define BATCHES 15
 
 static double now_ns(void) {
     struct timespec t;

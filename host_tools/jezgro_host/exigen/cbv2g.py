@@ -21,7 +21,7 @@ HARNESS = BENCH / "cbv2g" / "exi_ref.c"
 # our schema set name -> libcbv2g's
 SCHEMA = {"handshake": "appHand", "din": "din", "iso2": "iso2", "iso20-common": "iso20",
           "iso20-dc": "iso20_dc", "iso20-ac": "iso20_ac"}
-# calls per batch (5 batches, the fastest counts): ~2 ms of C time per batch and direction
+# calls per batch (15 batches, the fastest counts): ~2 ms of C time per batch and direction
 ROUNDS_NS = 2_000_000
 
 

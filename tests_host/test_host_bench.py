@@ -1,6 +1,6 @@
 """`make bench` keeps running: each MicroPython bench script runs to its table (its figures are judged in
-`make bench`, never here). The EXI bench is left to `make bench`: its baseline needs the iso15118
-package's codec prepared on CPython + Java first."""
+`make bench`, never here). The EXI bench has its own test (test_exi_bench.py): its baselines, the
+iso15118 package's codec and libcbv2g, are prepared on CPython + Java + C first."""
 from __future__ import annotations
 
 import pytest

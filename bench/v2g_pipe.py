@@ -21,11 +21,13 @@ class MemEnd:
         self.closed = False
         self.dfr = v2gtp.Deframer()
         self.on_recv = None  # called with (payload_type, payload) as a message is delivered
+        self.t_in = 0        # time.ticks_us() when the last framed bytes were taken off the link
 
     async def recv(self, ctx, timeout_ms):
         deadline = ctx.ticks_add(ctx.ticks_ms(), timeout_ms)
         while True:
             while self.inbox:
+                self.t_in = time.ticks_us()
                 for m in self.dfr.feed(self.inbox.pop(0)):
                     self.inbox_msgs.append(m)
             if self.inbox_msgs:

@@ -1,7 +1,7 @@
 """`make bench` keeps running: each MicroPython bench script runs to its table (its figures are judged in
-`make bench`, never here). The EXI bench is left to `make bench`: its baseline needs the iso15118
-package's codec prepared on CPython + Java first. Each runs as `make bench` runs it (run_one: the TLS
-bench with its OpenSSL client beside it)."""
+`make bench`, never here). The EXI bench has its own test (test_exi_bench.py): its baselines, the
+iso15118 package's codec and libcbv2g, are prepared on CPython + Java + C first. Each runs as
+`make bench` runs it (run_one: the TLS bench with its OpenSSL client beside it)."""
 from __future__ import annotations
 
 import pytest

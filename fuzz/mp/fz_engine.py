@@ -217,6 +217,7 @@ def repro(target, path):
     t = fz_targets.make(target)
     with open(path, "rb") as f:
         data = f.read()
+    s = time.ticks_us()
     try:
         k = t.one(data)
         print("accepted" if k is None else "rejected: " + k)
@@ -226,6 +227,7 @@ def repro(target, path):
         sys.print_exception(e)
         print("UNEXPECTED " + kind_of(e))
         sys.exit(3)
+    print("took %d us" % time.ticks_diff(time.ticks_us(), s))
 
 
 def check_seeds(target, corpus):

@@ -69,7 +69,9 @@ def _sdp():
     def fix(b):
         if len(b) >= 8:
             struct.pack_into(">I", b, 4, len(b) - 8)
-    return Target(one, (sdp.SdpError, v2gtp.V2GTPError), None, fix)
+    def kinds(e):
+        return "V2GTPError: " + v2gtp.ERROR_NAMES[e.code] if isinstance(e, v2gtp.V2GTPError) else "SdpError: " + str(e)
+    return Target(one, (sdp.SdpError, v2gtp.V2GTPError), kinds, fix)
 
 
 def _ws(from_client):

@@ -140,6 +140,20 @@ def mutate_json(raw):
     return bytearray(json.dumps(doc).encode())
 
 
+def _retime(one, data, us):
+    # the least of three timings of one input (the decoders keep no state that makes a repeat cheaper)
+    for _ in range(2):
+        s = time.ticks_us()
+        try:
+            one(data)
+        except Exception:  # noqa: BLE001 - outcome already counted: only the time matters here
+            pass
+        t = time.ticks_diff(time.ticks_us(), s)
+        if t < us:
+            us = t
+    return us
+
+
 def run(target, n, seed, corpus, budget_us, trace=None):
     import fz_targets
     t = fz_targets.make(target)
@@ -184,6 +198,8 @@ def run(target, n, seed, corpus, budget_us, trace=None):
             if len(fails) < MAX_FAILS:
                 fails.append({"kind": "exception", "error": kind_of(e), "hex": data.hex(), "i": i})
         us = time.ticks_diff(time.ticks_us(), s)
+        if us > budget_us:
+            us = _retime(one, data, us)  # the host may have descheduled us: slow only if it stays slow
         if us > max_us:
             max_us = us
         if us > budget_us:

@@ -8,6 +8,7 @@ batch that hangs or live heap that grows across a batch is a failure, saved as a
 (`jezgro fuzz TARGET --repro FILE` replays it). Exit 1 when anything failed."""
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -36,13 +37,14 @@ def targets() -> list[str]:
 def add_parser(sub) -> None:
     s = sub.add_parser("fuzz", help="fuzz a decoder (EXI, V2GTP, SDP, WebSocket, OCPP-J, SLAC, CAN, Modbus, "
                                     "config files) inside MicroPython")
-    s.add_argument("target", nargs="?", help="a target (--list), or 'all'")
+    s.add_argument("target", nargs="?", help="a target (--list), several with commas, or 'all'")
     s.add_argument("--n", type=int, default=10000, help="inputs per target (default 10000)")
     s.add_argument("--seed", type=int, default=1, help="random seed of the first batch (default 1)")
     s.add_argument("--heap", default="256K", help="MicroPython heap (default 256K: the board's budget)")
     s.add_argument("--batch", type=int, default=50000, help="inputs per MicroPython process (default 50000)")
     s.add_argument("--budget-ms", type=float, default=50.0, help="time one input may take (default 50 ms)")
     s.add_argument("--out", default="build/fuzz", help="where reproducers go (default build/fuzz)")
+    s.add_argument("--jobs", type=int, default=1, help="targets fuzzed at the same time (default 1)")
     s.add_argument("--json", help="write the results to this file")
     s.add_argument("--list", action="store_true", help="list the targets")
     s.add_argument("--repro", help="replay one input file against TARGET")
@@ -166,7 +168,7 @@ def main(a) -> int:
     if a.list or not a.target:
         print("\n".join(names))
         return 0
-    chosen = names if a.target == "all" else [a.target]
+    chosen = names if a.target == "all" else a.target.split(",")
     for t in chosen:
         if t not in names:
             raise choices("fuzz target", t, names)
@@ -182,11 +184,12 @@ def main(a) -> int:
     if a.n <= 0 or a.batch <= 0:
         raise UserError("--n and --batch must be positive")
     results = []
+    mpy_tree()  # once, before the batches (of several targets at a time) use it
     try:
-        for t in chosen:
-            r = fuzz(t, a, out)
-            results.append(r)
-            print(report(r), flush=True)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+            for r in pool.map(lambda t: fuzz(t, a, out), chosen):
+                results.append(r)
+                print(report(r), flush=True)
     finally:
         shutil.rmtree(_fs("x").parent, ignore_errors=True)
     if a.json:

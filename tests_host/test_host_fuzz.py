@@ -89,3 +89,33 @@ def test_grid_code_of_another_type_is_a_clear_config_error(tmp_path):
     p = mp.run_code(f"from grid import grid_config as c\ntry:\n c.load({str(tmp_path)!r})\n"
                     "except c.ConfigError as e:\n print('ERR', e)")
     assert "ERR grid.json: grid_code must be a profile name (a string)" in p.stdout, p.stdout + p.stderr
+
+
+def test_decoded_strings_do_not_intern_characters(tmp_path):
+    # found by exi-din: the decoder made each character with chr(), which interns it as a qstr that is
+    # never freed, so the live heap grew with every new code point a peer sent (MemoryError after ~10^4
+    # fuzzed documents in 256 KB). The documents are encoded in another process: iterating a str
+    # interns its characters too, and then the decoder would find them interned already.
+    made = _mp("""
+from exi import codec, schemas
+g = schemas.grammar("handshake")
+for k in range(20):
+    ns = "".join(chr(0x4E00 + k * 50 + i) for i in range(50))
+    print("DOC", codec.encode(g, {"supportedAppProtocolReq": {"AppProtocol": [{"ProtocolNamespace": ns,
+          "VersionNumberMajor": 2, "VersionNumberMinor": 0, "SchemaID": 1, "Priority": 1}]}}).hex())
+""", tmp_path, heap="1M")
+    docs = [x.split()[1] for x in made.splitlines() if x.startswith("DOC ")]
+    out = _mp(f"""
+import gc
+from exi import codec, schemas
+g = schemas.grammar("handshake")
+data = [bytes.fromhex(h) for h in {docs!r}]
+gc.collect()
+before = gc.mem_alloc()
+for d in data:
+    ns = codec.decode(g, d)["supportedAppProtocolReq"]["AppProtocol"][0]["ProtocolNamespace"]
+ns = None
+gc.collect()
+print("HEAP", gc.mem_alloc() - before)
+""", tmp_path, heap="1M")
+    assert len(docs) == 20 and int(out.split("HEAP ", 1)[1]) < 1024, out

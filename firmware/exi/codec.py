@@ -147,13 +147,28 @@ def _read_value(r: _Reader, dt: tuple) -> object:
         if n > dt[2]:  # minLength is only enforced on encode: be lenient in what we accept
             raise EXIError("string length %d above its maximum %d" % (n, dt[2]))
         r.charge(n * 4 + _OBJ_COST)
-        chars = []
+        # UTF-8 by hand and one decode: chr() interns each character as a qstr, which is never freed,
+        # so a peer sending strings of ever new code points would fill the heap (found by `jezgro fuzz`)
+        b = bytearray()
         for _ in range(n):
             c = r.uint(21 + 7)
-            if c > 0x10FFFF:
+            if c > 0x10FFFF or 0xD800 <= c <= 0xDFFF:
                 raise EXIError("invalid character code")
-            chars.append(chr(c))
-        return "".join(chars)
+            if c < 0x80:
+                b.append(c)
+            elif c < 0x800:
+                b.append(0xC0 | c >> 6)
+                b.append(0x80 | c & 0x3F)
+            elif c < 0x10000:
+                b.append(0xE0 | c >> 12)
+                b.append(0x80 | c >> 6 & 0x3F)
+                b.append(0x80 | c & 0x3F)
+            else:
+                b.append(0xF0 | c >> 18)
+                b.append(0x80 | c >> 12 & 0x3F)
+                b.append(0x80 | c >> 6 & 0x3F)
+                b.append(0x80 | c & 0x3F)
+        return b.decode()
     # binary: hexBinary / base64Binary
     n = r.uint(32)
     if n > dt[2]:

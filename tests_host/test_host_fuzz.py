@@ -73,6 +73,19 @@ def test_the_harness_catches_slow_inputs_and_heap_growth(tmp_path):
     assert r["heap_max"] - r["heap_base"] > fuzz_cmd.HEAP_GROWTH
 
 
+def test_a_batch_that_runs_out_of_heap_is_a_failure_not_the_end_of_the_run(tmp_path):
+    a = type("A", (), {"budget_ms": 50.0, "heap": "256K"})()
+    code = "import fz_targets\nkeep = []\ndef one(d):\n    keep.append(bytearray(1024))\n" \
+           "fz_targets.TARGETS['modbus'] = lambda: fz_targets.Target(one, ())\n"
+    orig = fuzz_cmd._launch
+    fuzz_cmd._launch = lambda c, *x: orig(code + c, *x)  # the real engine, a target that keeps what it reads
+    try:
+        r = fuzz_cmd._batch("modbus", 2000, 1, a, tmp_path)
+    finally:
+        fuzz_cmd._launch = orig
+    assert r["failures"] >= 1 and ("heap exhausted" in r["notes"][0] or "MemoryError" in r["notes"][0]), r
+
+
 def test_a_failure_is_saved_and_replays(tmp_path):
     # a real decoder, a reproducer file written by hand: the replay names the outcome and exits by it
     f = tmp_path / "short.bin"

@@ -8,7 +8,7 @@ from jezgro_host import cli
 from conftest import jezgro
 
 COMMANDS = ["services", "sim", "provision", "status", "logs", "check", "build", "deploy", "bench", "exi", "grid-test",
-            "pll-replay", "csms", "ev", "msgs", "can", "bridge", "firmware", "flash", "repl", "doctor", "soak"]
+            "pll-replay", "csms", "ev", "msgs", "can", "bridge", "fuzz", "firmware", "flash", "repl", "doctor", "soak"]
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -416,15 +416,30 @@ def _simple_slow(rs, d, dt: tuple, key: str) -> object:
 
 
 def _read_text(rs, d, ascii_part, i: int, c: int, n: int) -> str:
-    # a string beyond ASCII (rare in V2G: identifiers are ASCII): code point by code point
-    chars = [str(ascii_part[:i], "utf-8")]
+    # a string beyond ASCII (rare in V2G: identifiers are ASCII): code point by code point into UTF-8
+    # and one decode. chr() would intern each character as a qstr, which is never freed, so a peer
+    # sending strings of ever new code points would fill the heap (found by `jezgro fuzz`).
+    b = bytearray(ascii_part[:i])
     while True:
-        if c > 0x10FFFF:
+        if c > 0x10FFFF or 0xD800 <= c <= 0xDFFF:
             raise EXIError("invalid character code")
-        chars.append(chr(c))
+        if c < 0x80:
+            b.append(c)
+        elif c < 0x800:
+            b.append(0xC0 | c >> 6)
+            b.append(0x80 | c & 0x3F)
+        elif c < 0x10000:
+            b.append(0xE0 | c >> 12)
+            b.append(0x80 | c >> 6 & 0x3F)
+            b.append(0x80 | c & 0x3F)
+        else:
+            b.append(0xF0 | c >> 18)
+            b.append(0x80 | c >> 12 & 0x3F)
+            b.append(0x80 | c >> 6 & 0x3F)
+            b.append(0x80 | c & 0x3F)
         i += 1
         if i == n:
-            return "".join(chars)
+            return str(b, "utf-8")
         c = _read_uint(rs, d, 21 + 7)
 
 

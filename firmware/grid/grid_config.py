@@ -25,6 +25,8 @@ def parse(d):
         if k not in KNOWN:
             raise ConfigError("%s: unknown field \"%s\"" % (FILE, k))
     if "grid_code" in d:
+        if not isinstance(d["grid_code"], str):
+            raise ConfigError("%s: grid_code must be a profile name (a string)" % FILE)
         try:
             profiles.get(d["grid_code"])
         except Exception as e:  # KeyError/ValueError/TypeError: whatever a bad name trips

@@ -405,6 +405,7 @@ class Kernel:
         self.cur = svc
         self.steps += 1
         t_step = self.real_us()
+        t_step_ms = self.ticks_ms()
         try:
             self.step_start_ms = self.board.real_ms()
             self.in_step = True
@@ -448,8 +449,15 @@ class Kernel:
         took = self.real_diff_us(self.real_us(), t_step)
         if took > svc.max_step_us:
             svc.max_step_us = took
-        if svc.spec.watchdog_ms > 0 and svc.spec.priority != PRIO_CRITICAL:
-            self._check_fed(svc, self.ticks_ms())
+        # Fed in this very step: fed as of its end. The step's length is the hang check's to judge
+        # (which excuses a host that descheduled the process, as a loaded host running the unix port in
+        # wall-clock time does for 5-20 ms at a time); the watchdog starts when the service gives the
+        # CPU back. A step that ends unfed is checked here.
+        end_ms = self.ticks_ms()
+        if self.ticks_diff(svc.fed_ms, t_step_ms) >= 0:
+            svc.fed_ms = end_ms
+        elif svc.spec.watchdog_ms > 0 and svc.spec.priority != PRIO_CRITICAL:
+            self._check_fed(svc, end_ms)
 
     def _check_fed(self, svc, now):
         late = self.ticks_diff(now, svc.fed_ms)
@@ -520,9 +528,13 @@ class Kernel:
                 self.running = False
                 return
             if self.ticks_diff(now, self._next_hk) >= 0:
+                # then a service step, not straight back to the board's ticks: where ticks and
+                # housekeeping fill each millisecond (a loaded host in wall-clock time) the services
+                # would never run
                 self._next_hk = self.ticks_add(now, HOUSEKEEPING_MS)
                 self._housekeeping(now)
-                continue
+                if not self.running:
+                    return
             svc = self._pick(now)
             if svc is not None:
                 self._step(svc)

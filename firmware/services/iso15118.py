@@ -32,6 +32,13 @@ ACCEPT_SLICE_MS = const(200)  # accept() in slices: IPC is handled between them
 KEEP_MSGS = const(24)         # request/response records kept per session (head and tail)
 HISTORY = const(4)            # finished sessions kept for the status
 EV_STATUS_MS = const(1000)    # EV_STATUS to CAN_HANDLER this often (GW_V2G is 1 Hz)
+# The EV's power request lapses at POWER_MGR this long after the request that last renewed it: an EV
+# link that goes silent mid-charge (cable cut, modem dead: no FIN, the session's sequence timeout is
+# 60 s) takes the EV's power away within seconds instead of a minute (docs/iso15118_service.md).
+# Every answered request renews it (at most once per SETPOINT_RENEW_MS); a charge loop asks every
+# 0.25-1 s.
+SETPOINT_VALID_MS = const(3000)
+SETPOINT_RENEW_MS = const(1000)
 
 
 class IsoService:
@@ -60,6 +67,7 @@ class IsoService:
         self.reported = None      # last SESSION_STATE (session, state) sent
         self.power_w = 0          # last POWER_SETPOINT sent
         self.power_ms = 0
+        self.setpoint_ms = 0      # when it was sent (renewed)
         self.energy_wh = 0.0      # of the running session, from the reported power over time
         self.needs_sent = False
         self.schedule_sent = False
@@ -164,11 +172,13 @@ class IsoService:
         if self.power_w:
             self.energy_wh += self.power_w * self.ctx.ticks_diff(now, self.power_ms) / 3600000
         self.power_ms = now
-        if p != self.power_w:
+        if p != self.power_w or (p and self.ctx.ticks_diff(now, self.setpoint_ms) >= SETPOINT_RENEW_MS):
             # power first: POWER_MGR picks the direction from the setpoint when the session is authorised
             self.power_w = p
+            self.setpoint_ms = now
             if self.pm >= 0:
-                self._sent(msgs.send_power_setpoint(self.ctx, self.pm, p, 0, SRC_ISO15118))
+                self._sent(msgs.send_power_setpoint(self.ctx, self.pm, p, 0, SRC_ISO15118,
+                                                    SETPOINT_VALID_MS if p else 0))
         if self.ev_told_ms is None or self.ctx.ticks_diff(now, self.ev_told_ms) >= EV_STATUS_MS:
             # the EV's SoC and the session's energy at 1 Hz: the station controller's GW_V2G (CAN_HANDLER)
             # and the SoC of OCPP_CLIENT's meter values

@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import (bench, board_cmds, bridge_cmd, can_cmd, csms, doctor, ev, exi_cmd, firmware, grid, logs, msgs_cmd,
-               pll_replay, provision, services_table, sim, soak, status, target)
+from . import (bench, board_cmds, bridge_cmd, can_cmd, csms, doctor, ev, exi_cmd, firmware, fuzz_cmd, grid, logs,
+               msgs_cmd, pll_replay, provision, services_table, sim, soak, status, target)
 from .errors import ToolError, UserError
 
 # in `jezgro --help` order
 COMMAND_MODULES = (services_table, sim, provision, status, logs, target, bench, exi_cmd, grid, pll_replay, csms, ev,
-                   msgs_cmd, can_cmd, bridge_cmd, firmware, board_cmds, doctor, soak)
+                   msgs_cmd, can_cmd, bridge_cmd, fuzz_cmd, firmware, board_cmds, doctor, soak)
 
 
 class Parser(argparse.ArgumentParser):

@@ -525,6 +525,7 @@ class Plant:
     grid_ib = property(lambda self: self._a(_GIB, "grid_ib"))
     e_imp_j = property(lambda self: self.ref.e_imp_j)
     e_exp_j = property(lambda self: self.ref.e_exp_j)
+    e_win = property(lambda self: self._a(_EWIN, "e_win"))  # the open 20 ms meter window's net J
 
     def truth(self):
         # -> (theta, f, pa, pb, ia, ib, grid_ia, grid_ib, vdc) at this tick, in one call (the recorder's,

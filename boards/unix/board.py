@@ -65,6 +65,7 @@ class _State:
         self.wall_us = 0
         self.wall_last = 0
         self.virt0_us = 0
+        self.rtc0 = None  # wall seconds at simulated time 0 (set once: the RTC runs on through resets)
 
 
 S = _State()
@@ -77,6 +78,8 @@ def configure(virtual=True, reset_cause="power_on", paced=None):
     if paced is not None:
         S.paced = paced
     S.virt0_us = S.now_us
+    if S.rtc0 is None:
+        S.rtc0 = time.time() - S.now_us / 1000000  # rtc_seconds() starts at the wall clock's now
     S.wall_us = 0
     S.wall_last = time.ticks_us()
     S.virtual = virtual
@@ -87,6 +90,14 @@ def configure(virtual=True, reset_cause="power_on", paced=None):
 
 
 # --- clocks ------------------------------------------------------------------
+def rtc_seconds():
+    # The board's RTC, seconds since 1970: in virtual time it runs with the simulated time (from the
+    # wall clock at configure()), as a real RTC runs with the real one.
+    if S.virtual:
+        return S.rtc0 + S.now_us / 1000000
+    return time.time()
+
+
 # Kernel time wraps at 2^30 ms like ticks_ms on the board, so wrap bugs show up here too.
 def ticks_ms():
     if S.virtual:

@@ -148,6 +148,8 @@ def main(argv):
     status_ms = int(opts["status-ms"])
     virtual = not opts["wall"]
     board.configure(virtual, paced=opts["paced"])
+    from ocpp import clock as ocpp_clock
+    ocpp_clock.source = board.rtc_seconds  # OCPP's timestamps and intervals on the simulated RTC
     if opts["scenario"] != "none":
         try:
             from plant import scenario  # the grid the power path runs against (issue 3)

@@ -5,6 +5,10 @@ import time
 
 EPOCH_2000 = 946684800
 offset = 0
+# The RTC's seconds (time.time). A simulation in virtual time replaces it with its simulated RTC
+# (boards/unix board.rtc_seconds), so that timestamps, TxUpdatedInterval and the once-a-second
+# transaction work follow the simulated time the energy and power are measured in.
+source = time.time
 
 
 def _epoch_base():
@@ -14,7 +18,7 @@ def _epoch_base():
 
 def now():
     # Unix seconds, corrected by the CSMS offset.
-    return time.time() + _epoch_base() + offset
+    return source() + _epoch_base() + offset
 
 
 def iso(t=None):
@@ -47,6 +51,6 @@ def parse(s):
 def sync(csms_iso):
     global offset
     try:
-        offset = parse(csms_iso) - (time.time() + _epoch_base())
+        offset = parse(csms_iso) - (source() + _epoch_base())
     except ValueError:
         pass

@@ -337,8 +337,8 @@ def test_package_evcc_charges_over_veth_under_abuse(v2g_link, tmp_path, certs, c
           f"peer {idle_out.strip().splitlines()[-1:]}; link {json.dumps(link_st)}; "
           f"critical {json.dumps(summary['critical'])}; ISO15118 max step {iso_service(summary)['max_step_us']} us")
     assert [h["end"] for h in hist] == ["SessionStop"], hist
-    assert link_st["no_first_byte"] >= 2 and link_st["admitted"] == 1, link_st
-    if peer == "hostile":
-        for k in ("bad", "slow", "evicted"):
-            assert link_st[k] > 0, (k, link_st)
+    assert link_st["admitted"] == 1, link_st  # the EV's connection alone
+    # idle connections time out one by one; the hostile peer's idle ones are evicted first (4 pending)
+    for k in (("no_first_byte",) if peer == "idle" else ("bad", "slow", "evicted")):
+        assert link_st[k] >= 2, (k, link_st)
     assert iso_service(summary)["faults"] == 0

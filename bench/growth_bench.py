@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from benchutil import timed
+from benchutil import best
 
 OUT = "build/growth_bench"
 ROWS = []
@@ -35,15 +35,6 @@ def rm_tree(p):
                 pass
     except OSError:
         pass
-
-
-def best(fn, n, rep=3):
-    # the fastest of rep runs (µs per call): other processes and the GC only ever add time
-    b = 1e9
-    for _ in range(rep):
-        gc.collect()
-        b = min(b, timed(fn, n))
-    return b
 
 
 def exponent(xs, ys):

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 import power_stage
-from benchutil import timed
+from benchutil import best
 from plant.model import Plant
 from plant.float_model import FloatPlant
 from grid import pll, curctl
@@ -22,15 +22,6 @@ def cpu_s():
     with open("/proc/self/stat") as f:
         p = f.read().split(")")[-1].split()
     return (int(p[11]) + int(p[12])) / 100
-
-
-def best(fn, n, rep=3):
-    # the fastest of rep runs: other processes only ever add time
-    b = 1e9
-    for _ in range(rep):
-        gc.collect()
-        b = min(b, timed(fn, n))
-    return b
 
 
 def plant_loop(cls):

@@ -5,6 +5,7 @@ under `make test` (JEZGRO_REQUIRE_EMULATED=1), which builds it."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -49,3 +50,26 @@ def test_every_manifest_module_is_frozen_in_the_image(image):
                if (name.replace(".", "/") + ("/__init__.py" if src.name == "__init__.py" else ".py")).encode()
                not in data]
     assert not missing, missing
+
+
+def test_the_image_has_the_hang_break_module(image):
+    # boards/stm32h743/board.py breaks a hung service through jezgro_irq.break_main() (the C module of
+    # boards/micropython/modules): without it the board would fall back to the watchdog reset silently.
+    syms = set(subprocess.run(["arm-none-eabi-nm", str(image)], capture_output=True, text=True,
+                              check=True).stdout.split())
+    for s in ("jezgro_irq_module", "jezgro_irq_break_main", "mp_sched_exception"):
+        assert s in syms, s
+    assert b"jezgro_irq" in BIN.read_bytes()  # the module's name (qstr) in the image
+
+
+def test_the_board_stub_of_jezgro_irq_names_what_the_board_build_exports():
+    # mypy checks board.py against boards/stm32h743/jezgro_irq.pyi: it must declare exactly the
+    # functions the C module has outside its emulator-only (QEMU_SOC_MPS2) part.
+    src = (firmware.USER_C_MODULES / "jezgro_irq" / "jezgro_irq.c").read_text()
+    table = src[src.index("jezgro_irq_globals_table[] = {"):]
+    table = table[:table.index("};")]
+    board_part = re.sub(r"#if defined\(QEMU_SOC_MPS2\).*?#endif", "", table, flags=re.S)
+    exported = set(re.findall(r"MP_QSTR_(\w+)\), MP_ROM_PTR", board_part))
+    stub = (firmware.ROOT / "boards" / "stm32h743" / "jezgro_irq.pyi").read_text()
+    declared = set(re.findall(r"^def (\w+)\(", stub, flags=re.M))
+    assert exported == declared == {"break_main", "pending"}

@@ -36,13 +36,17 @@ def _result(out: str) -> dict:
     return json.loads(lines[-1][7:])
 
 
-@pytest.fixture(scope="module")
-def guest():
+def require_emulated() -> None:
     why = emulated.missing()
     if why:
         if REQUIRED:
             pytest.fail(f"emulated target required (make test): {why}")
         pytest.skip(f"no emulated target: {why}")
+
+
+@pytest.fixture(scope="module")
+def guest():
+    require_emulated()
     with emulated.Guest() as g:
         yield g
 
@@ -189,10 +193,10 @@ def test_the_unix_port_is_the_pinned_build_with_tls13():
 # The test services and harness of the unix kernel tests (tests_host/mp), written to the emulated
 # board's RAM filesystem (boards/qemu/board.py) and imported from there; each run starts from fresh
 # modules. The assertions are those of tests_host/test_jezgro_supervisor.py on the unix port.
-KERNEL_MODULES = ("harness.py", "t_echo.py", "t_tick.py", "t_pinger.py", "t_pong.py")
+KERNEL_MODULES = ("harness.py", "t_echo.py", "t_tick.py", "t_pinger.py", "t_pong.py", "t_spin.py")
 KERNEL_PRELUDE = """
 import sys
-for _m in ("harness", "t_echo", "t_tick", "t_pinger", "t_pong"):
+for _m in ("harness", "t_echo", "t_tick", "t_pinger", "t_pong", "t_spin"):
     sys.modules.pop(_m, None)
 if "/fs/t" not in sys.path:
     sys.path.append("/fs/t")
@@ -203,12 +207,13 @@ from jezgro import faults
 """
 
 
+def put_kernel_modules(g: emulated.Guest) -> None:
+    g.put_files("/fs/t", {name: (mp.MP_TESTS / name).read_bytes() for name in KERNEL_MODULES})
+
+
 @pytest.fixture(scope="module")
 def kernel_guest(guest):
-    guest.exec("import board, os\ntry:\n    os.mkdir('/fs/t')\nexcept OSError:\n    pass\n")
-    for name in KERNEL_MODULES:
-        guest.put("F", (mp.MP_TESTS / name).read_bytes())
-        guest.exec(f"with open('/fs/t/{name}', 'wb') as f:\n    f.write(F)\nF = None\n")
+    put_kernel_modules(guest)
     return guest
 
 
@@ -275,6 +280,114 @@ harness.result({"ok": ok, "pongs": t_pinger.pongs[0] - before, "ticks": k.critic
 """, timeout=300))
     assert r["ok"], "kernel loop allocated with the heap locked (on ARM)"
     assert r["pongs"] >= 10 and r["ticks"] == 3000
+
+
+# --- a hung service on the M7: broken by a real interrupt (docs/reliability.md, "Hangs on the board") --
+# boards/qemu/board.py runs the kernel's hang check from the TIMER0 interrupt (jezgro_irq, the C module
+# built into the emulated target and the board image) and breaks the hung main thread with
+# jezgro_irq.break_main(), as boards/stm32h743/board.py does from TIM7.
+HANG_RUN = KERNEL_PRELUDE + """
+import jezgro_irq, board, t_spin, t_pinger, t_tick
+t_spin.MODE[0] = %r
+k = harness.kernel([S(1, "SPIN", PRIO_MEDIUM, 4, 16, 100000, "t_spin"),
+                    S(2, "PONG", PRIO_MEDIUM, 4, 16, 1000000, "t_pong"),
+                    S(3, "PINGER", PRIO_HIGH, 4, 16, 1000000, "t_pinger"),
+                    S(4, "TICK", PRIO_CRITICAL, 4, 16, 100, "t_tick", tick_slot=0)])
+irq0 = jezgro_irq.stats()
+rb0 = board.W.rebreaks
+k.boot()
+n = 0
+while k.services[1].restarts == 0 and n < 100:
+    k.run(10)
+    n += 1
+irq1 = jezgro_irq.stats()
+pongs, ticks = t_pinger.pongs[0], t_tick.counts[1]
+k.run(500)
+s = k.summary()
+harness.result({"svc": s["services"], "hangs": s["hangs_broken"], "spins": t_spin.spins[0],
+                "irqs": irq1[0] - irq0[0], "breaks": irq1[2] - irq0[2],
+                "latency_us": board.W.latency_clk * 1000000 // jezgro_irq.CLOCK_HZ,
+                "pongs_after": t_pinger.pongs[0] - pongs, "ticks_after": t_tick.counts[1] - ticks,
+                "pending": jezgro_irq.pending(), "irq_errors": irq1[1], "text": k.services[1].last_fault_text,
+                "rebreaks": board.W.rebreaks - rb0, "swallowed": t_spin.swallowed[0]})
+"""
+
+
+def test_a_hung_service_is_broken_by_the_timer_interrupt_and_only_it_restarts_on_arm(kernel_guest):
+    # SPIN's first incarnation runs `while True: pass` inside its step: the main loop is stuck in
+    # the VM, nothing in Python yields. Only the interrupt's hang check can get it back.
+    r = _result(kernel_guest.exec(HANG_RUN % "python", timeout=300))
+    spin, pong, pinger, tick = (r["svc"][i] for i in (1, 2, 3, 4))
+    assert r["spins"] == 1 and r["hangs"] == 1 and r["breaks"] == 1
+    assert spin["last_fault"] == "hang" and spin["restarts"] == 1 and spin["state"] == "waiting"
+    # jezgro_irq's exception, raised in the spinning line of the service
+    assert "KeyboardInterrupt: hang watchdog" in r["text"] and "t_spin.py" in r["text"], r["text"]
+    # the interrupt really ran while the main loop was stuck: the hang limit is the 250 ms floor of
+    # the emulated board, checked every 10 ms of the guest's clock
+    assert r["irqs"] >= 25, r
+    assert r["irq_errors"] == 0 and r["pending"] is False
+    # taken by the kernel well before the board's IWDG margin (250 ms) would reset it
+    assert 0 <= r["latency_us"] < 250000, r
+    # the others kept their incarnation and keep working after the hang
+    for other in (pong, pinger, tick):
+        assert other["restarts"] == 0 and other["faults"] == 0, other
+    assert r["pongs_after"] >= 10 and r["ticks_after"] >= 4900, r
+    assert r["rebreaks"] == 0 and r["swallowed"] == 0
+
+
+def test_a_break_swallowed_by_the_hung_code_is_sent_again_on_arm(kernel_guest):
+    # A bare `except KeyboardInterrupt` in the service eats the first break and it spins on: the
+    # kernel never saw it, so the interrupt sends it again (REBREAK_MS later) instead of leaving the
+    # board to its IWDG.
+    r = _result(kernel_guest.exec(HANG_RUN % "swallow", timeout=300))
+    spin, others = r["svc"][1], r["svc"][2:]
+    assert r["swallowed"] == 1 and r["rebreaks"] == 1 and r["breaks"] == 2 and r["hangs"] == 1, r
+    assert spin["last_fault"] == "hang" and spin["restarts"] == 1 and spin["state"] == "waiting"
+    assert all(o["restarts"] == 0 for o in others)
+
+
+def test_a_hang_in_native_code_is_not_broken_and_the_emulated_iwdg_resets():
+    # The same service spinning in viper: native code never polls the pending exception, so the
+    # break is requested and never taken; the board's IWDG resets it 250 ms later, the emulated
+    # board stops qemu with the record of who hung. A guest of its own: this one ends.
+    require_emulated()
+    with emulated.Guest() as g:
+        put_kernel_modules(g)
+        out, rc = g.exec_until_exit(HANG_RUN % "viper", timeout=120)
+    assert rc == 1, (rc, out)
+    assert "jezgro_irq: watchdog reset: service 1 hung, break not taken" in out, out
+
+
+BREAK_ALONE = """
+import jezgro_irq, json, micropython
+caught = None
+pend = None
+try:
+    micropython.heap_lock()
+    try:
+        jezgro_irq.break_main()
+        pend = jezgro_irq.pending()
+        while True:
+            pass
+    finally:
+        micropython.heap_unlock()
+except KeyboardInterrupt as e:
+    caught = repr(e)
+errors = []
+for args in ((5, print), (2000000, print), (10000, 3)):
+    try:
+        jezgro_irq.timer_start(*args)
+    except (ValueError, TypeError) as e:
+        errors.append(type(e).__name__)
+print("RESULT " + json.dumps([caught, pend, jezgro_irq.pending(), errors]))
+"""
+
+
+def test_break_main_allocates_nothing_and_lands_in_the_running_loop(guest):
+    # Called with the heap locked (as in the hard interrupt): no MemoryError; the pending break is
+    # raised in the Python loop that runs next; bad timer arguments are refused with a clear error.
+    r = _result(guest.exec(BREAK_ALONE, timeout=60))
+    assert r == ["KeyboardInterrupt('hang watchdog',)", True, False, ["ValueError", "ValueError", "TypeError"]]
 
 
 def test_critical_path_on_the_nucleo_matches_the_unix_port_tick_for_tick(board, plant_rows, tmp_path):

@@ -2,17 +2,34 @@
 # boards/stm32h743/board.py for running the kernel, the supervisor and IPC on an ARM core in CI
 # (tests_target/test_emulated.py). Time is virtual only, as on the unix board in its default mode:
 # the clock moves when the kernel idles (to its next deadline) or charges a step, and every 100 us
-# boundary crossed runs one CRITICAL tick at its instant. There is no second thread or signal to break
-# a service that never yields (the board does that from its tick IRQ): hang tests stay on unix and
-# the NUCLEO. The filesystem is a RAM littlefs mounted at /fs on import (persist, audit log).
+# boundary crossed runs one CRITICAL tick at its instant. The filesystem is a RAM littlefs mounted at
+# /fs on import (persist, audit log).
+#
+# Hangs are broken as on the NUCLEO (docs/reliability.md, "Hangs on the board"): a real interrupt
+# (the CMSDK APB TIMER0 of the mps2-an500, through the jezgro_irq C module built into the emulated
+# target) runs the kernel's hang_check() every 10 ms of the guest's own clock, as the NUCLEO's TIM7
+# tick does, and break_main() makes the hung main thread raise KeyboardInterrupt
+# (jezgro_irq.break_main, the board's code path). Where the board's IWDG would reset it because the
+# break was not taken (native code that never returns to the VM), the emulator stops with
+# "watchdog reset" (jezgro_irq.watchdog_reset: qemu exits with status 1).
 import time
 import vfs
 from micropython import const
+
+try:
+    import jezgro_irq
+except ImportError:
+    jezgro_irq = None  # this board layer on the unix port (tests' replays): no interrupt, no hang watch
 
 MASK30 = const(0x3FFFFFFF)
 HALF30 = const(0x20000000)
 STEP_COST_US = const(10)
 VIRTUAL_HANG_FLOOR_MS = const(250)
+HANG_CHECK_US = const(10000)  # the hang check's period, as the NUCLEO's (every 100 ticks of 100 us)
+# The kernel caps its hang limit at the hardware watchdog's timeout - 250 ms: a break not taken within
+# that margin is where the NUCLEO's IWDG resets the board.
+IWDG_MARGIN_MS = const(250)
+REBREAK_MS = const(20)  # a break raised but swallowed by the hung code is sent again after this
 RAM_FS_BLOCKS = const(128)  # x 512 bytes: 64 KB
 NAME = "qemu-m7"
 FS_ROOT = "/fs"
@@ -153,12 +170,59 @@ def idle(timeout_ms, poll_io):
     advance_us((S.now_us // 1000 + step) * 1000)
 
 
+# --- hang watchdog: a real interrupt, as on the board ------------------------------------------
+class _Watch:
+    # Everything the interrupt touches, created before the timer starts; the interrupt only reads
+    # these and stores small ints (heap locked: nothing may allocate).
+    def __init__(self):
+        self.kernel = None
+        self.sid = -1  # the service a break was requested for, -1 when none is outstanding
+        self.break_ms = 0  # guest clock (time.ticks_ms) when it was requested
+        self.break_clk = 0  # and jezgro_irq.clock() (25 MHz)
+        self.latency_clk = -1  # the last break: requested in the interrupt -> taken by the kernel
+        self.sent_ms = 0  # when the break was last sent
+        self.breaks = 0
+        self.rebreaks = 0
+        self.cb = self.irq  # the one bound method the timer calls
+
+    def irq(self):
+        k = self.kernel
+        if k is None:
+            return
+        if self.sid < 0:
+            k.hang_check()
+            return
+        # A break is outstanding. The VM only takes it between bytecodes: native code that never
+        # returns keeps it pending, and the board's IWDG would reset the board.
+        now = time.ticks_ms()
+        if time.ticks_diff(now, self.break_ms) > IWDG_MARGIN_MS:
+            self.kernel = None
+            jezgro_irq.watchdog_reset(self.sid)
+        elif not jezgro_irq.pending() and time.ticks_diff(now, self.sent_ms) >= REBREAK_MS:
+            # Raised, but the kernel has not had it: the hung code caught it (a bare except or
+            # except KeyboardInterrupt) and went on. Again, until the kernel takes it.
+            self.sent_ms = now
+            self.rebreaks += 1
+            jezgro_irq.break_main()
+
+
+W = _Watch()
+
+
 def break_main(sid):
-    pass
+    # Called by kernel.hang_check() in the timer interrupt.
+    W.sid = sid
+    W.break_ms = W.sent_ms = time.ticks_ms()
+    W.break_clk = jezgro_irq.clock()
+    W.breaks += 1
+    jezgro_irq.break_main()
 
 
 def hang_handled():
-    pass
+    # The kernel took the break (or the step ended by itself just before it landed).
+    if W.sid >= 0:
+        W.latency_clk = (jezgro_irq.clock() - W.break_clk) & MASK30
+    W.sid = -1
 
 
 def hang_floor_ms():
@@ -166,11 +230,17 @@ def hang_floor_ms():
 
 
 def start_hang_watch(kernel):
-    pass
+    if jezgro_irq is None:
+        return
+    W.sid = -1
+    W.kernel = kernel
+    jezgro_irq.timer_start(HANG_CHECK_US, W.cb)
 
 
 def stop_hang_watch():
-    pass
+    W.kernel = None
+    if jezgro_irq is not None:
+        jezgro_irq.timer_stop()
 
 
 def wdt_start(timeout_ms):

@@ -26,15 +26,23 @@ hardware only through this module. What is different on the real board, and why:
   import.
 
 * Every 100 ticks (10 ms) the same interrupt runs the kernel's hang_check(),
-  which allocates nothing either. A service that never yields cannot be
-  stopped from Python on this port: there is no way to raise an exception
-  into the main thread from an interrupt (micropython.schedule callbacks run
-  "protected": an exception they raise is printed and dropped). So
-  break_main() writes MAGIC|sid into RTC backup register BKP0R (backup domain:
-  survives a system reset, and on the NUCLEO VBAT is tied to VDD) and leaves
-  the rest to the hardware watchdog, which the hung main loop no longer feeds.
-  The next boot reads and clears the record with hang_record(), and main.py
-  reports "watchdog reset: service X hung".
+  which allocates nothing either. Python in an interrupt cannot raise into
+  the main thread (micropython.schedule callbacks run "protected": an
+  exception they raise is printed and dropped), so break_main() calls
+  jezgro_irq.break_main(), a C function built into the JEZGRO_H743 image
+  (boards/micropython/modules/jezgro_irq): it sets the VM's pending exception
+  to a preallocated KeyboardInterrupt("hang watchdog"), which the hung main
+  thread raises at its next bytecode branch or call; the kernel takes it as
+  the break it asked for (hang -> only that service restarts), as on unix.
+  Before that, break_main() writes MAGIC|sid into RTC backup register BKP0R
+  (backup domain: survives a system reset, and on the NUCLEO VBAT is tied to
+  VDD); hang_handled() clears it when the break was taken. If it is not
+  (native code that never returns to the VM, a blocking C call: the list is
+  in docs/reliability.md), the hardware watchdog, which the hung main loop no
+  longer feeds, resets the board; the next boot reads and clears the record
+  with hang_record(), and main.py reports "watchdog reset: service X hung".
+  On an image without jezgro_irq (stock MicroPython) only that reset path
+  exists.
 
 * Writing the backup registers needs PWR_CR1.DBP (backup-domain write access)
   and the RTC's APB clock; creating pyb.RTC() once at import sets both up.
@@ -63,6 +71,13 @@ if TYPE_CHECKING:
 
 micropython.alloc_emergency_exception_buf(100)
 
+_irq_break: "Callable[[], None] | None"
+_irq_pending: "Callable[[], bool] | None"
+try:
+    from jezgro_irq import break_main as _irq_break, pending as _irq_pending  # the board image's C module
+except ImportError:
+    _irq_break = _irq_pending = None  # a stock image: a hang ends in the IWDG reset
+
 FS_ROOT = "/flash"
 NAME = "stm32h743"
 
@@ -70,6 +85,7 @@ TICK_TIMER = const(7)  # TIM7: basic timer, free on the stm32 port
 TICK_HZ = const(10000)
 TICK_US = const(100)
 HANG_EVERY = const(100)  # ticks between hang checks (10 ms)
+REBREAK_MS = const(20)  # a break raised but swallowed by the hung code is sent again after this
 MASK30 = const(0x3FFFFFFF)
 
 # RM0433 (STM32H742/743/750/753): RTC at 0x58004000, RTC_BKP0R at offset 0x100.
@@ -112,6 +128,9 @@ class _Ticker:
         self.missed = 0
         self.errors = 0  # exceptions that escaped run_tick or hang_check
         self.last_error: BaseException | None = None
+        self.brk_sid = -1  # the service a break is outstanding for (break_main), -1: none
+        self.brk_ms = time.ticks_ms()  # when it was last sent
+        self.rebreaks = 0
         self.cb = self.irq  # the one bound method the timer calls (no allocation per tick)
 
     def irq(self, t: pyb.Timer) -> None:
@@ -149,7 +168,10 @@ class _Ticker:
             k = self.kernel
             if k is not None:
                 try:
-                    k.hang_check()
+                    if self.brk_sid < 0:
+                        k.hang_check()
+                    else:
+                        self.rebreak()
                 except Exception as e:  # noqa: BLE001
                     self.errors = (self.errors + 1) & MASK30
                     self.last_error = e
@@ -159,6 +181,22 @@ class _Ticker:
                 if w is not None:
                     w.feed()
         self.div = n
+
+
+    def rebreak(self) -> None:
+        # A break is outstanding. Raised but not yet taken by the kernel: the hung code caught it (a
+        # bare except, except KeyboardInterrupt) and went on; sent again every REBREAK_MS until the
+        # kernel takes it. Still pending (native code that never returns to the VM): nothing to do
+        # here, the IWDG resets the board.
+        pending = _irq_pending
+        brk = _irq_break
+        if pending is None or brk is None or pending():
+            return
+        now = time.ticks_ms()
+        if time.ticks_diff(now, self.brk_ms) >= REBREAK_MS:
+            self.brk_ms = now
+            self.rebreaks = (self.rebreaks + 1) & MASK30
+            brk()
 
 
 def _fault_all(crit: "Any", e: Exception) -> None:
@@ -228,13 +266,22 @@ def stop_hang_watch() -> None:
 
 
 def break_main(sid: int) -> None:
-    # Called from the tick interrupt. Cannot interrupt the hung main thread from
-    # here: record who hung and let the starved IWDG reset the board.
+    # Called from the tick interrupt (heap locked). The record first: if the
+    # break is not taken, the starved IWDG resets the board and the next boot
+    # says who hung.
     stm.mem32[BKP0R] = (HANG_MAGIC << 16) | (sid & 0xFF)
+    brk = _irq_break
+    if brk is not None:
+        _T.brk_sid = sid
+        _T.brk_ms = time.ticks_ms()
+        brk()  # the main thread raises KeyboardInterrupt at its next bytecode branch
 
 
 def hang_handled() -> None:
-    pass  # break_main never interrupts anything on this board
+    # The kernel took the break (or the step ended by itself first): no reset
+    # is coming for this hang, so its record goes.
+    _T.brk_sid = -1
+    stm.mem32[BKP0R] = 0
 
 
 def hang_floor_ms() -> int:

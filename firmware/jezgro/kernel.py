@@ -313,8 +313,10 @@ class Kernel:
         # Called from a thread (unix) or the tick IRQ (board); allocates nothing.
         # A service that never yields cannot be stopped from Python, so the board
         # interrupts the main thread for us (unix: SIGINT -> KeyboardInterrupt in
-        # the hung code; NUCLEO: the cause goes to an RTC backup register and the
-        # hardware watchdog resets). True when it has asked for the break.
+        # the hung code; NUCLEO and emulated M7: jezgro_irq.break_main() from the
+        # interrupt, the same KeyboardInterrupt; on the NUCLEO the cause also goes
+        # to an RTC backup register for the hardware watchdog's reset if the
+        # break is never taken). True when it has asked for the break.
         if not self.in_step or self.hang_pending:
             return False
         svc = self.cur

@@ -9,7 +9,9 @@ counts thousands of executed instructions, deterministically (what `make bench` 
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -27,7 +29,9 @@ CFLAGS = "-DMICROPY_PY_ASYNCIO=1 '-Dmp_hal_time_ns()=0ULL'"
 
 def make_args() -> list[str]:
     # littlefs: boards/qemu/board.py mounts a RAM filesystem (persist, audit log) as the board has /flash
+    # jezgro_irq: the TIMER0 interrupt and break_main() of the hang watch (boards/qemu/board.py)
     return [f"FROZEN_MANIFEST={MANIFEST}", f"MICROPY_HEAP_SIZE={HEAP_BYTES}", f"CFLAGS_EXTRA={CFLAGS}",
+            f"USER_C_MODULES={firmware.USER_C_MODULES}",
             "MICROPY_VFS_LFS2=1"]
 
 
@@ -59,6 +63,14 @@ class GuestError(Exception):
     pass
 
 
+def result(out: str) -> dict:
+    """The JSON of the last `RESULT ...` line a guest script printed."""
+    line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+    if not line:
+        raise RuntimeError(out[-2000:])
+    return json.loads(line[-1][7:])
+
+
 class Guest:
     """One qemu guest with its raw REPL; use as a context manager."""
 
@@ -78,6 +90,32 @@ class Guest:
             raise GuestError(str(e)) from None
         return out.decode(errors="replace")
 
+    def exec_until_exit(self, code: str, timeout: float = 120) -> tuple[str, int | None]:
+        """Run code that ends the emulator (qemu exits: semihosting exit, e.g. the emulated board's
+        watchdog reset); -> (what qemu wrote to its own stdout by semihosting, its exit status, or
+        None if it still ran after timeout)."""
+        self.pyb.exec_raw_no_follow(code)
+        proc = self.pyb.serial.subp
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                if self.pyb.serial.inWaiting():
+                    self.pyb.serial.read(self.pyb.serial.inWaiting())  # the UART: drained, not kept
+            except OSError:
+                pass  # the pty went away with qemu
+            time.sleep(0.05)
+        rc = proc.poll()
+        out = proc.stdout.read().decode(errors="replace") if rc is not None else ""
+        return out, rc
+
+    def put_files(self, folder: str, files: dict[str, bytes]) -> None:
+        """Write files into folder on the guest's filesystem (the qemu board layer mounts its RAM
+        filesystem at /fs on import)."""
+        self.exec(f"import board, os\ntry:\n    os.mkdir({folder!r})\nexcept OSError:\n    pass\n")
+        for name, data in files.items():
+            self.put("F", data)
+            self.exec(f"with open('{folder}/{name}', 'wb') as f:\n    f.write(F)\nF = None\n")
+
     def put(self, name: str, data: bytes, chunk: int = 2048) -> None:
         """A global `name` = bytearray(data) in the guest (in hex chunks through the raw REPL)."""
         self.exec(f"{name} = bytearray({len(data)})")
@@ -90,7 +128,10 @@ class Guest:
             self.pyb.exit_raw_repl()
         except Exception:  # noqa: BLE001 - the guest is going away either way
             pass
-        self.pyb.close()
+        try:
+            self.pyb.close()
+        except ProcessLookupError:
+            pass  # qemu has already exited (exec_until_exit)
 
     def __enter__(self) -> "Guest":
         return self

@@ -73,7 +73,11 @@ def source_key() -> str:
 # The configuration files of each port build: make does not track .mk files, so a changed one must
 # not reuse stale objects; each port builds in build-jezgro-<key of its files>. The freeze
 # manifests stay out: make rebuilds frozen code itself.
-TARGET_CONF = {"unix": ("jezgro_unix", "mbedtls"), "unix32": ("jezgro_unix32", "jezgro_unix", "mbedtls"), "qemu": ("qemu",), "stm32": ("JEZGRO_H743", "mbedtls")}
+TARGET_CONF = {"unix": ("jezgro_unix", "mbedtls"), "unix32": ("jezgro_unix32", "jezgro_unix", "mbedtls"),
+               "qemu": ("qemu", "modules"), "stm32": ("JEZGRO_H743", "mbedtls", "modules")}
+# The user C modules of the board image and the emulated target (jezgro_irq: breaking a hung service
+# from the tick interrupt, docs/reliability.md); the unix ports break a hang with a signal instead.
+USER_C_MODULES = CONF / "modules"
 
 
 def target_key(target: str, extra: str = "") -> str:
@@ -261,7 +265,8 @@ def build_stm32(tree: Path, log) -> None:
     _make(tree, "mpy-cross", [], log)
     board = CONF / "JEZGRO_H743"
     b = _port_build(tree, "stm32", "stm32")
-    _make(tree, "ports/stm32", [f"BOARD_DIR={board}", "BOARD=JEZGRO_H743", f"BUILD={b}"], log)
+    _make(tree, "ports/stm32", [f"BOARD_DIR={board}", "BOARD=JEZGRO_H743", f"BUILD={b}",
+                                f"USER_C_MODULES={USER_C_MODULES}"], log)
     built = tree / "ports/stm32" / b
     for ext in ("hex", "bin", "elf", "map"):
         _install(built / f"firmware.{ext}", f"jezgro-h743.{ext}")

@@ -152,10 +152,7 @@ def firmware_ticks(rows: bytes) -> dict:
         g.put("ROWS", rows)
         g.exec(code, timeout=120)
         out = g.exec("measure(ROWS)", timeout=1200)
-    line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
-    if not line:
-        raise RuntimeError(out[-2000:])
-    return json.loads(line[0][7:])
+    return emulated.result(out)
 
 
 def v2g_heap() -> dict:
@@ -163,10 +160,7 @@ def v2g_heap() -> dict:
     only module-level objects on the heap), against the table's per-service memory budget."""
     with emulated.Guest() as g:
         out = g.exec(GUEST_HEAP, timeout=300)
-    line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
-    if not line:
-        raise RuntimeError(out[-2000:])
-    return json.loads(line[0][7:])
+    return emulated.result(out)
 
 
 def heap_table(h: dict) -> str:
@@ -238,10 +232,7 @@ def charge_loop(loops: int = CL_LOOPS, elf: Path | None = None) -> list[dict]:
         g.exec((BENCH / "v2g_pipe.py").read_text(), timeout=120)
         g.exec((BENCH / "m7" / "charge_loop.py").read_text(), timeout=120)
         out = g.exec(f"measure({list(CL_PROTOCOLS)!r}, {loops})", timeout=1800)
-    line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
-    if not line:
-        raise RuntimeError(out[-2000:])
-    return json.loads(line[0][7:])
+    return emulated.result(out)
 
 
 def charge_loop_table(rows: list[dict]) -> str:
@@ -277,8 +268,13 @@ def main() -> int:
     print("== SECC charge-loop response on the emulated M7 (framed request in -> framed response out, "
           "our EVCC in-process; goal <= 2 000 000 instructions)")
     print(charge_loop_table(cl))
-    (OUT / "m7_tick.json").write_text(json.dumps(r | {"heap": h, "charge_loop": cl}, indent=1) + "\n")
-    return 0 if r["same_state"] and charge_loop_ok(cl) else 1
+    from . import hangbench
+    hb = hangbench.run()
+    print("== a hung service broken by the hang check's interrupt on the emulated M7 (docs/reliability.md)")
+    print(hangbench.table(hb))
+    (OUT / "m7_tick.json").write_text(json.dumps(r | {"heap": h, "charge_loop": cl, "hang_break": hb}, indent=1)
+                                      + "\n")
+    return 0 if r["same_state"] and charge_loop_ok(cl) and hangbench.ok(hb) else 1
 
 
 def main_charge_loop(elf: Path | None = None) -> int:

@@ -225,6 +225,16 @@ stm.mem32 = Mem()
 sys.modules["stm"] = stm
 '''
 
+# The V2G kernel with ISO15118 in a step that started now, and the board's hang watch on it.
+HUNG_STEP = r'''
+k = Kernel(v2g.TABLE, board, audit_sid=v2g.AUDIT_LOGGER, safe_state_sid=v2g.SAFE_STATE_OWNER)
+svc = k.services[v2g.ISO15118]
+k.cur = svc
+k.in_step = True
+k.step_start_ms = board.real_ms()
+board.start_hang_watch(k)
+'''
+
 BOARD_TEST = FAKES + r'''
 import json, array
 import board
@@ -280,12 +290,7 @@ res["stats"] = list(board.tick_stats())
 
 # Hang watch: the kernel's hang_check runs every 100 ticks inside the interrupt; a step that
 # has run past its service's watchdog period is recorded in the RTC backup register.
-k = Kernel(v2g.TABLE, board, audit_sid=v2g.AUDIT_LOGGER, safe_state_sid=v2g.SAFE_STATE_OWNER)
-svc = k.services[v2g.ISO15118]
-k.cur = svc
-k.in_step = True
-k.step_start_ms = board.real_ms()
-board.start_hang_watch(k)
+''' + HUNG_STEP + r'''
 ok = False
 early = -1
 jump = (svc.spec.watchdog_ms + 5) * 1000 - 100
@@ -375,6 +380,83 @@ def test_stm32_board_layer_under_unix_port(tmp_path):
     assert r["service_feeds"] == 1 + 3  # fed every 100 ticks from the interrupt
     assert r["service_mode_requested"] is False
     assert r["idle"] == [1, 0]
+
+
+# With the board image's jezgro_irq (faked: it counts the breaks and says whether one is pending), the
+# hang check's break reaches the main thread: the record first, then break_main; a break raised but
+# not taken by the kernel (swallowed by the hung code) is sent again after REBREAK_MS; one still
+# pending (native code) is left to the IWDG; the kernel taking it clears the record.
+BREAK_TEST = FAKES + r'''
+import json
+irq = _Mod()
+calls = [0]
+pend = [False]
+def _break():
+    calls[0] += 1
+    pend[0] = True
+irq.break_main = _break
+irq.pending = lambda: pend[0]
+sys.modules["jezgro_irq"] = irq
+import board
+from jezgro.critical import Critical
+from jezgro.kernel import Kernel
+from config import v2g
+
+crit = Critical(2, board.real_us, board.real_diff_us)
+board.start_ticks(crit)
+tim = Timer.made[-1]
+''' + HUNG_STEP + r'''
+def ms(n):
+    for i in range(n * 10):
+        T[0] += 100
+        tim.cb(tim)
+
+o = [0] * 8                                  # results stored as small ints: no allocation
+mp.heap_lock()
+try:
+    ms(20)
+    o[0] = calls[0]
+    o[1] = stm.mem32.d[0x58004100]
+    T[0] += (svc.spec.watchdog_ms + 5) * 1000
+    ms(20)
+    o[2] = calls[0]
+    o[3] = k.hang_pending
+    o[4] = stm.mem32.d[0x58004100] == (0x1E5A << 16) | v2g.ISO15118
+    ms(100)
+    o[5] = calls[0]                          # native code: the VM never raised it
+    pend[0] = False                          # raised, and swallowed by the hung code
+    ms(30)
+    o[6] = calls[0]
+    o[7] = board._T.rebreaks
+    ok = True
+except MemoryError:
+    ok = False
+mp.heap_unlock()
+res = {"early": o[0:2], "broken": o[2:5], "still_pending": o[5], "resent": o[6:8]}
+res["alloc_free"] = ok
+pend[0] = False
+k.in_step = False
+k._hang_over()                               # the kernel took it
+res["after"] = [board.hang_record(), board._T.brk_sid, k.hang_pending]
+ms(50)
+res["after_calls"] = calls[0]
+board.stop_hang_watch()
+print("RESULT " + json.dumps(res))
+'''
+
+
+def test_stm32_board_breaks_a_hang_through_jezgro_irq(tmp_path):
+    proc = mp.run(["-c", BREAK_TEST], heap="2M", board=STM32_BOARD, capture_output=True, timeout=120,
+                  cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    r = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1][7:])
+    assert r["early"] == [0, 0]
+    assert r["broken"] == [1, True, True]
+    assert r["still_pending"] == 1
+    assert r["resent"] == [2, 1]
+    assert r["alloc_free"], "the break path allocated in the interrupt"
+    assert r["after"] == [-1, -1, False]  # record cleared by hang_handled, nothing outstanding
+    assert r["after_calls"] == 2
 
 
 MAIN_TEST = FAKES + r'''

@@ -390,6 +390,34 @@ def test_break_main_allocates_nothing_and_lands_in_the_running_loop(guest):
     assert r == ["KeyboardInterrupt('hang watchdog',)", True, False, ["ValueError", "ValueError", "TypeError"]]
 
 
+TIMER_RUN = """
+import jezgro_irq, json, time, gc
+class C:
+    n = 0
+    def f(self):
+        C.n += 1
+s0 = jezgro_irq.stats()
+%s
+t = time.ticks_ms()
+while time.ticks_diff(time.ticks_ms(), t) < 50:
+    gc.collect()
+print("RESULT " + json.dumps([C.n, jezgro_irq.stats()[0] - s0[0]]))
+"""
+
+
+def test_a_soft_reset_stops_the_timer_interrupt_before_its_callback_is_freed():
+    # The timer's state has a finaliser: the soft reset's heap sweep stops the interrupt, which would
+    # otherwise call a freed callback while the heap is rebuilt. A guest of its own (the reset clears
+    # the RAM filesystem the kernel tests use).
+    require_emulated()
+    with emulated.Guest() as g:
+        calls, irqs = _result(g.exec(TIMER_RUN % "jezgro_irq.timer_start(1000, C().f)"))
+        assert calls == irqs >= 40  # 1 ms period for 50 ms of the guest clock
+        g.pyb.exit_raw_repl()
+        g.pyb.enter_raw_repl(soft_reset=True)
+        assert _result(g.exec(TIMER_RUN % "")) == [0, 0]
+
+
 def test_critical_path_on_the_nucleo_matches_the_unix_port_tick_for_tick(board, plant_rows, tmp_path):
     # The same replay on the real chip (skipped without a board, conftest.py): the replay stage and
     # runner go into the mounted build as modules of their own; the board's power_stage stays.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -69,3 +70,26 @@ def test_repl_without_a_board_says_so():
     r = run("repl")
     assert r.returncode == 1
     assert r.stderr.strip() == "jezgro repl: no board found (connect the NUCLEO-H743ZI's user USB, CN13)"
+
+
+def test_the_board_image_and_the_emulated_target_build_jezgro_irq_and_rebuild_when_it_changes(
+        tmp_path, monkeypatch):
+    # The hang break (docs/reliability.md) needs the C module in both ARM builds; make does not track
+    # .mk/.c files outside the port, so the module folder must be part of both build keys.
+    made: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(firmware, "_make", lambda tree, subdir, args, log: made.append((subdir, args)))
+    monkeypatch.setattr(firmware, "_install", lambda src, name: None)
+    firmware.build_stm32(tmp_path, print)
+    firmware.build_qemu(tmp_path, print)
+    flag = f"USER_C_MODULES={firmware.USER_C_MODULES}"
+    assert [subdir for subdir, args in made if flag in args] == ["ports/stm32", "ports/qemu"]
+    assert (firmware.USER_C_MODULES / "jezgro_irq" / "micropython.mk").is_file()
+    conf = tmp_path / "conf"
+    shutil.copytree(firmware.CONF, conf)
+    monkeypatch.setattr(firmware, "CONF", conf)
+    monkeypatch.setattr(firmware, "ROOT", tmp_path)
+    same = {t: firmware.target_key(t) for t in ("qemu", "stm32", "unix")}
+    (conf / "modules" / "jezgro_irq" / "jezgro_irq.c").write_text("// changed\n")
+    after = {t: firmware.target_key(t) for t in ("qemu", "stm32", "unix")}
+    assert same["qemu"] != after["qemu"] and same["stm32"] != after["stm32"]
+    assert same["unix"] == after["unix"]  # the unix ports do not build it

@@ -95,4 +95,4 @@ def test_full_session_against_the_package_evcc_on_a_loaded_host(v2g_link, tmp_pa
     loop_ms = max(h.get("loop_us") or [0]) / 1000
     print(f"{kind} run {run}: session {h['duration_ms']} ms, {h['messages']} messages, slowest charge-loop answer "
           f"{loop_ms:.1f} ms (received to sent); ticks {c['ticks_run']} run, "
-          f"{c['ticks_missed']} missed, max jitter {c['max_jitter_us']} µs; longest step {slowest[0]} µs ({slowest[1]})")
+          f"{c['ticks_missed']} missed ({c.get('ticks_missed_off_cpu')} off the CPU), max jitter {c['max_jitter_us']} µs; longest step {slowest[0]} µs ({slowest[1]})")

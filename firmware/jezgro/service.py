@@ -140,6 +140,7 @@ class Service:
         self.latency_us = []  # fault -> running again, one entry per restart (bounded)
         self.last_fault = 0
         self.max_step_us = 0
+        self.max_step_cpu_us = 0  # of it on a CPU (differs on a host that deschedules the unix port)
         self.last_fault_text = ""
         # the last out-of-memory of this service (kernel.out_of_memory): what it was doing, when, and
         # the heap's state then; None until one happens. Survives restarts, as the summary shows it.

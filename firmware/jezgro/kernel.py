@@ -331,7 +331,9 @@ class Kernel:
             limit = self.hang_floor_ms
         if limit > self.hang_cap_ms:
             limit = self.hang_cap_ms  # decide before the hardware watchdog does it for us
-        if self.board.real_ms_diff(self.board.real_ms(), self.step_start_ms) - excused_ms > limit:
+        ran = self.board.real_ms_diff(self.board.real_ms(), self.step_start_ms)
+        # the excuse never reaches past the cap: the hardware watchdog counts real time, excused or not
+        if ran - excused_ms > limit or ran > self.hang_cap_ms:
             self.hang_pending = True
             self.board.break_main(svc.sid)
             return True

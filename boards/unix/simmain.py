@@ -459,7 +459,8 @@ def _gateway_state(k):
 
 def _power_state(k):
     # The scheduled power DROOP_CTRL follows and the SECC's view of it, W (absent parts: None).
-    out = {"droop_p_w": None, "iso_p_w": None, "iso_state": None, "meas_p_w": None, "meas_q_var": None}
+    out = {"droop_p_w": None, "iso_p_w": None, "iso_state": None, "meas_p_w": None, "meas_q_var": None,
+           "iso_renewed_t_ms": None}
     pm = _published(k, "POWER_MGR")
     if pm is not None:  # measured at the converter (power/measure.py), filtered
         out["meas_p_w"] = pm.meas.p_w
@@ -470,6 +471,9 @@ def _power_state(k):
     iso = _published(k, "ISO15118")
     if iso is not None:
         out["iso_p_w"] = iso.power_w
+        # when the SECC last sent or renewed the EV's setpoint (simulated ms of this boot): it lapses at
+        # POWER_MGR SETPOINT_VALID_MS later unless renewed
+        out["iso_renewed_t_ms"] = k.ticks_diff(iso.setpoint_ms, k.boot_ms)
         live = iso.status()["live"]
         out["iso_state"] = live["state"] if live else "Idle"
     return out

@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,52 @@ def test_csms_killed_local_control_fallback_and_every_event_delivered(tmp_path, 
           f"(from {p_hold:.0f} W; ramp {ramp:.0f} W/s, fastest change measured {fastest:.0f} W/s); CSMS back "
           f"at {back} ms, fallback lifted at {fb_off} ms; {len(events)} TransactionEvents, {len(offline)} "
           f"offline, all delivered; CRITICAL ticks {s['critical']['ticks_run']}, missed 0")
+
+
+def test_csms_never_reachable_fallback_from_boot(tmp_path):
+    """No CSMS since boot (virtual time: there is no peer to keep pace with): the TxDefaultProfile kept
+    from before (ocpp_profiles.json) limits the charge until AFTER_S after boot, then the fallback; the EV is
+    authorized by the offline rules; the events wait in the queue, offline, with the ChargingRateChanged."""
+    out = tmp_path / "out"
+    fs = out / "fs"
+    fs.mkdir(parents=True)
+    (fs / "ocpp.json").write_text(json.dumps({"url": "ws://127.0.0.1:9/ocpp", "station_id": "GW-OFF",
+                                              "security_profile": 0,
+                                              "offline_fallback": {"after_s": AFTER_S, "limit_w": FALLBACK_W}}))
+    (fs / "ocpp_dm.json").write_text(json.dumps(dict(DM, **{"AuthCtrlr.OfflineTxForUnknownIdEnabled": "true"})))
+    profile = {"id": 3, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
+               "chargingSchedule": [{"id": 1, "startSchedule": "2024-01-01T00:00:00Z", "chargingRateUnit": "W",
+                                     "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 1500}]}]}
+    (fs / "ocpp_profiles.json").write_text(json.dumps([{"evse": 0, "p": profile}]))
+    (fs / "grid.json").write_text(json.dumps({"grid_code": GRID_CODE}))
+    argv = [str(Path(sys.executable).parent / "jezgro"), "sim", "--no-csms", "--out", str(out), "--quiet",
+            "--no-plot", "--ev", "iso2-dc", "--ev-loops", "100000", "--seconds", "20", "--status-ms", "250"]
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        argv = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    status = [x for x in map(json.loads, (out / "timeline.jsonl").read_text().splitlines()) if x.get("ocpp")]
+    assert s["mode"] == "virtual"
+    fb_on = next(x["t_ms"] for x in status if x["ocpp"]["fallback"])
+    assert AFTER_S * 1000 <= fb_on <= AFTER_S * 1000 + 1500, fb_on
+    charging = [x for x in status if x["gateway"] == "CHARGING"]
+    before = [x for x in charging if x["t_ms"] < fb_on]
+    after = [x for x in charging if x["t_ms"] >= fb_on]
+    assert before and all(x["limits"]["import_w"] == 1500 and 0 < x["power"]["droop_p_w"] <= 1500 for x in before)
+    assert after and all(x["limits"]["import_w"] == x["limits"]["export_w"] == FALLBACK_W
+                         and 0 < x["power"]["droop_p_w"] <= FALLBACK_W for x in after), after[:2]
+    trace = cl.plant_power(status)
+    fastest = cl.fastest_change(trace, 0, status[-1]["t_ms"])
+    assert fastest <= cl.ramp_w_s(GRID_CODE) * 1.1 + 20, fastest
+    assert s["critical"]["ticks_missed"] == 0
+    audit = [json.loads(x.rsplit(" #", 1)[0]) for x in (fs / "audit.log").read_text().splitlines()]
+    assert [r["text"] for r in audit if r["ev"] == "ocpp_fallback"] == [
+        f"CSMS away {AFTER_S} s: fallback limit {FALLBACK_W} W import, {FALLBACK_W} W export"]
+    q = [json.loads(line.split(" ", 1)[1]) for line in (fs / "ocpp_txq.log").read_text().splitlines()]
+    events = [pl for a, pl in q if a == "TransactionEvent"]
+    assert events and all(e.get("offline") for e in events)
+    assert [e["seqNo"] for e in events] == list(range(len(events)))
+    assert [e for e in events if e["triggerReason"] == "ChargingRateChanged"]
+    print(f"never reachable: fallback at {fb_on} ms after boot (after_s {AFTER_S}); {len(events)} events queued "
+          f"offline; fastest plant change {fastest:.0f} W/s")

@@ -301,8 +301,6 @@ class SmartCharging:
         key = (lim, nxt, fb)
         if key == self.sent:
             return
-        if self.sent is not None and fb != self.sent[2] and cl.tx is not None:
-            cl.tx.rate_changed()  # the CSMS learns when the fallback began and ended (offline events)
         self.active_limit_w = lim
         imp, exp, flags = self.fallback.combine(lim)
         if pm >= 0 and (flags or self.limit_msgs):
@@ -314,6 +312,8 @@ class SmartCharging:
             if msgs.send_power_limits(cl.ctx, pm, imp, exp, msgs.SRC_OCPP, flags, valid) != 0:
                 return  # POWER_MGR's mailbox full: again next second
             self.limit_msgs += 1
+        if self.sent is not None and fb != self.sent[2] and cl.tx is not None:
+            cl.tx.rate_changed()  # the CSMS learns when the fallback began and ended (offline events)
         self.sent = key
 
 

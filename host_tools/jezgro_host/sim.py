@@ -243,6 +243,11 @@ def _storage(summary: dict) -> list[str]:
         link = _d(_d(s.get("status")).get("link"))
         if s.get("name") == "OCPP_CLIENT" and link:
             out.append(_ocpp_line(link, _d(_d(s.get("status")).get("stats"))))
+            fb = _d(_d(s.get("status")).get("offline_fallback"))
+            if fb.get("engaged"):
+                out.append(f"OCPP offline fallback ({fb.get('limit_w')} W import / {fb.get('export_w')} W export "
+                           f"after {fb.get('after_s')} s without the CSMS): engaged {fb['engaged']} time(s), "
+                           + ("in force at the end" if fb.get("active") else "lifted by the CSMS's return"))
         elif s.get("link_error"):
             out.append(f"Link: {s.get('name', '?')}: {s['link_error']}")
         if s.get("config_error"):

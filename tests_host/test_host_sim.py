@@ -12,7 +12,8 @@ JEZGRO = str(Path(sys.executable).parent / "jezgro")
 
 def test_jezgro_sim_runs_to_summary_with_injection(tmp_path):
     out = tmp_path / "out"
-    p = subprocess.run([JEZGRO, "sim", "--seconds", "4", "--out", str(out), "--quiet", "--no-csms",
+    # --out relative to where jezgro runs (the firmware itself runs in the repository: it once looked there)
+    p = subprocess.run([JEZGRO, "sim", "--seconds", "4", "--out", "out", "--quiet", "--no-csms",
                         "--inject", "audit_logger:crash@1s", "--inject", "audit_logger:hang@2s",
                         "--inject", "iso15118:crash@1s"],
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)

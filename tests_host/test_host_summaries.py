@@ -12,7 +12,13 @@ FULL = {
     "config": "v2g", "mode": "wall", "sim_ms": 30000, "boots": 1, "reboots": 0,
     "services": [{"name": "KERNEL"},
                  {"name": "ISO15118", "state": "waiting", "starts": 1, "restarts": 0, "last_fault": "none",
-                  "restart_latency_us": {"count": 1, "max": 10, "mean": 10}}],
+                  "restart_latency_us": {"count": 1, "max": 10, "mean": 10}},
+                 {"name": "OCPP_CLIENT", "state": "waiting", "starts": 1, "restarts": 0, "last_fault": "none",
+                  "status": {"link": {"state": "backoff", "url": "ws://csms/ocpp", "station_id": "GW",
+                                      "security_profile": 0, "last_error": "connect: ECONNREFUSED"},
+                             "stats": {"connect_failures": 4},
+                             "offline_fallback": {"after_s": 300, "limit_w": 4000, "export_w": 0, "active": True,
+                                                  "engaged": 1, "active_for_ms": 5000}}}],
     "critical": {"ticks_run": 10, "ticks_missed": 0, "overruns": 0, "max_jitter_us": 1, "max_cost_us": 2},
     "ipc": {"high_water": 1, "slots": 512, "sent": 3, "pool_exhausted": 0, "stale_rejected": 0},
     "heap": {"peak_bytes": 1000},
@@ -51,7 +57,10 @@ def test_the_issue_20_summary_renders():
 def test_full_summary_renders_every_part():
     text = sim.human(FULL)
     for part in ("ISO 15118 session 1: ISO 15118-2 DC, 42 messages", "max 1.20 ms", "EV simulator: DC session",
-                 "resumed after a service restart: 1", "Last reset cause: power_on", "CRITICAL ticks: 10 run"):
+                 "resumed after a service restart: 1", "Last reset cause: power_on", "CRITICAL ticks: 10 run",
+                 "OCPP: NOT CONNECTED to ws://csms/ocpp as GW (security profile 0) after 4 attempt(s)",
+                 "OCPP offline fallback (4000 W import / 0 W export after 300 s without the CSMS): engaged 1 "
+                 "time(s), in force at the end"):
         assert part in text
 
 
@@ -72,3 +81,15 @@ def test_any_field_missing_or_null_still_renders(how):
 
 def test_empty_summary_renders():
     assert "? s simulated" in sim.human({})
+
+
+def test_status_shows_the_offline_fallback():
+    """`jezgro status`: the OCPP link line says when the offline fallback limit is in force."""
+    import time
+    from jezgro_host import status
+    link = dict(FULL["services"][2]["status"]["link"], fallback=FULL["services"][2]["status"]["offline_fallback"])
+    st = {"t_ms": 1000, "wall_s": time.time(), "gateway": "CHARGING",
+          "services": [{"name": "OCPP_CLIENT", "state": "waiting", "restarts": 0, "link": link}]}
+    assert "OFFLINE FALLBACK 4000 W import / 0 W export for 5 s (CSMS away more than 300 s)" in status.human(st)
+    link["fallback"] = None
+    assert "FALLBACK" not in status.human(st)

@@ -151,19 +151,22 @@ def test_secc_survives_a_hostile_link_and_still_charges(tmp_path, certs, codec_s
                                      for k, v in sessions.items()}))
     print("notes:", json.dumps(notes), "EV retries (host scheduling):", retries)
     print("link:", json.dumps(link), "sdp:", json.dumps(summary["iso15118"]["sdp"]))
-    print("ISO15118 max step us:", iso["max_step_us"], "critical:", json.dumps(summary["critical"]))
+    print("ISO15118 max step us:", iso["max_step_us"], "on a CPU:", iso["max_step_cpu_us"], "critical:", json.dumps(summary["critical"]))
     assert iso["faults"] == 0 and iso["restarts"] == 0, iso
     assert len(retries) <= 2, retries
     # Steps of the SECC and the CRITICAL tick. On the unix port the tick runs between service steps, so
     # a step longer than TICK_STEP_US (50 ms) drops ticks by itself; on the board the tick is a hard IRQ
     # and no service step delays it. TLS handshakes run one state per step (docs/iso15118_connections.md),
-    # so no step of the SECC's own needs 50 ms; the bound allows the host's descheduling on top, which the
-    # CRITICAL tick's own longest cost shows (a tick is microseconds of work). With every step under
-    # 50 ms on an undisturbed host, not one tick may be missed.
+    # so no step of the SECC's own needs 50 ms of CPU (max_step_cpu_us: the step's time on a CPU from
+    # /proc/self/schedstat; its wall time, max_step_us, also holds the time the host ran other programs).
+    # With every step under that, not one tick may be missed by our doing: a drop that the process's own
+    # CPU time does not explain (ticks_missed_off_cpu: the host ran other programs, or the GC waited for
+    # the hang watcher thread to be scheduled) is the machine's, as a CI run on a loaded machine showed
+    # (627 ticks dropped, longest step 31 ms).
     crit = summary["critical"]
-    assert iso["max_step_us"] < STEP_BOUND_US + crit["max_cost_us"], (iso, crit)
-    if crit["max_cost_us"] < 5000 and iso["max_step_us"] < TICK_STEP_US:
-        assert crit["ticks_missed"] == 0, crit
+    assert iso["max_step_cpu_us"] < STEP_BOUND_US, (iso, crit)
+    if crit["max_cost_us"] < 5000:
+        assert crit["ticks_missed"] - crit["ticks_missed_off_cpu"] == 0, crit
     hist = summary["iso15118"]["history"]  # the last four SECC sessions: the fuzz's, then the EV's
     assert hist[-1]["end"] == "SessionStop" and hist[-1]["responses"][-1] == ["SessionStopRes", "OK"], hist[-1]
     assert summary["iso15118"]["sessions"] > len(sessions) + 400  # every SAP-valid fuzz case got a session

@@ -116,6 +116,8 @@ BAD = {"missing": (None, "iso15118.json: cannot read"),
        "bad_protocol": ({"iface": "lo", "protocols": ["ISO_15118_20"]}, "unknown protocol 'ISO_15118_20'"),
        "bad_limit": ({"iface": "lo", "limits": {"max_p": -5}}, "limits.max_p must be an integer"),
        "bad_mode": ({"iface": "lo", "limits": {"modes": ["AC_fast"]}}, "limits.modes must be"),
+       "bad_control": ({"iface": "lo", "control_modes": ["Dynamic", "Dynamic"]}, "control_modes must list"),
+       "no_control": ({"iface": "lo", "control_modes": []}, "control_modes must list"),
        "no_iface": ({"iface": "nosuch0"}, "no network interface nosuch0"),
        "tls_no_cert": ({"iface": "lo", "tls": True}, "tls_cert file secc.crt")}
 

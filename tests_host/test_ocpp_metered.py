@@ -154,6 +154,32 @@ def test_offline_session_meters_within_one_percent_of_the_plant(tmp_path):
     assert any(e.get("idToken") == {"idToken": "0A0B0C0D0E0F", "type": "MacAddress"} for e in txe)
 
 
+def test_energy_registers_continue_across_a_power_cycle(tmp_path):
+    """The registers are monotonic across a power cycle: a second boot of the same gateway (same
+    filesystem, a new process) starts from what the first one saved (ocpp_meter.json, written before the
+    Ended TransactionEvent reported it) and adds only what the plant delivered in its own session."""
+    s1, txe = _offline_sim(tmp_path, {"AuthCtrlr.OfflineTxForUnknownIdEnabled": "true"}, "--seconds", "16",
+                           "--ev-loops", "60")
+    fs = tmp_path / "out" / "fs"
+    m1 = next(x for x in s1["services"] if x["name"] == "OCPP_CLIENT")["status"]["meter"]
+    saved = json.loads((fs / "ocpp_meter.json").read_text())
+    ended = [sv["value"] for mv in txe[-1]["meterValue"] for sv in mv["sampledValue"]
+             if sv["measurand"] == "Energy.Active.Import.Register"]
+    assert txe[-1]["eventType"] == "Ended" and ended and ended[-1] > 0.5, txe[-1]
+    # saved before the Ended event reported it; what the grid side's ramp-down added after it, within the
+    # last SAVE_S (10 s) before the power was cut, is the documented loss (never counted twice)
+    assert ended[-1] <= saved["import_wh"] + 0.005 and saved["import_wh"] <= m1["import_wh"] + 1e-6, (ended, saved, m1)
+    p = _run([JEZGRO, "sim", "--out", str(tmp_path / "out"), "--quiet", "--no-csms", "--seconds", "16",
+              "--ev-loops", "60"], tmp_path, 300)
+    assert p.returncode == 0, p.stderr + p.stdout
+    s2 = json.loads((tmp_path / "out" / "summary.json").read_text())
+    m2 = next(x for x in s2["services"] if x["name"] == "OCPP_CLIENT")["status"]["meter"]
+    delivered = s2["plant"]["import_wh"]
+    assert delivered > 0.5 and m2["import_wh"] >= saved["import_wh"], (m2, saved)
+    assert abs(m2["import_wh"] - saved["import_wh"] - delivered) <= METER_TOLERANCE * delivered, (m2, saved, delivered)
+    assert m2["export_wh"] >= saved["export_wh"] and m2["faults"] == 0, (m2, saved)
+
+
 def test_request_start_and_stop_drive_the_iso15118_session(tmp_path):
     """No Autocharge: the EV waits in Authorization (Ongoing) until the CSMS's RequestStartTransaction,
     whose idToken authorizes it; RequestStopTransaction makes the SECC answer StopCharging, the EV stops

@@ -11,6 +11,7 @@ import pytest
 from jezgro_host.csms import Csms
 from station import StationProcess
 import waiting
+from ocpp_events import check_sequence
 
 SID = "GW-TX"
 FAST = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": "1", "OCPPCommCtrlr.RetryBackOffRandomRange": "0",
@@ -40,27 +41,6 @@ def station(c, fs, **kw):
 
 def tx_events(c):
     return c.calls("TransactionEvent")
-
-
-def check_sequence(evs, tx_id):
-    got = [e for e in evs if e["transactionInfo"]["transactionId"] == tx_id]
-    # Delivery is at least once: an event whose CALLRESULT was lost with the connection is sent again
-    # after the reconnect, unchanged, and the CSMS recognises the copy by its seqNo (OCPP 2.0.1 E: seqNo
-    # detects duplicates and gaps). At most one such copy per dropped connection; nothing else repeats.
-    mine, copies = [], 0
-    for e in got:
-        if mine and e["seqNo"] == mine[-1]["seqNo"]:
-            assert {k: v for k, v in e.items() if k != "offline"} == \
-                {k: v for k, v in mine[-1].items() if k != "offline"}, (e, mine[-1])
-            copies += 1
-            continue
-        mine.append(e)
-    seqs = [e["seqNo"] for e in mine]
-    # delivered in order, nothing missing
-    assert seqs == list(range(len(seqs))), [e["seqNo"] for e in got]
-    assert copies <= 1, [e["seqNo"] for e in got]
-    assert mine[0]["eventType"] == "Started" and all(e["eventType"] == "Updated" for e in mine[1:-1])
-    return mine
 
 
 def test_outage_mid_transaction_zero_loss_and_backoff(csms, tmp_path):

@@ -116,9 +116,19 @@ def test_setpoint_expiry(mp):
 shared.PLL.publish(0, 0, 0, 0, 1)
 k.run(30)
 to_pm(POWER_SETPOINT, 1000, 0, SRC_OCPP, 0)
+to_pm(POWER_SETPOINT, -3000, 0, SRC_STATION, 0)
 to_pm(POWER_SETPOINT, 9000, 0, SRC_ISO15118, 200)
 to_pm(SESSION_STATE, SESSION_AUTHORIZED); note("ev target")
 k.run(300); note("ev target expired")
+to_pm(POWER_SETPOINT, 4000, 0, SRC_ISO15118, 200); note("ev speaks again")
+k.run(300); note("lapsed again")
+to_pm(SESSION_STATE, SESSION_CONNECTED); to_pm(SESSION_STATE, SESSION_NONE); note("session over")
+to_pm(SESSION_STATE, SESSION_CONNECTED); to_pm(SESSION_STATE, SESSION_AUTHORIZED); note("next session")
 harness.result(trace)
 """)
-    assert r.data == [["ev target", "CHARGING", 9000], ["ev target expired", "CHARGING", 1000]]
+    # A lapsed EV setpoint is an EV whose link went silent: no other source's setpoint (the station's
+    # discharge command, the back office's) moves power through it until it speaks again or its session
+    # ends; afterwards the station's command applies again.
+    assert r.data == [["ev target", "CHARGING", 9000], ["ev target expired", "CHARGING", 0],
+                      ["ev speaks again", "CHARGING", 4000], ["lapsed again", "CHARGING", 0],
+                      ["session over", "STANDBY", 0], ["next session", "DISCHARGING", -3000]]

@@ -20,9 +20,19 @@ HALF30 = const(0x20000000)
 STEP_COST_US = const(10)
 MAX_CATCHUP_TICKS = const(500)  # wall mode: further behind than this, ticks are dropped (missed)
 MAX_BURST_TICKS = const(10)  # wall mode: ticks one pump() runs (1 ms of instants); the rest wait for the next
+# Wall mode: how often pump() samples the main thread's time on a CPU (Linux /proc/self/schedstat). A drop
+# of ticks that this process's own CPU time does not explain happened while it was off the CPU: the host
+# ran other programs, or the process waited (the GC's stack-scan handshake with the hang watcher thread,
+# which on a loaded host waits for that thread to be scheduled; a pipe its log goes to that is full).
+# Counted in Critical.missed_off_cpu: on the board the tick is a timer IRQ that none of that delays.
+# Sampled at most this often because reading the file costs ~30 us; the sample may lie up to this long
+# before the lateness began, which counts more CPU time as ours, never less.
+CPU_SAMPLE_US = const(2000)
+SCHEDSTAT = "/proc/self/schedstat"
 
 HANG_POLL_MS = const(2)
 OVERSLEEP_MS = const(20)
+OFF_CPU_CHECK_MS = const(20)  # wall mode: a step this long is checked for time off the CPU (_watch)
 RESEND_MS = const(3000)  # a hang break not taken by then is sent again
 VIRTUAL_HANG_FLOOR_MS = const(250)
 # Wall mode: a step is judged hung only after this much real time. A loaded host deschedules the whole
@@ -57,6 +67,8 @@ class _State:
         self.next_tick_us = 0
         self.critical = None
         self.tick_hook = None  # plant stepping, runs before the control tick
+        self.run_us = -1  # wall mode: the last /proc/self/schedstat sample (_sample_cpu) and its time
+        self.cpu_at = 0
         self.wdt_timeout_ms = 0
         self.wdt_fed_ms = 0
         self.reset_cause = "power_on"
@@ -130,6 +142,8 @@ real_ms_diff = time.ticks_diff
 def start_ticks(critical):
     S.critical = critical
     S.next_tick_us = S.now_us if S.virtual else time.ticks_us()
+    if not S.virtual:
+        _sample_cpu(time.ticks_us())
 
 
 def _check_wdt():
@@ -173,13 +187,22 @@ def pump():
         return
     now = time.ticks_us()
     behind = time.ticks_diff(now, S.next_tick_us)
+    dropping = behind > MAX_CATCHUP_TICKS * 100
+    if dropping or time.ticks_diff(now, S.cpu_at) > CPU_SAMPLE_US:
+        run0 = S.run_us
+        _sample_cpu(now)
+        if dropping and S.critical is not None:
+            skipped = behind // 100 - MAX_CATCHUP_TICKS
+            S.critical.missed += skipped
+            # Whose lateness: had this process's own CPU time since the last sample (an upper bound
+            # of its work during the lateness) made the ticks MAX_CATCHUP_TICKS late by itself?
+            if run0 >= 0 and S.run_us - run0 <= MAX_CATCHUP_TICKS * 100:
+                S.critical.missed_off_cpu += skipped
     if behind < 0:
         return
     crit = S.critical
-    if behind > MAX_CATCHUP_TICKS * 100:
+    if dropping:
         skipped = behind // 100 - MAX_CATCHUP_TICKS
-        if crit is not None:
-            crit.missed += skipped
         S.next_tick_us = time.ticks_add(S.next_tick_us, skipped * 100)
     hook = S.tick_hook
     n = 0
@@ -191,6 +214,31 @@ def pump():
         S.next_tick_us = time.ticks_add(S.next_tick_us, 100)
         n += 1
     _check_wdt()
+
+
+def _read_cpu_us():
+    # the main thread's time on a CPU so far (Linux, microseconds), -1 where unknown
+    try:
+        with open(SCHEDSTAT) as f:
+            return int(f.read().split()[0]) // 1000
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _sample_cpu(now):
+    S.run_us = _read_cpu_us()
+    S.cpu_at = now
+
+
+def step_cpu_us(took_us):
+    # Wall mode: how much of a step of took_us the process itself spent on a CPU (an upper bound:
+    # counted from pump()'s last sample, taken at most CPU_SAMPLE_US before the step) - the kernel's
+    # max_step_cpu_us: what the step costs on an undisturbed host. The sample is left to pump(),
+    # whose drop attribution needs the run-queue wait across the step too.
+    run = _read_cpu_us()
+    if S.run_us < 0 or run < 0:
+        return took_us
+    return min(took_us, run - S.run_us)
 
 
 def ticks_behind():
@@ -262,9 +310,15 @@ def hang_floor_ms():
 def _watch(kernel):
     # When this thread oversleeps badly, the host descheduled the process: that
     # time is excused for the step in progress (it is reset when a new step starts).
+    # In wall mode a step that has run OFF_CPU_CHECK_MS is also excused the time the
+    # main thread spent off the CPU since then (its CPU time, /proc/self/schedstat: the
+    # leader thread's): a loaded host deschedules the main thread alone for 100+ ms while
+    # this thread runs on (a 20-run loaded-host test saw CAN_HANDLER "hang" twice so).
     last = time.ticks_ms()
     step = -1
     excused = 0
+    cpu_base = -1
+    wall_base = 0
     while S.watch_kernel is kernel:
         try:
             time.sleep_ms(HANG_POLL_MS)
@@ -274,8 +328,19 @@ def _watch(kernel):
             if kernel.steps != step:
                 step = kernel.steps
                 excused = 0
+                cpu_base = -1
             if gap > OVERSLEEP_MS:
                 excused += gap - HANG_POLL_MS
+            if not S.virtual and kernel.in_step and \
+                    time.ticks_diff(now, kernel.step_start_ms) > OFF_CPU_CHECK_MS:
+                cpu = _read_cpu_us()
+                if cpu >= 0 and cpu_base < 0:
+                    cpu_base = cpu
+                    wall_base = now
+                elif cpu >= 0:
+                    off = time.ticks_diff(now, wall_base) - (cpu - cpu_base) // 1000
+                    if off > excused:
+                        excused = off
             if kernel.hang_check(excused):
                 _await_handled(kernel)
         except KeyboardInterrupt:

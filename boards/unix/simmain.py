@@ -179,7 +179,7 @@ def main(argv):
             emit("STATUS", {"t_ms": t, "ticks": k.critical.ticks, "gateway": _gateway_state(k),
                             "services": [[s.name, s.state, s.restarts] for s in k.services[1:]],
                             "power": _power_state(k), "grid": _grid_state(), "limits": _limits(k),
-                            "ocpp": _ocpp_state(k), "heap": _heap(opts),
+                            "ocpp": _ocpp_state(k), "heap": _heap(opts), "plant": _plant(opts),
                             "missed": k.critical.missed + state["missed"]})
 
     state["missed"] = 0  # CRITICAL ticks missed by earlier boots of this run
@@ -282,6 +282,16 @@ def main(argv):
         _slac_line(summary["slac"])
     emit("SUMMARY", summary)
     return summary
+
+
+def _plant(opts):
+    # the energy that flowed at the PCC so far, J [import, export] (the plant's truth, not the
+    # gateway's meter): differences between STATUS lines give the plant's measured power trace
+    if opts["scenario"] == "none":
+        return None
+    from plant import scenario
+    pl = scenario.PLANT
+    return [round(pl.e_imp_j), round(pl.e_exp_j)]
 
 
 def _heap(opts):
@@ -449,7 +459,8 @@ def _gateway_state(k):
 
 def _power_state(k):
     # The scheduled power DROOP_CTRL follows and the SECC's view of it, W (absent parts: None).
-    out = {"droop_p_w": None, "iso_p_w": None, "iso_state": None, "meas_p_w": None, "meas_q_var": None}
+    out = {"droop_p_w": None, "iso_p_w": None, "iso_state": None, "meas_p_w": None, "meas_q_var": None,
+           "iso_renewed_t_ms": None}
     pm = _published(k, "POWER_MGR")
     if pm is not None:  # measured at the converter (power/measure.py), filtered
         out["meas_p_w"] = pm.meas.p_w
@@ -460,6 +471,9 @@ def _power_state(k):
     iso = _published(k, "ISO15118")
     if iso is not None:
         out["iso_p_w"] = iso.power_w
+        # when the SECC last sent or renewed the EV's setpoint (simulated ms of this boot): it lapses at
+        # POWER_MGR SETPOINT_VALID_MS later unless renewed
+        out["iso_renewed_t_ms"] = k.ticks_diff(iso.setpoint_ms, k.boot_ms)
         live = iso.status()["live"]
         out["iso_state"] = live["state"] if live else "Idle"
     return out
@@ -492,7 +506,9 @@ def _ocpp_state(k):
     cl = _published(k, "OCPP_CLIENT")
     if cl is None:
         return None
-    return {"connected": bool(cl.connected), "link": cl.link()}
+    fb = cl.sc.fallback.status() if cl.sc is not None else None
+    return {"connected": bool(cl.connected), "link": cl.link(), "queue": len(cl.txq),
+            "fallback": fb["active"] if fb else None}
 
 
 def _iso_state(k):

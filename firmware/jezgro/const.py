@@ -64,9 +64,10 @@ EV_STATION_TIMEOUT = const(10)  # CAN_HANDLER: the station command expired (comm
 EV_CAN_BUS_OFF = const(11)  # CAN_HANDLER: the CAN controller went bus-off
 EV_CONFIG_ERROR = const(12)  # a service's configuration cannot be used (text: file, key, reason)
 EV_LINK_ERROR = const(13)  # a service's upstream link failed for a new reason (TLS, auth, refused ...)
+EV_OCPP_FALLBACK = const(14)  # OCPP_CLIENT: the offline fallback limit came into force or ended (text)
 EVENT_NAMES = ("none", "boot", "start", "crash", "restart", "watchdog",
                "quarantine", "reset_cause", "exit", "ipc_stale", "station_timeout", "can_bus_off",
-               "config_error", "link_error")
+               "config_error", "link_error", "ocpp_fallback")
 
 # CRITICAL domain.
 TICK_HZ = const(10000)

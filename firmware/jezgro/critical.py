@@ -31,6 +31,9 @@ class Critical:
         self._diff = ticks_diff
         self.ticks = 0
         self.missed = 0
+        # of those, dropped while the process was off the CPU (unix wall mode only, boards/unix pump():
+        # the board's tick is a timer IRQ that no other program delays)
+        self.missed_off_cpu = 0
         self.overruns = 0
         self.jittered = 0
         self.max_jitter_us = 0

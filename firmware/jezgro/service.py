@@ -13,6 +13,7 @@
 #   config        await ctx.configure(load, errors, retry_ms), ctx.config_failed(text) (audited)
 #   links         ctx.link_failed(text), ctx.link_ok(): an upstream connection's failure reason,
 #                 audited once per new reason, shown with the service's status
+#   audit         ctx.audit(ev, cause, text): an event of the service's own (EV_* of jezgro/const.py)
 #   status        ctx.publish(obj): obj.status() -> dict is what the summary and `jezgro` show;
 #                 ctx.status holds it with the configuration state
 #   memory        ctx.store: survives restarts of this service, not reboots
@@ -140,6 +141,7 @@ class Service:
         self.latency_us = []  # fault -> running again, one entry per restart (bounded)
         self.last_fault = 0
         self.max_step_us = 0
+        self.max_step_cpu_us = 0  # of it on a CPU (differs on a host that deschedules the unix port)
         self.last_fault_text = ""
         # the last out-of-memory of this service (kernel.out_of_memory): what it was doing, when, and
         # the heap's state then; None until one happens. Survives restarts, as the summary shows it.
@@ -199,6 +201,10 @@ class Service:
         if text != self.status.link_error:
             self.kernel.audit(EV_LINK_ERROR, self.sid, 0, text)
             self.status.link_error = text
+
+    def audit(self, ev, cause=0, text=""):
+        # an event of this service's own (EV_* of jezgro/const.py) for the audit log
+        self.kernel.audit(ev, self.sid, cause, text)
 
     def link_ok(self):
         self.status.link_error = ""

@@ -99,6 +99,7 @@ class Client:
         return {"registered": self.registered, "boot_status": self.boot_status, "queue": len(self.txq),
                 "last_error": self.last_error, "last_callerror": self.last_callerror,
                 "stats": self.stats, "active_limit_w": self.sc.active_limit_w if self.sc else None,
+                "offline_fallback": self.sc.fallback.status() if self.sc else None,
                 "iso_bad": self.iso.bad if self.iso else 0, "auth_last": self.auth_last,
                 "meter": self.tx.status_meter() if self.tx else None,
                 "transactions": {e: [t["id"], t["seq"]] for e, t in self.tx.tx.items()} if self.tx else {},
@@ -110,6 +111,9 @@ class Client:
                "security_profile": cfg.get("security_profile"), "last_error": self.last_error}
         if self.link_state == "backoff":
             out["retry_in_ms"] = max(0, self.ctx.ticks_diff(self.retry_at_ms, self.now()))
+        fb = self.sc.fallback.status() if self.sc else None
+        if fb is not None and fb["active"]:
+            out["fallback"] = fb  # the offline fallback limit in force (ocpp/fallback.py)
         if self.tls_cipher:
             # mbedTLS verified the chain against the provisioned CA and the name against the URL's host
             c = self.tls_cipher  # mbedTLS: (suite, protocol version)

@@ -6,6 +6,9 @@
 #                  2: wss:// server certificate checked against `ca` + Basic auth
 #                  3: wss:// mutual TLS, client `cert` + `key`, server checked against `ca`
 # "max_power_w": the station's rated power (default 22000), "connectors": EVSE count (default 1).
+# "offline_fallback": {"after_s": 300, "limit_w": 4000[, "export_w": 0]}: once the CSMS has been away
+# for after_s, the power is capped at limit_w import and export_w (default limit_w) export, on top of
+# whatever the installed profiles say (ocpp/fallback.py, docs/reliability.md); absent: no fallback.
 # Certificate/key paths are relative to FS_ROOT. Every problem is reported as a
 # ConfigError naming the file and the field.
 import json
@@ -14,7 +17,8 @@ from jezgro import persist
 FILE = "ocpp.json"
 MAX_CERT = 16384  # a certificate or key file larger than this is refused unread
 KNOWN = ("url", "station_id", "security_profile", "password", "ca", "cert", "key", "vendor", "model",
-         "serial", "firmware", "connectors", "max_message", "max_power_w")
+         "serial", "firmware", "connectors", "max_message", "max_power_w", "offline_fallback")
+FALLBACK_KEYS = ("after_s", "limit_w", "export_w")
 
 
 class ConfigError(Exception):
@@ -77,7 +81,31 @@ def parse(text):
     if not isinstance(w, int) or isinstance(w, bool) or not 0 < w <= 1000000:
         raise ConfigError("%s: max_power_w must be 1..1000000 W" % FILE)
     d["max_power_w"] = w
+    if "offline_fallback" in d:
+        d["offline_fallback"] = _fallback(d["offline_fallback"])
     return d
+
+
+def _int_in(d, k, lo, hi, what):
+    v = d[k]
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise ConfigError("%s: offline_fallback.%s must be %d..%d %s" % (FILE, k, lo, hi, what))
+    return v
+
+
+def _fallback(f):
+    # {"after_s", "limit_w"[, "export_w"]} -> the same with export_w filled in
+    if not isinstance(f, dict):
+        raise ConfigError("%s: offline_fallback must be an object {\"after_s\": S, \"limit_w\": W}" % FILE)
+    for k in f:
+        if k not in FALLBACK_KEYS:
+            raise ConfigError("%s: unknown field \"offline_fallback.%s\"" % (FILE, k))
+    for k in ("after_s", "limit_w"):
+        if k not in f:
+            raise ConfigError("%s: offline_fallback: missing \"%s\"" % (FILE, k))
+    out = {"after_s": _int_in(f, "after_s", 1, 86400, "s"), "limit_w": _int_in(f, "limit_w", 0, 1000000, "W")}
+    out["export_w"] = _int_in(f, "export_w", 0, 1000000, "W") if "export_w" in f else out["limit_w"]
+    return out
 
 
 def load(fs_root):

@@ -122,6 +122,8 @@ class SmartCharging:
         self.last_s = -1
         self.active_limit_w = None  # the composite-schedule limit in force, W (None: no limit)
         self.limit_msgs = 0  # POWER_LIMITS sent to POWER_MGR
+        from ocpp.fallback import Fallback
+        self.fallback = Fallback(cl)  # the offline fallback limit (ocpp.json "offline_fallback")
 
     def _t(self, text):
         t = self.times.get(text)
@@ -295,19 +297,24 @@ class SmartCharging:
         self.last_s = now
         pm = cl.power_mgr
         lim, nxt = self.limit_at(1, now, "W")
-        key = (lim, nxt)
+        fb = self.fallback.update()
+        key = (lim, nxt, fb)
         if key == self.sent:
             return
-        self.sent = key
         self.active_limit_w = lim
-        if pm >= 0 and lim is not None:
-            # the composite-schedule limit, valid until the schedule's next change: a positive limit
-            # caps the import; a negative one (a V2G period) allows no import and caps the export
+        imp, exp, flags = self.fallback.combine(lim)
+        if pm >= 0 and (flags or self.limit_msgs):
+            # the composite-schedule limit, valid until the schedule's next change (the fallback until
+            # replaced: OCPP_CLIENT gone with it must not lift it); flags 0 lifts our limit (profile
+            # cleared, fallback over)
             import msgs
-            flags = msgs.LIM_IMPORT if lim >= 0 else msgs.LIM_IMPORT | msgs.LIM_EXPORT
-            msgs.send_power_limits(cl.ctx, pm, lim, -lim, msgs.SRC_OCPP, flags,
-                                   (nxt - now) * 1000 if nxt is not None else 0)
+            valid = (nxt - now) * 1000 if nxt is not None and not fb else 0
+            if msgs.send_power_limits(cl.ctx, pm, imp, exp, msgs.SRC_OCPP, flags, valid) != 0:
+                return  # POWER_MGR's mailbox full: again next second
             self.limit_msgs += 1
+        if self.sent is not None and fb != self.sent[2] and cl.tx is not None:
+            cl.tx.rate_changed()  # the CSMS learns when the fallback began and ended (offline events)
+        self.sent = key
 
 
 def reject_info(reason):

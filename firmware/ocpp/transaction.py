@@ -258,6 +258,13 @@ class Transactions:
             ev.end = None
             self.stop(evse, "RemoteStop", "Remote")
 
+    def rate_changed(self):
+        # the power limit changed without the CSMS (the offline fallback began or ended): an Updated
+        # event ChargingRateChanged with the meter of the instant in every running transaction
+        for e in list(self.tx):
+            self._event(int(e), "Updated", "ChargingRateChanged", self.cl.dm.get(S, "TxUpdatedMeasurands"),
+                        "Other")
+
     # --- events -----------------------------------------------------------------------------------
     def _event(self, evse, kind, trigger, measurands=None, context=None, extra=None, token=False, series=()):
         t = self.tx[str(evse)]

@@ -20,12 +20,18 @@ class Arbiter:
         self.max_export = [0] * N_SOURCES
         self.lim_flags = [0] * N_SOURCES
         self.lim_until = [0] * N_SOURCES  # ticks_ms expiry of the limits, or 0 for none
+        # The EV's setpoint lapsed (its link went silent mid-session: no request renewed it): nothing
+        # moves power through the EV until it speaks again or its session ends, whatever another
+        # source commands (a station's discharge command must not outlive the EV's link).
+        self.ev_silent = False
 
     def setpoint(self, src, p, q, expires_ms):
         self.p[src] = p
         self.q[src] = q
         self.has[src] = True
         self.until[src] = expires_ms
+        if src == SRC_ISO15118:
+            self.ev_silent = False
 
     def limits(self, src, max_import, max_export, flags, expires_ms=0):
         self.max_import[src] = max_import if max_import > 0 else 0
@@ -37,6 +43,8 @@ class Arbiter:
         # A source went away: its setpoint no longer applies. Its limits may stay
         # (a back office's cap is still the contract when the link is down).
         self.has[src] = False
+        if src == SRC_ISO15118:
+            self.ev_silent = False  # the session ended (or its service went): the others apply again
         if not keep_limits:
             self.lim_flags[src] = 0
 
@@ -45,6 +53,8 @@ class Arbiter:
         for s in range(N_SOURCES):
             if self.has[s] and self.until[s] and ticks_diff(now, self.until[s]) >= 0:
                 self.has[s] = False
+                if s == SRC_ISO15118:
+                    self.ev_silent = True
                 changed = True
             if self.lim_flags[s] and self.lim_until[s] and ticks_diff(now, self.lim_until[s]) >= 0:
                 self.lim_flags[s] = 0
@@ -55,17 +65,23 @@ class Arbiter:
         # -> (p, q, winning source or -1)
         p = q = 0
         src = -1
+        if self.ev_silent:
+            return 0, 0, -1
         for s in PRECEDENCE:
             if self.has[s]:
                 p, q, src = self.p[s], self.q[s], s
                 break
+        return self.clamp(p), q, src
+
+    def clamp(self, p):
+        # p (W) within every limit in force
         for s in range(N_SOURCES):
             f = self.lim_flags[s]
             if f & LIM_IMPORT and p > self.max_import[s]:
                 p = self.max_import[s]
             if f & LIM_EXPORT and p < -self.max_export[s]:
                 p = -self.max_export[s]
-        return p, q, src
+        return p
 
     def import_cap(self):
         # -> the most the EV may import (W), or -1 when nothing caps it: the lowest import limit
@@ -87,13 +103,15 @@ class Arbiter:
         return best
 
     def station_target(self):
-        # the station controller's power command (W), or None: the EV's target in -20 Dynamic mode
-        return self.p[SRC_STATION] if self.has[SRC_STATION] else None
+        # the station controller's power command (W) within the limits in force, or None: the EV's
+        # target in -20 Dynamic mode (a command beyond a limit would have the EV deliver power the
+        # grid side cannot take: the back office's export cap applies to the EV too)
+        return self.clamp(self.p[SRC_STATION]) if self.has[SRC_STATION] else None
 
     def snapshot(self):
         return [self.p, self.q, self.has, self.until, self.max_import, self.max_export, self.lim_flags,
-                self.lim_until]
+                self.lim_until, self.ev_silent]
 
     def restore(self, snap):
         (self.p, self.q, self.has, self.until, self.max_import, self.max_export, self.lim_flags,
-         self.lim_until) = snap
+         self.lim_until, self.ev_silent) = snap

@@ -49,7 +49,8 @@ class IsoService:
         self.cfg = cfg
         self.limits = conf.limits(cfg)
         self.rating_p = self.limits.max_p
-        self.evse20 = Evse20(ac_nominal_v=self.limits.ac_nominal_v)  # the -20 offer (when configured)
+        # the -20 offer (when configured)
+        self.evse20 = Evse20(ac_nominal_v=self.limits.ac_nominal_v, control_modes=tuple(cfg["control_modes"]))
         self.rating_ac20 = self.evse20.ac_max_p
         self.protocols = conf.supported(cfg)
         fs = ctx.fs_root

@@ -262,6 +262,7 @@ class PowerManager:
         p, q, src = self.arb.effective()
         return {"state": fsm.STATE_NAMES[self.state], "p_w": p, "q_var": q,
                 "source": msgs.SOURCE_NAMES[src] if src >= 0 else None, "import_cap_w": self.arb.import_cap(),
+                "ev_silent": self.arb.ev_silent,
                 "held": list(self.held), "emergencies": self.emergencies, "transitions": self.transitions,
                 "ignored": self.ignored, "p_meas_w": self.meas.p_w, "q_meas_var": self.meas.q_var,
                 "cp": msgs.CP_NAMES[self.cp] if 0 < self.cp < len(msgs.CP_NAMES) else None,

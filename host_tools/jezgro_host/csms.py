@@ -237,6 +237,22 @@ class Csms:
         if self._fh:
             self._fh.close()
 
+    def kill(self) -> None:
+        """The CSMS dies (process killed, host gone): the listening socket closes and every connection is
+        aborted (TCP RST, no WebSocket close frame), so a station sees its link fail, not a clean close.
+        A new Csms on the same port (and log) is the CSMS coming back."""
+        async def _kill() -> None:
+            self._server.close(close_connections=False)
+            for st in list(self.stations.values()):
+                st._connection.ws.transport.abort()
+            await self._server.wait_closed()
+        if self.loop and self._server:
+            self._run(_kill(), 10)
+            self._thread.join(5)
+        if self._fh:
+            self._fh.close()
+            self._fh = None
+
     @property
     def url(self) -> str:
         return f"{'wss' if self.certfile else 'ws'}://{self.host}:{self.port}/ocpp"

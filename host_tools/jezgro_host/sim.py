@@ -22,6 +22,7 @@ def run(args: list[str], fs_root: str, heap: str = "1M", on_line=None, timeout: 
     """Run the simulation; returns the SUMMARY dict. Raises ToolError with the firmware's own words for
     why it stopped (its exception, or its SystemExit message) when it fails. stall_s: the run is killed
     (ToolError) when it prints nothing for that many wall seconds (a long soak must end, not hang)."""
+    fs_root = os.path.abspath(fs_root)  # the firmware runs in the repository (cwd=ROOT), not where we were started
     proc = mp.start([str(UNIX_BOARD / "simmain.py"), "--fs", fs_root, *args], heap=heap, fs_root=fs_root,
                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     stalled = _stall_guard(proc, stall_s) if stall_s else None
@@ -242,6 +243,11 @@ def _storage(summary: dict) -> list[str]:
         link = _d(_d(s.get("status")).get("link"))
         if s.get("name") == "OCPP_CLIENT" and link:
             out.append(_ocpp_line(link, _d(_d(s.get("status")).get("stats"))))
+            fb = _d(_d(s.get("status")).get("offline_fallback"))
+            if fb.get("engaged"):
+                out.append(f"OCPP offline fallback ({fb.get('limit_w')} W import / {fb.get('export_w')} W export "
+                           f"after {fb.get('after_s')} s without the CSMS): engaged {fb['engaged']} time(s), "
+                           + ("in force at the end" if fb.get("active") else "lifted by the CSMS's return"))
         elif s.get("link_error"):
             out.append(f"Link: {s.get('name', '?')}: {s['link_error']}")
         if s.get("config_error"):
@@ -275,7 +281,8 @@ def human(summary: dict) -> str:
         lat_s = f"{lat.get('max')}/{lat.get('mean')}" if lat.get("count") else "-"
         out.append(f"{s.get('name', '?')!s:<13} {s.get('state', '?')!s:<8} {s.get('starts', '?')!s:>6} "
                    f"{s.get('restarts', '?')!s:>8} {s.get('last_fault', '?')!s:<10} {lat_s:>27}")
-    out.append(f"CRITICAL ticks: {c.get('ticks_run', '?')} run, {c.get('ticks_missed', '?')} missed, "
+    host = f" ({c['ticks_missed_off_cpu']} of them while the process was off the CPU)" if c.get("ticks_missed_off_cpu") else ""
+    out.append(f"CRITICAL ticks: {c.get('ticks_run', '?')} run, {c.get('ticks_missed', '?')} missed{host}, "
                f"{c.get('overruns', '?')} overruns, max jitter {c.get('max_jitter_us', '?')} µs, "
                f"tick cost max {c.get('max_cost_us', '?')} µs")
     out.append(f"IPC pool: high-water {i.get('high_water', '?')}/{i.get('slots', '?')} slots, "
@@ -449,7 +456,7 @@ def _want_plot(flag: bool | None) -> bool:
 def main(a) -> int:
     check_args(a)
     want_plot = _want_plot(a.plot)
-    out = Path(a.out)
+    out = Path(a.out).resolve()
     fs = out / "fs"
     fs.mkdir(parents=True, exist_ok=True)
     args = ["--config", a.config, "--seconds", str(a.seconds), "--status-ms", str(max(10, a.status_ms))]

@@ -26,6 +26,14 @@ def read(out: str | Path) -> dict:
         raise ToolError(f"{p}: not JSON") from None
 
 
+def _fallback(fb: dict | None) -> str:
+    """The offline fallback limit in force (firmware ocpp/fallback.py), or ''."""
+    if not isinstance(fb, dict) or not fb.get("active"):
+        return ""
+    return (f"; OFFLINE FALLBACK {fb.get('limit_w')} W import / {fb.get('export_w')} W export for "
+            f"{(fb.get('active_for_ms') or 0) / 1000:.0f} s (CSMS away more than {fb.get('after_s')} s)")
+
+
 def _link(name: str, link: dict | None) -> str:
     if not link:
         return ""
@@ -38,6 +46,7 @@ def _link(name: str, link: dict | None) -> str:
             s += f", {tls.get('version')} {tls.get('cipher')} verified {tls.get('verified_peer')}"
         if link.get("last_error"):
             s += f"; last error: {link['last_error']}"
+        s += _fallback(link.get("fallback"))
         return s
     if name == "ISO15118":
         s = f"listening on {link.get('iface')}, {link.get('sessions')} session(s)"

@@ -10,7 +10,10 @@
 # <fs> that receives every SDP exchange and session as pcapng for Wireshark (off when null; it grows
 # with every session: for commissioning and debugging, not for permanent use on the board's flash);
 # slac: the link is HomePlug Green PHY behind the SLAC service: SDP is answered and connections taken
-# only while SLAC_LINK says an EV matched (false: a plain Ethernet link, always listening).
+# only while SLAC_LINK says an EV matched (false: a plain Ethernet link, always listening);
+# control_modes: the ISO 15118-20 control modes offered, in order of preference (the EV takes the first
+# it can use): ["Scheduled", "Dynamic"] by default; Dynamic first lets a station controller set the power
+# of a -20 session (discharge included) with EVs that take the first offer.
 # load() raises ConfigError with a message that names the file and the key.
 from jezgro import persist
 from iso15118.secc import sap
@@ -23,7 +26,8 @@ PROTOCOLS = {"ISO_15118_2": sap.ISO2, "DIN_SPEC_70121": sap.DIN, "ISO_15118_20_D
 LIMIT_KEYS = ("max_v", "max_i", "max_p", "min_v", "min_i", "ripple_i", "tolerance_i", "ac_max_i", "ac_nominal_v")
 DEFAULTS = {"iface": "eth0", "protocols": ["ISO_15118_2", "DIN_SPEC_70121"], "tls": False, "tls_cert": "secc.crt",
             "tls_key": "secc.key", "sequence_timeout_ms": 60000, "evse": 1, "limits": {}, "pcapng": None,
-            "slac": False}
+            "slac": False, "control_modes": ["Scheduled", "Dynamic"]}
+CONTROL_MODES = ("Scheduled", "Dynamic")
 
 
 class ConfigError(ValueError):
@@ -58,6 +62,10 @@ def parse(d):
         raise ConfigError("%s: slac must be true or false" % FILE)
     if c["pcapng"] is not None and (not isinstance(c["pcapng"], str) or not c["pcapng"] or "/" in c["pcapng"]):
         raise ConfigError("%s: pcapng must be null or a file name in the filesystem root" % FILE)
+    cm = c["control_modes"]
+    if (not isinstance(cm, list) or not 1 <= len(cm) <= 2 or [m for m in cm if m not in CONTROL_MODES]
+            or len(set(cm)) != len(cm)):
+        raise ConfigError("%s: control_modes must list Scheduled and/or Dynamic once each" % FILE)
     _int(c["sequence_timeout_ms"], "sequence_timeout_ms", 100, 600000)
     _int(c["evse"], "evse", 1, 255)
     lim = c["limits"]

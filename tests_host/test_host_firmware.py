@@ -72,24 +72,25 @@ def test_repl_without_a_board_says_so():
     assert r.stderr.strip() == "jezgro repl: no board found (connect the NUCLEO-H743ZI's user USB, CN13)"
 
 
-def test_the_board_image_and_the_emulated_target_build_jezgro_irq_and_rebuild_when_it_changes(
-        tmp_path, monkeypatch):
-    # The hang break (docs/reliability.md) needs the C module in both ARM builds; make does not track
-    # .mk/.c files outside the port, so the module folder must be part of both build keys.
+def test_every_build_has_jezgro_irq_and_rebuilds_when_it_changes(tmp_path, monkeypatch):
+    # The hang break (docs/reliability.md) needs the C module in every build (the unix ports' hang
+    # watcher thread uses it too); make does not track .mk/.c files outside the port, so the module
+    # folder must be part of every build key.
     made: list[tuple[str, list[str]]] = []
     monkeypatch.setattr(firmware, "_make", lambda tree, subdir, args, log: made.append((subdir, args)))
     monkeypatch.setattr(firmware, "_install", lambda src, name: None)
-    firmware.build_stm32(tmp_path, print)
-    firmware.build_qemu(tmp_path, print)
+    for build in (firmware.build_stm32, firmware.build_qemu, firmware.build_unix, firmware.build_unix32):
+        build(tmp_path, print)
     flag = f"USER_C_MODULES={firmware.USER_C_MODULES}"
-    assert [subdir for subdir, args in made if flag in args] == ["ports/stm32", "ports/qemu"]
+    assert [subdir for subdir, args in made if flag in args] == ["ports/stm32", "ports/qemu", "ports/unix",
+                                                                 "ports/unix"]
     assert (firmware.USER_C_MODULES / "jezgro_irq" / "micropython.mk").is_file()
     conf = tmp_path / "conf"
     shutil.copytree(firmware.CONF, conf)
     monkeypatch.setattr(firmware, "CONF", conf)
     monkeypatch.setattr(firmware, "ROOT", tmp_path)
-    same = {t: firmware.target_key(t) for t in ("qemu", "stm32", "unix")}
+    targets = ("qemu", "stm32", "unix", "unix32")
+    same = {t: firmware.target_key(t) for t in targets}
     (conf / "modules" / "jezgro_irq" / "jezgro_irq.c").write_text("// changed\n")
-    after = {t: firmware.target_key(t) for t in ("qemu", "stm32", "unix")}
-    assert same["qemu"] != after["qemu"] and same["stm32"] != after["stm32"]
-    assert same["unix"] == after["unix"]  # the unix ports do not build it
+    after = {t: firmware.target_key(t) for t in targets}
+    assert all(same[t] != after[t] for t in targets), (same, after)

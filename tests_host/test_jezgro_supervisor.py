@@ -233,3 +233,50 @@ harness.result({"fast": s[1], "nofeed": s[3]})
     assert r.data["fast"]["restarts"] == 0
     # NOFEED keeps yielding (always runnable) but never feeds: a stall, caught at its step end.
     assert r.data["nofeed"]["restarts"] >= 1 and r.data["nofeed"]["last_fault"] == "watchdog"
+
+
+def test_the_unix_hang_watcher_breaks_with_jezgro_irq_not_a_signal(mp):
+    """Our unix port has the board's C module: a thread breaks a spinning main thread with
+    jezgro_irq.break_main() (mp_sched_exception, no SIGINT), ten times in a row, and the exception reads
+    and prints like any other (its message string is in RAM: the lazy hash once segfaulted here)."""
+    r = mp("""
+import _thread, time, jezgro_irq, harness
+want = [0]
+def watcher():
+    while True:
+        time.sleep_ms(5)
+        if want[0] == 1:
+            want[0] = 2
+            jezgro_irq.break_main()
+_thread.start_new_thread(watcher, ())
+seen = []
+n = 0
+for i in range(10):
+    want[0] = 1
+    try:
+        while True:
+            n = (n + 1) & 0xFFFF
+    except KeyboardInterrupt as e:
+        seen.append([repr(e), e.args[0], jezgro_irq.pending()])
+harness.result({"seen": seen})
+""")
+    assert r.data["seen"] == [["KeyboardInterrupt('hang watchdog',)", "hang watchdog", False]] * 10
+
+
+def test_wall_clock_hangs_restart_only_their_service(tmp_path):
+    """Wall-clock time (what runs against external peers): two injected hangs, one past the 100 ms floor
+    and one up to the hang cap (AUDIT_LOGGER's 1.75 s watchdog), are each broken, only that service
+    restarts, and the hardware watchdog does not reset the simulated board."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    jezgro = str(Path(sys.executable).parent / "jezgro")
+    p = subprocess.run([jezgro, "sim", "--wall", "--seconds", "4", "--no-csms", "--ev", "none", "--out", "out",
+                        "--quiet", "--inject", "audit_logger:hang@1s", "--inject", "can_handler:hang@2s"],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr + p.stdout
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    restarted = {x["name"]: (x["restarts"], x["last_fault"]) for x in s["services"] if x["restarts"]}
+    assert restarted == {"AUDIT_LOGGER": (1, "hang"), "CAN_HANDLER": (1, "hang")}, restarted
+    assert s["boots"] == 1 and not s["reboots"], s["reboots"]

@@ -282,11 +282,23 @@ def idle(timeout_ms, poll_io):
 
 
 # --- hang watchdog (stands in for the tick IRQ's check on the board) -----------
-# A service that never yields can only be stopped from outside the VM: the
-# watcher thread has SIGINT delivered to this process, which the unix port
-# turns into KeyboardInterrupt in the running (hung) code; the kernel knows it
-# asked for it. system() ignores SIGINT while it waits, hence the background
-# kill. The watcher then blocks until the kernel has taken the hang.
+# A service that never yields can only be stopped from outside the VM. With the
+# jezgro_irq C module (every build of ours: boards/micropython/modules) the watcher
+# thread does what the board's tick IRQ does: jezgro_irq.break_main() makes the main
+# thread raise KeyboardInterrupt at its next bytecode branch (mp_sched_exception: one
+# pointer stored, no signal). Without it (the PyPI unix port `make sim` falls back to)
+# the watcher has SIGINT delivered to this process, which the port turns into
+# KeyboardInterrupt in the running code - but SIGINT with a second thread corrupts the
+# v1.28 unix port's heap now and then (docs/reliability.md), and may land in the
+# watcher itself. system() ignores SIGINT while it waits, hence the background kill.
+# Either way the kernel knows it asked for it, and the watcher then blocks until the
+# kernel has taken the hang.
+try:
+    import jezgro_irq
+except ImportError:
+    jezgro_irq = None
+
+
 def _own_pid():
     with open("/proc/self/stat") as f:
         return int(f.read().split()[0])
@@ -296,7 +308,10 @@ _BREAK_CMD = "(sleep 0.001; kill -INT %d) >/dev/null 2>&1 &" % _own_pid()
 
 
 def break_main(sid):
-    os.system(_BREAK_CMD)
+    if jezgro_irq is not None:
+        jezgro_irq.break_main()
+    else:
+        os.system(_BREAK_CMD)
 
 
 def hang_handled():

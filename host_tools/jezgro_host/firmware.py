@@ -73,10 +73,11 @@ def source_key() -> str:
 # The configuration files of each port build: make does not track .mk files, so a changed one must
 # not reuse stale objects; each port builds in build-jezgro-<key of its files>. The freeze
 # manifests stay out: make rebuilds frozen code itself.
-TARGET_CONF = {"unix": ("jezgro_unix", "mbedtls"), "unix32": ("jezgro_unix32", "jezgro_unix", "mbedtls"),
+TARGET_CONF = {"unix": ("jezgro_unix", "mbedtls", "modules"),
+               "unix32": ("jezgro_unix32", "jezgro_unix", "mbedtls", "modules"),
                "qemu": ("qemu", "modules"), "stm32": ("JEZGRO_H743", "mbedtls", "modules")}
-# The user C modules of the board image and the emulated target (jezgro_irq: breaking a hung service
-# from the tick interrupt, docs/reliability.md); the unix ports break a hang with a signal instead.
+# The user C modules of every build (jezgro_irq: breaking a hung service from the tick interrupt on the
+# board and the emulated target, from the hang watcher thread on the unix ports: docs/reliability.md).
 USER_C_MODULES = CONF / "modules"
 
 
@@ -234,7 +235,8 @@ def _port_build(tree: Path, port: str, target: str, extra: str = "", prefix: str
 def build_unix(tree: Path, log) -> None:
     _make(tree, "mpy-cross", [], log)
     b = _port_build(tree, "unix", "unix")
-    _make(tree, "ports/unix", [f"VARIANT_DIR={CONF / 'jezgro_unix'}", f"BUILD={b}"], log)
+    _make(tree, "ports/unix", [f"VARIANT_DIR={CONF / 'jezgro_unix'}", f"BUILD={b}",
+                               f"USER_C_MODULES={USER_C_MODULES}"], log)
     _install(tree / "ports/unix" / b / "micropython", "micropython")
     _install(tree / "mpy-cross/build/mpy-cross", "mpy-cross")
 
@@ -242,7 +244,8 @@ def build_unix(tree: Path, log) -> None:
 def build_unix32(tree: Path, log) -> None:
     _make(tree, "mpy-cross", [], log)
     b = _port_build(tree, "unix", "unix32", prefix="build-jezgro32-")  # beside the 64-bit build, not over it
-    _make(tree, "ports/unix", [f"VARIANT_DIR={CONF / 'jezgro_unix32'}", f"BUILD={b}"], log)
+    _make(tree, "ports/unix", [f"VARIANT_DIR={CONF / 'jezgro_unix32'}", f"BUILD={b}",
+                               f"USER_C_MODULES={USER_C_MODULES}"], log)
     _install(tree / "ports/unix" / b / "micropython", "micropython32")
 
 

@@ -28,7 +28,11 @@
 
 MP_REGISTER_ROOT_POINTER(mp_obj_exception_t jezgro_hang_exc);
 
-static const MP_DEFINE_STR_OBJ(hang_msg_obj, "hang watchdog");
+// The message string lives in RAM, not in a const section: reading the exception's args or printing
+// it computes the string's hash lazily and stores it in the object (py/objexcept.c,
+// decompress_error_text_maybe), which on a read-only .rodata (the unix ports) is a segfault and on
+// the board a write into flash.
+static MP_DEFINE_STR_OBJ(hang_msg_obj, "hang watchdog");
 static const mp_rom_obj_tuple_t hang_args_obj = {{&mp_type_tuple}, 1, {MP_ROM_PTR(&hang_msg_obj)}};
 
 static volatile uint32_t breaks_requested;

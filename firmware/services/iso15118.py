@@ -300,7 +300,7 @@ class IsoService:
         return {"iface": self.cfg["iface"], "offers": self.ep.offers, "sessions": self.serial, "live": live,
                 "history": self.history, "resumed": self.resumed, "max_p": self.limits.max_p,
                 "send_errors": self.send_errors, "ipc_ignored": self.ipc_bad, "sdp": self.ep.sdp.stats(),
-                "link": self.ep.gate.stats(), "slac_gated": self.gated, "slac_link_up": self.link_up,
+                "link": self.ep.gate.stats(), "rx_buffers": self.ep.pool.stats(), "slac_gated": self.gated, "slac_link_up": self.link_up,
                 "cp": msgs.CP_NAMES[self.cp] if 0 < self.cp < len(msgs.CP_NAMES) else None,
                 "sdp_no_link": self.sdp_no_link, "ended_by_cp": self.ended_by_cp,
                 "ended_by_link": self.ended_by_link}

@@ -81,6 +81,10 @@ class IsoService:
         self.link_serial = 0
         self.cp = 0                # last CP_STATE level (0: no pilot heard)
         self.sdp_no_link = 0       # SDP requests dropped while no EV was matched
+        # what _hold drains them into: allocated once (a recvfrom(2048) per dropped request was the
+        # allocation that failed in a fragmented 32-bit heap, docs/reliability.md); a longer datagram is
+        # truncated, which is fine for one that is dropped
+        self.drop_buf = bytearray(64)
         self.ended_by_cp = 0       # sessions ended by unplug or a pilot fault
         self.ended_by_link = 0     # sessions ended because the SLAC link went down
         # EIM authorization: once OCPP_CLIENT said it decides (ISO_AUTH_RESULT AUTH_REQUIRED), every
@@ -263,10 +267,13 @@ class IsoService:
         self.drain()
         if self.link_up:
             return    # matched meanwhile: the request that woke us is the matched EV's, answer it
+        buf = self.drop_buf
         while True:
             try:
-                sock.recvfrom(2048)
+                n = sock.readinto(buf)
             except OSError:
+                return
+            if n is None:  # non-blocking, nothing more
                 return
             self.sdp_no_link += 1
 

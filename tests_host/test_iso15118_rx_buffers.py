@@ -33,6 +33,7 @@ got += df.feed(v.frame(0x8001, b"y" * 64))
 out["deframer"] = [len(small), len(big), [len(m[1]) for m in got], q.stats()["in_use"]]
 df.release()
 df.release()                # twice: harmless
+df.limit(64)                # a closed stream's late limit(): no buffer taken
 try:
     df.feed(v.frame(0x8001, b"z"))
     out["after_release"] = "accepted"

@@ -114,7 +114,7 @@ class Deframer:
         if self.started():
             raise ValueError("payload limit changed mid-message")
         if self.buf is _RELEASED:
-            raise ValueError("deframer released")
+            return  # its connection was closed: the next read says so (no buffer for a dead stream)
         self.max_payload = max_payload
         n = HEADER_LEN + max_payload
         if n > len(self.buf):

@@ -11,17 +11,7 @@ import socket, time, harness
 from iso15118.transport import netif as nif, v2gtp
 from iso15118.transport.gate import Gate, STALE_MS, FIRST_BYTE_MS
 from iso15118.transport.stream import Listener
-
-class Ctx:
-    now = 0
-    def ticks_ms(self): return self.now
-    def ticks_diff(self, a, b): return a - b
-    def ticks_add(self, a, b): return a + b
-
-class Sdp:  # the gate only sets .only and calls poll()
-    only = None
-    sock = None
-    def poll(self): return 0
+from g_gate_fakes import Ctx, Sdp
 
 ni = nif.Netif("lo")
 lt = Listener(ni, 0, None, None, 8)

@@ -94,6 +94,9 @@ def test_uninterrupted_session_in_the_default_simulation(mp, tmp_path):
     assert 4 < h["energy_wh"] < 10 and 4 < s["ev"]["result"]["ev"]["energy_wh"] < 10
     assert max(x["power"]["droop_p_w"] or 0 for x in status) == 11040
     assert s["services"][10]["name"] == "EV_SIM" and s["services"][5]["restarts"] == 0
+    # the session's receive buffers came from the SECC's pool (allocated at its start) and went back
+    rx = s["iso15118"]["rx_buffers"]
+    assert rx["misses"] == 0 and rx["in_use"] == 0 and rx["peak"] >= 1, rx
 
 
 CONFIG_RUN = """

@@ -90,6 +90,19 @@ def _count(ctx, proto, r):
         odd.append([ctx.kernel.ticks_ms(), proto, end, r.get("detail") or "", r.get("messages")])
 
 
+_POOL = []
+
+
+def _rx_pool():
+    # One receive buffer for every session of this EV (it shares the gateway's heap in the simulation:
+    # an 8 KB buffer per session fragmented it, docs/reliability.md), allocated at the first session.
+    if not _POOL:
+        from iso15118.transport.bufpool import BufPool
+        from iso15118.transport import v2gtp
+        _POOL.append(BufPool(((v2gtp.HEADER_LEN + v2gtp.MAX_PAYLOAD, 1),)))
+    return _POOL[0]
+
+
 async def _session(ctx, proto):
     from iso15118.evcc.ev_model import EvModel
     from iso15118.evcc.session import run_ev, END_FAILED
@@ -117,7 +130,7 @@ async def _session(ctx, proto):
         nss, service = protocols([proto])
         cfg = dict(CFG["ev"])
         cfg["energy_service"] = service
-        r = await run_ev(ctx, CFG["iface"], EvModel.from_dict(cfg), nss)
+        r = await run_ev(ctx, CFG["iface"], EvModel.from_dict(cfg), nss, pool=_rx_pool())
         d = r.as_dict()
         OUT["result"] = {"protocol": d["protocol"], "end": d["end"], "detail": d["detail"],
                          "messages": len(d["requests"]), "duration_ms": d["duration_ms"], "ev": d["ev"],

@@ -82,6 +82,10 @@ class IsoService:
         self.link_serial = 0
         self.cp = 0                # last CP_STATE level (0: no pilot heard)
         self.sdp_no_link = 0       # SDP requests dropped while no EV was matched
+        # what _hold drains them into: allocated once (a recvfrom(2048) per dropped request was the
+        # allocation that failed in a fragmented 32-bit heap, docs/reliability.md); a longer datagram is
+        # truncated, which is fine for one that is dropped
+        self.drop_buf = bytearray(64)
         self.ended_by_cp = 0       # sessions ended by unplug or a pilot fault
         self.ended_by_link = 0     # sessions ended because the SLAC link went down
         # EIM authorization: once OCPP_CLIENT said it decides (ISO_AUTH_RESULT AUTH_REQUIRED), every
@@ -264,10 +268,13 @@ class IsoService:
         self.drain()
         if self.link_up:
             return    # matched meanwhile: the request that woke us is the matched EV's, answer it
+        buf = self.drop_buf
         while True:
             try:
-                sock.recvfrom(2048)
+                n = sock.readinto(buf)
             except OSError:
+                return
+            if n is None:  # non-blocking, nothing more
                 return
             self.sdp_no_link += 1
 
@@ -301,7 +308,7 @@ class IsoService:
         return {"iface": self.cfg["iface"], "offers": self.ep.offers, "sessions": self.serial, "live": live,
                 "history": self.history, "resumed": self.resumed, "max_p": self.limits.max_p,
                 "send_errors": self.send_errors, "ipc_ignored": self.ipc_bad, "sdp": self.ep.sdp.stats(),
-                "link": self.ep.gate.stats(), "slac_gated": self.gated, "slac_link_up": self.link_up,
+                "link": self.ep.gate.stats(), "rx_buffers": self.ep.pool.stats(), "slac_gated": self.gated, "slac_link_up": self.link_up,
                 "cp": msgs.CP_NAMES[self.cp] if 0 < self.cp < len(msgs.CP_NAMES) else None,
                 "sdp_no_link": self.sdp_no_link, "ended_by_cp": self.ended_by_cp,
                 "ended_by_link": self.ended_by_link}

@@ -1,6 +1,7 @@
 """Memory that fits the board (issue 16, docs/reliability.md): the V2G configuration on the 32-bit unix port
 (`jezgro firmware build --target unix32`: MICROPY_FORCE_32BIT, the firmware frozen as on the board, so every
-object has the board's size and code/constants are outside the heap) with the board's 440 KB GC heap.
+object has the board's size and code/constants are outside the heap, and mbedTLS allocates from the GC heap
+as on the board) with the board's 440 KB GC heap.
 
     .venv/bin/python -m jezgro_host.mem32 [--seconds 60] [--heap 440K] [--json OUT.json]
 
@@ -93,7 +94,8 @@ def running(seconds: float, heap: str, tls: bool) -> dict:
             "ocpp_error": ocpp.get("link_error") or ocpp.get("config_error") or ocpp.get("fault_text"),
             "sessions": (summary.get("ev") or {}).get("sessions"),
             "faults": {s["name"]: s["fault_text"] for s in services[1:] if s.get("faults")},
-            "oom": {s["name"]: s["oom"] for s in services[1:] if s.get("oom")}, "crashed": summary.get("crashed")}
+            "oom": {s["name"]: s["oom"] for s in services[1:] if s.get("oom")}, "crashed": summary.get("crashed"),
+            "rx_buffers": (summary.get("iso15118") or {}).get("rx_buffers")}
 
 
 def table(imp: dict, runs: dict) -> str:
@@ -131,6 +133,8 @@ def running_table(title: str, run: dict) -> str:
                 f"{(link.get('tls') or {}).get('cipher')}); CSMS saw TLS {run.get('tls')}; last error: "
                 f"{run.get('ocpp_error') or '-'}",
             f"EV sessions: {run.get('sessions')}"]
+    if run.get("rx_buffers"):  # the SECC's receive-buffer pool: misses are buffers allocated outside it
+        out.append(f"SECC receive buffers: {run['rx_buffers']}")
     if run.get("crashed"):
         out.append(f"CRASHED: {run['crashed']}")
     if run.get("oom"):

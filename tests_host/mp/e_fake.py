@@ -6,20 +6,7 @@ from exi import codec, schemas
 from iso15118.secc import din as sdin, iso2 as siso2, sap as ssap
 from iso15118.secc.evse_limits import EvseLimits
 from iso15118.transport.stream import StreamClosed, StreamTimeout
-
-
-class Kernel:
-    def __init__(self):
-        self.now = 0
-
-    def ticks_ms(self):
-        return self.now
-
-    def ticks_diff(self, a, b):
-        return a - b
-
-    def ticks_add(self, a, b):
-        return a + b
+from fake_clock import Clock as Kernel
 
 
 class Ctx:

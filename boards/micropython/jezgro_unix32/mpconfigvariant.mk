@@ -4,6 +4,8 @@
 MICROPY_PY_BTREE = 0
 MICROPY_PY_FFI = 0
 MICROPY_FORCE_32BIT = 1
+# mbedTLS allocates from the GC heap, as on the board (mbedtls/jezgro_mbedtls_config.h)
+CFLAGS_EXTRA += -DJEZGRO_MBEDTLS_GC_HEAP=1
 MPY_CROSS_FLAGS += -march=x86
 FROZEN_MANIFEST ?= $(VARIANT_DIR)/manifest.py
 include $(VARIANT_DIR)/../mbedtls/tls13.mk

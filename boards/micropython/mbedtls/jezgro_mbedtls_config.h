@@ -9,8 +9,21 @@
 #ifndef JEZGRO_MBEDTLS_CONFIG_H
 #define JEZGRO_MBEDTLS_CONFIG_H
 
+// The 32-bit unix port for memory measurements (boards/micropython/jezgro_unix32, jezgro_host.mem32) takes
+// mbedTLS's memory from the GC heap as the board does (the "bare metal" hooks, m_tracked_calloc), not
+// from libc: a TLS connection's record buffers (16 KB in, 4 KB out) and handshake state then count in
+// the measured heap and its fragmentation. libc entropy as the unix coverage build has it.
+#if defined(JEZGRO_MBEDTLS_GC_HEAP)
+#define MICROPY_MBEDTLS_CONFIG_BARE_METAL (1)
+#endif
+
 // The port's configuration (ports/<port>/mbedtls/mbedtls_config_port.h, on the port's include path).
 #include "mbedtls/mbedtls_config_port.h"
+
+#if defined(JEZGRO_MBEDTLS_GC_HEAP)
+#undef MBEDTLS_ENTROPY_HARDWARE_ALT
+#undef MBEDTLS_NO_PLATFORM_ENTROPY
+#endif
 
 #define MBEDTLS_SSL_PROTO_TLS1_3
 // Without the middlebox-compatibility ChangeCipherSpec records, handshakes with OpenSSL peers fail

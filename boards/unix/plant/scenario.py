@@ -17,7 +17,14 @@ import time
 import board
 from jezgro.kernel import Kernel
 from jezgro.service import ServiceSpec
-from plant.model import Plant, V_NOM
+if sys.maxsize > 0x7FFFFFFF:
+    from plant.model import Plant, V_NOM
+else:
+    # The 32-bit unix port (`jezgro firmware build --target unix32`, jezgro_host.mem32): the fixed-point
+    # plant's viper code needs 64-bit machine ints (its Q30 constants are not even small ints there and
+    # it failed to compile at import, stopping every 32-bit simulation), so the float model it is
+    # checked against steps every tick instead (~30x the cost per tick; the memory figures are the same).
+    from plant.float_model import FloatPlant as Plant, V_NOM
 from plant.recorder import Recorder
 from plant import driver
 

@@ -100,10 +100,11 @@ class EvccSession:
             raise EvccEnd(END_FAILED, str(e))
 
 
-async def run_ev(ctx, iface, ev, protocols, tls=None, pcap=None, on_message=None, msg_ms=None):
+async def run_ev(ctx, iface, ev, protocols, tls=None, pcap=None, on_message=None, msg_ms=None, pool=None):
     # The EV side from plug-in: SDP discovery on iface, TCP (or TLS with a TlsConfig) connect,
     # EvccSession. protocols: namespaces by preference. -> EvccResult (connection failures too:
-    # end Failed/SequenceTimeout with the reason in detail).
+    # end Failed/SequenceTimeout with the reason in detail). pool: BufPool for the receive buffer
+    # (an EV that charges again and again reuses one instead of allocating 8 KB per session).
     from iso15118.transport import netif as nif
     from iso15118.transport.endpoints import evcc_connect, SecurityRefused
     from iso15118.transport.sdp_client import SdpTimeout
@@ -116,7 +117,7 @@ async def run_ev(ctx, iface, ev, protocols, tls=None, pcap=None, on_message=None
     try:
         s = EvccSession(ev, protocols, on_message, t0, msg_ms)
         try:
-            st, sd = await evcc_connect(ctx, nif.Netif(iface), tls, capture=cap)
+            st, sd = await evcc_connect(ctx, nif.Netif(iface), tls, capture=cap, pool=pool)
         except SdpTimeout as e:
             s.result.end, s.result.detail = END_TIMEOUT, "SDP: %s" % e
             return s.result

@@ -4,11 +4,18 @@
 # The SECC waits on every socket at once (ctx.wait_io_any): SDP, the listeners and the connections
 # its gate (gate.py) holds; the same gate keeps serving them while a session waits for a request.
 import select
-from iso15118.transport import sdp
-from iso15118.transport.gate import Gate, BACKLOG, WAIT_MS
+from iso15118.transport import sdp, v2gtp
+from iso15118.transport.bufpool import BufPool
+from iso15118.transport.gate import Gate, BACKLOG, MAX_PENDING, SAP_MAX_PAYLOAD, WAIT_MS
 from iso15118.transport.sdp_server import SdpServer
 from iso15118.transport.sdp_client import SdpClient
 from iso15118.transport.stream import Listener, StreamTimeout, connect
+
+# The connections' receive buffers are allocated here, once (transport/bufpool.py): small ones for the
+# gate's pending connections (their supportedAppProtocolReq: the MAX_PENDING pending, the one being
+# accepted, and the admitted one), full-size ones for the session (the live one, and one spare for a
+# session that starts before the previous stream is closed). 6 x 2 568 + 2 x 8 200 bytes = 31.8 KB.
+POOL = ((v2gtp.HEADER_LEN + SAP_MAX_PAYLOAD, MAX_PENDING + 2), (v2gtp.HEADER_LEN + v2gtp.MAX_PAYLOAD, 2))
 
 
 class SecurityRefused(OSError):
@@ -23,11 +30,12 @@ class SeccEndpoint:
         self.netif = netif
         self.listeners = {}
         tapf = capture.tap if capture is not None else None
+        self.pool = pool = BufPool(POOL)
         try:
             if tcp:
-                self.listeners[sdp.SEC_NONE] = Listener(netif, tcp_port, None, tapf, BACKLOG)
+                self.listeners[sdp.SEC_NONE] = Listener(netif, tcp_port, None, tapf, BACKLOG, pool)
             if tls is not None:
-                self.listeners[sdp.SEC_TLS] = Listener(netif, tls_port, tls, tapf, BACKLOG)
+                self.listeners[sdp.SEC_TLS] = Listener(netif, tls_port, tls, tapf, BACKLOG, pool)
             offers = {}
             for sec, lt in self.listeners.items():
                 offers[sec] = lt.port
@@ -66,9 +74,10 @@ class SeccEndpoint:
 
 
 async def evcc_connect(ctx, netif, tls=None, enforce_tls=False, capture=None,
-                       max_requests=sdp.MAX_REQUESTS):
+                       max_requests=sdp.MAX_REQUESTS, pool=None):
     # Asks for TLS when tls (TlsConfig) is given. The SECC may grant the other security: no TLS is
-    # accepted unless enforce_tls; TLS granted without a TlsConfig cannot be followed.
+    # accepted unless enforce_tls; TLS granted without a TlsConfig cannot be followed. pool: the
+    # receive buffer's BufPool (None: allocated for this connection).
     # -> (V2gStream, SdpResult). SdpTimeout, SecurityRefused, StreamClosed/StreamTimeout.
     want = sdp.SEC_TLS if tls is not None else sdp.SEC_NONE
     tapf = capture.tap if capture is not None else None
@@ -82,5 +91,5 @@ async def evcc_connect(ctx, netif, tls=None, enforce_tls=False, capture=None,
     if r.security == sdp.SEC_NONE and enforce_tls:
         raise SecurityRefused("SECC offers no TLS and TLS is enforced")
     st = await connect(ctx, netif, r.addr, r.port, tls if r.security == sdp.SEC_TLS else None,
-                       tapf() if tapf is not None else None)
+                       tapf() if tapf is not None else None, pool=pool)
     return st, r

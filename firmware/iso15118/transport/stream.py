@@ -48,14 +48,15 @@ async def _wait(ctx, obj, event, deadline):
 
 class V2gStream:
     # One V2G connection. sock: plain socket or TLS socket (both non-blocking; read/write give None
-    # when they would block, also while a TLS handshake is waiting for the peer).
-    def __init__(self, sock, security, local, remote, client, tap=None, max_payload=v2gtp.MAX_PAYLOAD):
+    # when they would block, also while a TLS handshake is waiting for the peer). pool: the receive
+    # buffer's BufPool (the SECC's), given back at close().
+    def __init__(self, sock, security, local, remote, client, tap=None, max_payload=v2gtp.MAX_PAYLOAD, pool=None):
         self.sock = sock
         self.security = security
         self.local = local     # (addr16, port)
         self.remote = remote   # (addr16, port)
         self.tap = tap
-        self.dfr = v2gtp.Deframer(max_payload)
+        self.dfr = v2gtp.Deframer(max_payload, pool)
         self.rx_frames = 0
         self.tx_frames = 0
         self.closed = False
@@ -113,6 +114,8 @@ class V2gStream:
         # (StreamSlow: a message older than MSG_MS is still incomplete), V2GTPError. A TLS handshake
         # advances by at most one state per call (handshake=False: none, the caller's budget is spent);
         # `stepping` then says whether to call again at once.
+        if self.closed:  # its receive buffer may be another connection's by now
+            raise StreamClosed("stream closed")
         if self.hs:
             if not handshake or not self.handshake_step():
                 self.stepping = self.stepping or not handshake
@@ -237,6 +240,7 @@ class V2gStream:
             if self.tap is not None:
                 self.tap.tcp_close()
             self.sock.close()
+            self.dfr.release()
 
 
 def der(data):
@@ -297,12 +301,14 @@ def _tcp_socket():
 
 class Listener:
     # TCP (tls=None) or TLS server socket on [link-local%iface]:port. backlog: connections the OS
-    # queues before accept() (the SECC's gate drains it on every wake-up).
-    def __init__(self, netif, port=0, tls=None, tap_factory=None, backlog=2):
+    # queues before accept() (the SECC's gate drains it on every wake-up). pool: BufPool the
+    # accepted connections' receive buffers come from (None: each allocates its own).
+    def __init__(self, netif, port=0, tls=None, tap_factory=None, backlog=2, pool=None):
         self.netif = netif
         self.tls = tls
         self.ctx = tls.context(True) if tls is not None else None
         self.tap_factory = tap_factory
+        self.pool = pool
         self.accepted = 0
         self.sock = _tcp_socket()
         try:
@@ -337,7 +343,7 @@ class Listener:
             s = self.ctx.wrap_socket(s, server_side=True, do_handshake_on_connect=False)
         tap = self.tap_factory() if self.tap_factory is not None else None
         return V2gStream(s, self.security, (self.netif.ll, self.port), (peer[0], peer[1]), False,
-                         tap, max_payload)
+                         tap, max_payload, self.pool)
 
     def try_accept(self):
         # -> V2gStream or None; never blocks.
@@ -358,7 +364,7 @@ class Listener:
         self.sock.close()
 
 
-async def connect(ctx, netif, addr16, port, tls=None, tap=None, timeout_ms=2000):
+async def connect(ctx, netif, addr16, port, tls=None, tap=None, timeout_ms=2000, pool=None):
     # EVCC side: connects from our link-local address (bound, so the capture knows our port) to the
     # SECC found by SDP. -> V2gStream; with tls the handshake runs with the first message.
     s = _tcp_socket()
@@ -386,7 +392,7 @@ async def connect(ctx, netif, addr16, port, tls=None, tap=None, timeout_ms=2000)
             s = c.wrap_socket(s, server_side=False, do_handshake_on_connect=False,
                               server_hostname=tls.server_hostname)
         st = V2gStream(s, SEC_TLS if tls is not None else SEC_TCP, (netif.ll, lport), (addr16, port), True,
-                       tap)
+                       tap, pool=pool)
     except BaseException:
         s.close()
         raise

@@ -81,14 +81,21 @@ def parse_datagram(data, max_payload=MAX_PAYLOAD):
     return pt, memoryview(data)[HEADER_LEN:]
 
 
+_RELEASED = bytearray(0)  # a released deframer's buffer
+_RELEASED_MV = memoryview(_RELEASED)
+
+
 class Deframer:
     # Cuts a TCP byte stream into V2GTP messages. Bytes go in with feed() (any split), complete
     # messages come out of next() as (payload_type, payload bytes). A fatal header error raises
     # V2GTPError and poisons the deframer (the connection must close); an unknown payload type is
     # counted and its payload skipped. The buffer is allocated once: no per-message growth.
-    def __init__(self, max_payload=MAX_PAYLOAD):
+    # pool (transport/bufpool.py): the buffer comes from it and goes back with release(), so a
+    # connection allocates no buffer (the SECC's); without one it is allocated here.
+    def __init__(self, max_payload=MAX_PAYLOAD, pool=None):
         self.max_payload = max_payload
-        self.buf = bytearray(HEADER_LEN + max_payload)
+        self.pool = pool
+        self.buf = pool.take(HEADER_LEN + max_payload) if pool is not None else bytearray(HEADER_LEN + max_payload)
         self.mv = memoryview(self.buf)
         self.fill = 0
         self.skip = 0       # bytes of an unknown-type payload still to drop
@@ -102,13 +109,34 @@ class Deframer:
 
     def limit(self, max_payload):
         # A new largest payload, between messages (the SECC after supportedAppProtocol: the
-        # negotiated protocol's limit). The buffer grows at most once, to the protocol's size.
+        # negotiated protocol's limit). The buffer grows at most once, to the protocol's size (with a
+        # pool: a bigger pool buffer replaces the small one, which goes back).
         if self.started():
             raise ValueError("payload limit changed mid-message")
+        if self.buf is _RELEASED:
+            return  # its connection was closed: the next read says so (no buffer for a dead stream)
         self.max_payload = max_payload
-        if HEADER_LEN + max_payload > len(self.buf):
-            self.buf = bytearray(HEADER_LEN + max_payload)
+        n = HEADER_LEN + max_payload
+        if n > len(self.buf):
+            pool = self.pool
+            if pool is not None:
+                old = self.buf
+                self.buf = pool.take(n)
+                pool.give(old)
+            else:
+                self.buf = bytearray(n)
             self.mv = memoryview(self.buf)
+
+    def release(self):
+        # The connection is over: the buffer goes back to the pool (another connection's from now
+        # on), and this deframer takes no more bytes.
+        buf = self.buf
+        if buf is not _RELEASED:
+            self.buf = _RELEASED  # space() is empty from now on: a read gives 0 bytes, "peer closed"
+            self.mv = _RELEASED_MV
+            self.dead = True
+            if self.pool is not None:
+                self.pool.give(buf)
 
     def space(self):
         # Writable window for readinto(): at most what completes the current header/message, so a

@@ -179,6 +179,11 @@ class TxQueue:
             self._rewrite()  # also replaces a partial line the failed append may have left
         return True
 
+    def records(self):
+        # the undelivered records, oldest first: [action, payload] each
+        for r in self.items:
+            yield r
+
     def peek(self):
         return self.items[0] if self.items else None
 

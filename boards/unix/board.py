@@ -359,10 +359,13 @@ def _watch(kernel):
             if kernel.hang_check(excused):
                 _await_handled(kernel)
         except KeyboardInterrupt:
-            # The port raised the break in this thread (a sleep or lock wait interrupted by the
-            # signal checks the pending exception too), so the hung main thread never saw it: send it
-            # again. Without this the watcher died and every later hang ran forever (the chaos soak
-            # found it: a hang injected after the first one stopped the run).
+            # A port built with the unix default MICROPY_ASYNC_KBD_INTR raised the break in this
+            # thread (straight from the signal handler, in whichever thread the kernel picked), so
+            # the hung main thread never saw it: send it again. Without this the watcher died and
+            # every later hang ran forever. Our unix build (boards/micropython/jezgro_unix) makes the
+            # break a pending exception of the main thread instead: the asynchronous one also jumped
+            # out of gc_alloc holding the GC mutex (the soak then stopped for good, both threads
+            # waiting) or out of a heap_lock()ed section ("heap is locked").
             if kernel.hang_pending and S.watch_kernel is kernel:
                 break_main(-1)
 
@@ -371,7 +374,9 @@ def _await_handled(kernel):
     # Wait until the kernel has taken the hang; a break that has not landed after RESEND_MS (lost:
     # the chaos soak saw a run hang forever once in a few hundred hangs) is sent again. A late
     # original then reaches a kernel with no hang pending, which stops the run as a Ctrl-C would:
-    # a visible failure instead of a run that never ends.
+    # a visible failure instead of a run that never ends. (With the break a pending exception, a
+    # second SIGINT while the first still waits for the main thread's next bytecode, stuck in C for
+    # 3 s, makes the port exit(1): visible too.)
     waited = 0
     while kernel.hang_pending and S.watch_kernel is kernel:
         time.sleep_ms(HANG_POLL_MS)

@@ -8,7 +8,7 @@
 import math
 from jezgro.faults import KINDS
 
-SIM_ONLY = ("KERNEL", "EV_SIM")  # not the gateway: never a target
+SIM_ONLY = ("KERNEL", "EV_SIM", "CSMS_SIM")  # not the gateway: never a target
 
 
 class Rng:

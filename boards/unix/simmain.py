@@ -27,6 +27,9 @@
 #                                       random times, MEAN_S apart on average (exponential), seeded
 #              [--scenarios A,B,..:S]   the grid scenario changes every S seconds, in turn
 #              [--heap-probe]           STATUS heap has the largest free block too (`python -m jezgro_host.mem32`)
+#              [--csms-sim EVERY:FOR]   OCPP_CLIENT's CSMS in this process (csms_sim.py, virtual time works): it
+#                                       goes away every EVERY s for FOR s (0:0 never); the summary compares
+#                                       the TransactionEvents queued with those received (txledger.py)
 import sys
 import os
 import json
@@ -40,7 +43,7 @@ DEFAULTS = {"config": "v2g", "config-module": "", "seconds": "10", "fs": "sim_fs
             "csms": "", "station-id": "JEZGRO-SIM", "security-profile": "", "password": "", "ca": "",
             "cert": "", "key": "", "ev": "iso2-ac", "ev-at": "1", "ev-loops": "30",
             "pcap": "", "station": "", "stop-file": "", "ev-unplug-after": "", "ev-gap": "5",
-            "chaos": "", "scenarios": ""}
+            "chaos": "", "scenarios": "", "csms-sim": ""}
 
 
 def _exists(path):
@@ -133,6 +136,8 @@ def main(argv):
         import station_sim
         station_sim.load(opts["station"])
         table = tuple(table) + (station_sim.spec(len(table)),)
+    if opts["csms-sim"]:
+        table = _with_csms_sim(table, opts)
     injections = sorted(parse_injection(s, table) for s in opts["inject"])
     if opts["csms"]:  # OCPP_CLIENT talks to a real CSMS: real sockets need wall-clock time
         from ocpp import config as ocpp_config
@@ -280,6 +285,11 @@ def main(argv):
     if slac is not None:
         summary["slac"] = slac.status()
         _slac_line(summary["slac"])
+    if opts["csms-sim"]:
+        import csms_sim
+        import txledger
+        summary["csms_sim"] = csms_sim.CSMS.status()
+        summary["txledger"] = txledger.LEDGER.finish(_undelivered(kernel, opts["fs"]))
     emit("SUMMARY", summary)
     return summary
 
@@ -421,6 +431,63 @@ def _with_ev(table, opts):
     if opts["ev-unplug-after"]:
         ev_sim.CFG["unplug_after_ms"] = int(float(opts["ev-unplug-after"]) * 1000)
     return tuple(table) + (ev_sim.spec(len(table)),)
+
+
+def _with_csms_sim(table, opts):
+    # --csms-sim EVERY:FOR: the CSMS as one more (sim-only) service on a free loopback port, OCPP_CLIENT
+    # provisioned for it (security profile 0: TLS would only slow the soak down), the ledger on the queue
+    import csms_sim
+    import txledger
+    try:
+        every, dur = opts["csms-sim"].split(":", 1)
+        csms_sim.CFG["outage_every_ms"] = int(float(every) * 1000)
+        csms_sim.CFG["outage_ms"] = int(float(dur) * 1000)
+    except ValueError:
+        raise SystemExit("bad --csms-sim %r: want EVERY_S:FOR_S (0:0: no outages)" % opts["csms-sim"])
+    if opts["csms"]:
+        raise SystemExit("--csms-sim and --csms exclude each other")
+    port = _free_port()
+    csms_sim.CFG["port"] = port
+    csms_sim.CFG["log"] = opts["fs"] + "/csms_sim.jsonl"
+    from jezgro import persist
+    persist.remove(csms_sim.CFG["log"])
+    from ocpp import config as ocpp_config
+    ocpp_config.provision(opts["fs"], {"csms": "ws://127.0.0.1:%d/ocpp" % port, "station-id": opts["station-id"],
+                                       "security-profile": "0"})
+    txledger.install(lambda now: csms_sim.CSMS.station_state(now, txledger.GRACE_MS))
+    return tuple(table) + (csms_sim.spec(len(table)),)
+
+
+def _free_port():
+    # a loopback TCP port nobody listens on now (MicroPython has no getsockname to ask for port 0's)
+    import socket
+    for _ in range(50):
+        r = os.urandom(2)
+        port = 20000 + ((r[0] << 8 | r[1]) % 40000)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise SystemExit("--csms-sim: no free loopback port found")
+
+
+def _undelivered(k, fs):
+    # {transactionId: [seqNo, ...]} of the TransactionEvents still in OCPP_CLIENT's queue at the end
+    cl = _published(k, "OCPP_CLIENT")
+    if cl is not None:
+        q = cl.txq
+    else:
+        from ocpp.txqueue import TxQueue
+        q = TxQueue(fs)
+    out = {}
+    for action, p in q.records():
+        if action == "TransactionEvent":
+            out.setdefault(p["transactionInfo"]["transactionId"], []).append(p["seqNo"])
+    return out
 
 
 def _bridge(k):

@@ -8,7 +8,7 @@ import binascii
 import select
 from micropython import const
 from bridge.handoff import BUS
-from net.wsserver import Listener, ServerConn, WsRefused, ST_OPEN
+from net.wsserver import Listener, WsRefused, ST_OPEN, upgrades
 from net.wsframe import FrameError
 from ocpp import rpc
 from ocpp.rpc import RpcError, CALL, CALLRESULT
@@ -134,35 +134,23 @@ class CentralSystem:
                 await self._call_down(i, c)
 
     async def _accept(self):
-        while len(self.pending) < 4:
-            s = self.lst.accept()
-            if s is None:
-                break
-            self.pending.append(ServerConn(self.ctx, s, MAX_MESSAGE))
-        for pc in list(self.pending):
-            try:
-                done = await pc.accept_upgrade(self.check)
-            except (WsRefused, OSError) as e:
-                self.last_error = "upgrade: %s" % (e,)
-                if isinstance(e, WsRefused) and e.status:
-                    BUS.note("PROTOCOL_A", "", "refused %s: %s" % (e.status, e))
-                pc.drop()
-                self.pending.remove(pc)
-                continue
-            if done:
-                self.pending.remove(pc)
-                i = self._find(charger_id(pc.path))
-                c = self.chargers[i]
-                if c.conn is not None:
-                    await c.conn.close(1000)  # replaced: the charger reconnected
-                    c.stats["disconnects"] += 1
-                c.conn = pc
-                c.stats["connects"] += 1
-                BUS.note("PROTOCOL_A", c.cfg["id"], "connected")
-            elif pc.handshake_expired():
-                pc.drop()
-                self.pending.remove(pc)
-                self.refused["bad"] += 1
+        for pc in await upgrades(self.ctx, self.lst, self.pending, 4, MAX_MESSAGE, self.check, self._refused):
+            i = self._find(charger_id(pc.path))
+            c = self.chargers[i]
+            if c.conn is not None:
+                await c.conn.close(1000)  # replaced: the charger reconnected
+                c.stats["disconnects"] += 1
+            c.conn = pc
+            c.stats["connects"] += 1
+            BUS.note("PROTOCOL_A", c.cfg["id"], "connected")
+
+    def _refused(self, e):
+        if e is None:  # the upgrade did not finish in time
+            self.refused["bad"] += 1
+            return
+        self.last_error = "upgrade: %s" % (e,)
+        if isinstance(e, WsRefused) and e.status:
+            BUS.note("PROTOCOL_A", "", "refused %s: %s" % (e.status, e))
 
     def _lost(self, c, why):
         c.conn.drop()

@@ -333,13 +333,15 @@ def _discard(path):
         return False
 
 
-def lines(path, max_line=1024):
-    # Yields each line of a line-oriented file as str including its "\n" (the last one may lack it:
-    # torn), or None for a line that is damaged: longer than max_line or not UTF-8. Reads in
-    # CHUNK-byte pieces, so a huge or line-less file costs at most max_line bytes of heap. A file
-    # that cannot be opened yields nothing (missing: silently; else reported as rejected).
+def lines(path, max_line=1024, start=0):
+    # Yields each line of a line-oriented file, from byte offset start, as str including its "\n" (the
+    # last one may lack it: torn), or None for a line that is damaged: longer than max_line or not
+    # UTF-8. Reads in CHUNK-byte pieces, so a huge or line-less file costs at most max_line bytes of
+    # heap. A file that cannot be opened yields nothing (missing: silently; else reported as rejected).
     try:
         f = _open(path, "rb")
+        if start:
+            f.seek(start)
     except OSError as e:
         if e.args and e.args[0] != errno.ENOENT:
             problem(path, REJECTED, reason(e))
@@ -376,3 +378,41 @@ def lines(path, max_line=1024):
             yield text_of(buf)
     finally:
         f.close()
+
+
+def line_at(path, off, max_line=1024):
+    # -> (the line at byte offset off as str including its "\n", its length in bytes): one record of a
+    # line-oriented file without reading the rest. The text is None when the line is damaged (longer
+    # than max_line, not UTF-8; its length is still right, so the caller can skip it); (None, 0) at
+    # the end of the file or when it cannot be read (reported as rejected, unless missing).
+    try:
+        f = _open(path, "rb")
+    except OSError as e:
+        if e.args and e.args[0] != errno.ENOENT:
+            problem(path, REJECTED, reason(e))
+        return None, 0
+    buf = b""
+    skipped = 0  # bytes of an over-long line not kept
+    try:
+        f.seek(off)
+        while True:
+            chunk = f.read(CHUNK)
+            if not chunk:
+                break
+            i = chunk.find(b"\n")
+            if i >= 0:
+                buf += chunk[:i + 1]
+                break
+            buf += chunk
+            if len(buf) > max_line:
+                skipped += len(buf)
+                buf = b""
+    except OSError as e:
+        problem(path, REJECTED, reason(e))
+        return None, 0
+    finally:
+        f.close()
+    n = skipped + len(buf)
+    if skipped or len(buf) > max_line or not n:
+        return None, n
+    return text_of(buf), n

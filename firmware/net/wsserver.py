@@ -62,6 +62,34 @@ class Listener:
         close_socket(ctx, self.sock)
 
 
+async def upgrades(ctx, lst, pending, limit, max_message, check, refused):
+    # Accepts new clients on lst (at most `limit` in their upgrade at once, in `pending`) and advances
+    # every pending upgrade: -> the connections that opened now. A refused or failed upgrade is dropped
+    # and refused(exception) called; one that did not finish within HANDSHAKE_MS, refused(None).
+    while len(pending) < limit:
+        s = lst.accept()
+        if s is None:
+            break
+        pending.append(ServerConn(ctx, s, max_message))
+    opened = []
+    for pc in list(pending):
+        try:
+            done = await pc.accept_upgrade(check)
+        except (WsRefused, OSError) as e:
+            pc.drop()
+            pending.remove(pc)
+            refused(e)
+            continue
+        if done:
+            pending.remove(pc)
+            opened.append(pc)
+        elif pc.handshake_expired():
+            pc.drop()
+            pending.remove(pc)
+            refused(None)
+    return opened
+
+
 def parse_upgrade(head):
     # (path, {header lower-case: value}) of an HTTP upgrade request, or raises WsRefused
     lines = head.split("\r\n")

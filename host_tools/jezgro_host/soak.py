@@ -11,6 +11,10 @@ too. The report (OUT/soak.txt, OUT/soak.json) says whether the gateway came thro
   must not grow from the first third to the last by more than --leak-kb;
 - audit: every kernel event the kernel handed to AUDIT_LOGGER is on the filesystem (none lost);
 - sessions: how each protocol's sessions ended; at least one of each protocol completed;
+- OCPP: OCPP_CLIENT talks to a CSMS inside the simulation (boards/unix/csms_sim.py) that goes away every
+  --csms-outage-every s for --csms-outage-s; every TransactionEvent the client queued must reach it, per
+  transaction with seqNo continuous, and those queued while it was away must say offline
+  (boards/unix/txledger.py): any loss fails the run;
 - restarts and quarantines per service, reboots, injected faults per service and kind.
 Exit 0 when the run passes, 1 when it fails (the reasons are printed).
 """
@@ -30,6 +34,23 @@ GRIDS = ("clean_grid", "distorted_rated", "phase_jumps", "unbalanced_rated", "fr
 # A session the EV completed: the SECC answered to the end (ev_sim's end names, iso15118/evcc/session.py).
 COMPLETE = "SessionStop"
 WARMUP = 0.1  # of the run: boot and the first sessions load grammars and fill caches, not a leak
+# The station's OCPP settings for the soak (<fs>/ocpp_dm.json): Autocharge (the simulated EV's EVCCID is its
+# idToken), a TransactionEvent every 5 s during a transaction (so that every outage has events to queue), a
+# reconnect back-off of a few seconds (the outages are what is tested, not the back-off's length), and EVs
+# charge during an outage too (OfflineTxForUnknownIdEnabled: without it, a session that starts while the CSMS is
+# away is refused AuthorizationRes FAILED, correctly, and whole rounds of protocols never complete; with it those
+# transactions run offline from start to end, which is what the queue has to carry).
+SOAK_DM = {"AuthCtrlr.AutochargeEnabled": "true", "AuthCtrlr.OfflineTxForUnknownIdEnabled": "true",
+           "SampledDataCtrlr.TxUpdatedInterval": "5",
+           "OCPPCommCtrlr.RetryBackOffWaitMinimum": "2", "OCPPCommCtrlr.RetryBackOffRandomRange": "2",
+           "OCPPCommCtrlr.RetryBackOffRepeatTimes": "2", "OCPPCommCtrlr.OfflineThreshold": "30"}
+# what the ledger's counts must be for the run to pass: a loss of any kind is a failure
+OCPP_LOSSES = {"lost": "queued TransactionEvents never reached the CSMS",
+               "dropped_full": "TransactionEvents dropped by the full queue",
+               "source_gaps": "seqNo gaps at the source (a seqNo used without its event being queued)",
+               "out_of_order": "TransactionEvents reached the CSMS out of order",
+               "unknown": "TransactionEvents reached the CSMS that were never queued",
+               "offline_missing": "TransactionEvents queued while the CSMS was away without offline: true"}
 
 
 def heap_floor_growth(samples: list[list[int]]) -> tuple[int, int, int]:
@@ -69,6 +90,26 @@ def verdict(report: dict, leak_bytes: int) -> list[str]:
         why.append("no EV session at all")
     if report.get("interrupted"):
         why.append("interrupted before the end")
+    why += ocpp_verdict(report["ocpp"], report["sessions"]["total"])
+    return why
+
+
+def ocpp_verdict(o: dict, sessions: int) -> list[str]:
+    """Why the OCPP part fails: any TransactionEvent lost, out of order or without its offline flag,
+    a request the CSMS found malformed, or no TransactionEvent at all although EVs charged."""
+    led = o.get("ledger")
+    if led is None:
+        return []  # no CSMS in this run (an older summary): nothing to judge
+    c = led["counts"]
+    why = [f"OCPP: {c[k]} {text}" for k, text in OCPP_LOSSES.items() if c.get(k)]
+    if why and led.get("problems"):
+        why.append("OCPP: first problems: " + "; ".join(led["problems"][:5]))
+    bad = (o.get("csms") or {}).get("stats", {}).get("bad_requests", 0)
+    if bad:
+        why.append(f"OCPP: the CSMS answered {bad} malformed request(s) with CALLERROR: "
+                   f"{(o.get('csms') or {}).get('bad', [])[:3]}")
+    if sessions >= 2 and not c.get("received"):
+        why.append("OCPP: no TransactionEvent reached the CSMS although EVs charged")
     return why
 
 
@@ -109,7 +150,8 @@ def build_report(summary: dict, samples: list[list[int]], hours: float, wall_s: 
                  "per_hour": _per_hour(samples), "leak_limit": leak_bytes},
         "audit": {"sent": sent, "written": written, "lost": lost},
         "ocpp": {"state": (ocpp.get("status") or {}).get("link"), "config_error": ocpp.get("config_error"),
-                 "queue": (ocpp.get("status") or {}).get("txq")},
+                 "queue": (ocpp.get("status") or {}).get("txq"), "csms": summary.get("csms_sim"),
+                 "ledger": summary.get("txledger"), "client": (ocpp.get("status") or {}).get("stats")},
         "oom": {s["name"]: s["oom"] for s in services[1:] if s.get("oom")},
         "interrupted": summary.get("interrupted", False),
     }
@@ -164,7 +206,25 @@ def text(r: dict) -> str:
     a = r["audit"]
     out.append(f"Audit: {a['sent']} kernel events sent to AUDIT_LOGGER, {a['written']} written, {a['lost']} lost")
     o = r["ocpp"]
-    out.append(f"OCPP: {o['config_error'] or (o['state'] or {}).get('state') or '-'}")
+    out.append(f"OCPP: {o['config_error'] or (o['state'] or {}).get('state') or '-'} at the end")
+    cs = o.get("csms")
+    if cs:
+        st = cs["stats"]
+        out.append(f"  CSMS (in-process): {st['outages']} outages (every {cs['outage_every_ms'] / 1000:g} s for "
+                   f"{cs['outage_ms'] / 1000:g} s), {st['connections']} connections, {st['calls']} requests "
+                   f"({', '.join(f'{k} {v}' for k, v in sorted(cs['per_action'].items()))}), "
+                   f"{st['bad_requests']} malformed")
+    led = o.get("ledger")
+    if led:
+        c = led["counts"]
+        out.append(f"  TransactionEvents: {c['queued']} queued, {c['received']} received (+{c['copies']} resent copies), "
+                   f"{c['still_queued']} still queued at the end, {c['lost']} lost, {c['dropped_full']} dropped (queue "
+                   f"full); {c['transactions']} transactions, {c['complete']} complete")
+        out.append(f"  offline flag: {c['offline_ok']} queued during an outage with it, {c['offline_missing']} without; "
+                   f"{c['offline_while_up']} with it while the CSMS still held the connection, "
+                   f"{c['offline_unjudged']} within {led['grace_ms']} ms of a connect/disconnect (not judged)")
+        for p in led["problems"][:10]:
+            out.append(f"  problem: {p}")
     for name, oom in r["oom"].items():
         out.append(f"Last out-of-memory of {name}: while {oom.get('doing')} ({oom.get('at')})")
     for why in r["failures"]:
@@ -231,9 +291,13 @@ def add_parser(sub) -> None:
     s.add_argument("--ev-gap", type=float, default=5.0, metavar="S", help="seconds between EV sessions (default 5)")
     s.add_argument("--leak-kb", type=int, default=48, metavar="KB",
                    help="the live heap's floor may grow this much from the first third to the last (default 48)")
-    s.add_argument("--heap", default="1536K", help="MicroPython heap (the simulated EV shares it; default 1536K)")
+    s.add_argument("--heap", default="2M", help="MicroPython heap (the simulated EV and CSMS share it; default 2M)")
     s.add_argument("--status-s", type=float, default=10.0, metavar="S",
                    help="simulated seconds between heap samples and progress lines (default 10)")
+    s.add_argument("--csms-outage-every", type=float, default=600.0, metavar="S",
+                   help="the in-process CSMS goes away every S simulated seconds (0: never; default 600)")
+    s.add_argument("--csms-outage-s", type=float, default=90.0, metavar="S",
+                   help="... for S seconds each time (default 90)")
     s.add_argument("--out", default="soak_out", help="output directory (soak.txt, soak.json, summary.json, fs)")
     s.set_defaults(func=main)
 
@@ -243,6 +307,11 @@ def check_args(a) -> None:
                    ("--status-s", a.status_s)):
         if not v > 0:
             raise UserError(f"{opt} {v:g}: must be more than 0")
+    if a.csms_outage_every < 0 or a.csms_outage_s < 0:
+        raise UserError("--csms-outage-every and --csms-outage-s must be 0 or more")
+    if a.csms_outage_every and a.csms_outage_s >= a.csms_outage_every:
+        raise UserError(f"--csms-outage-s {a.csms_outage_s:g} must be shorter than --csms-outage-every "
+                        f"{a.csms_outage_every:g}: the CSMS must come back in between")
     if a.ev_gap < 0:
         raise UserError(f"--ev-gap {a.ev_gap:g}: must be 0 or more")
     if a.leak_kb < 0:
@@ -256,13 +325,19 @@ def main(a) -> int:
     check_args(a)
     out = Path(a.out)
     fs = out / "fs"
-    fs.mkdir(parents=True, exist_ok=True)
+    if fs.exists():  # a soak starts from a fresh filesystem: the ledger counts this run's events only
+        import shutil
+        shutil.rmtree(fs)
+    fs.mkdir(parents=True)
+    (fs / "ocpp_dm.json").write_text(json.dumps(SOAK_DM))
     total_ms = int(a.hours * 3_600_000)
     args = ["--config", "v2g", "--seconds", str(a.hours * 3600), "--status-ms", str(int(a.status_s * 1000)),
             "--ev", "soak", "--ev-gap", str(a.ev_gap), "--chaos", f"{a.seed}:{a.fault_every:g}",
-            "--scenarios", ",".join(GRIDS) + f":{a.grid_every:g}"]
+            "--scenarios", ",".join(GRIDS) + f":{a.grid_every:g}",
+            "--csms-sim", f"{a.csms_outage_every:g}:{a.csms_outage_s:g}"]
     print(f"chaos soak: {a.hours:g} simulated h, a fault every {a.fault_every:g} s on average (seed {a.seed}), "
-          f"grid change every {a.grid_every:g} s, EV sessions of {', '.join(PROTOCOLS)} back to back; out {out}")
+          f"grid change every {a.grid_every:g} s, EV sessions of {', '.join(PROTOCOLS)} back to back, CSMS outage "
+          f"every {a.csms_outage_every:g} s for {a.csms_outage_s:g} s; out {out}")
     progress = Progress(total_ms)
     t0 = time.monotonic()
     try:

@@ -103,9 +103,12 @@ def c_txq(fs, kind, phase, name):
     for i in range(1, N_GOOD):
         q.push("TransactionEvent", ev(i))
     q.pop()  # one delivered: the head file says 1
+    sent = None
     if phase == "running":
         damage(fs + "/" + name, kind)
         q.push("TransactionEvent", ev(100))
+        head = q.peek()  # what the client would send now (the queue streams from the damaged log)
+        sent = head[1]["seqNo"] if head else None
         q.pop()
         persist.FAIL.clear()
     else:
@@ -113,8 +116,8 @@ def c_txq(fs, kind, phase, name):
     q = TxQueue(fs)  # the next boot
     persist.FAIL.clear()
     q.push("TransactionEvent", ev(200, "Ended"))
-    seqs = [p["seqNo"] for a, p in TxQueue(fs).items]
-    return {"seqs": seqs, "torn": q.torn}
+    seqs = [p["seqNo"] for a, p in TxQueue(fs).records()]
+    return {"seqs": seqs, "torn": q.torn, "sent": sent}
 
 
 def c_dm(fs, kind, phase, name):

@@ -4,9 +4,12 @@ from ocpp import check
 
 def handle(cl, p, mid):
     tid = check.field(p, "transactionId", str, False, mid)
-    q = cl.txq.items
     if tid is None:
-        return {"messagesInQueue": bool(q)}
+        return {"messagesInQueue": len(cl.txq) > 0}
     evse, t = cl.tx.find(tid)
-    mine = any(a == "TransactionEvent" and pl["transactionInfo"]["transactionId"] == tid for a, pl in q)
+    # the queue streams from its file: read to its end (no early exit leaves the file open)
+    mine = False
+    for a, pl in cl.txq.records():
+        if a == "TransactionEvent" and pl["transactionInfo"]["transactionId"] == tid:
+            mine = True
     return {"ongoingIndicator": t is not None, "messagesInQueue": mine}

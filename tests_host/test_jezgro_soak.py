@@ -6,6 +6,7 @@ TransactionEvent OCPP_CLIENT queued received by the in-process CSMS (seqNo conti
 the verdict itself fails a run that leaks, misses ticks or loses an OCPP message."""
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -163,6 +164,24 @@ def test_the_verdict_fails_a_leak_missed_ticks_and_lost_audit_records():
                                            {"name": "ISO15118", "restarts": 6, "state": "held"}]}, flat, 1.0, 10.0,
                              48 * 1024)
     assert any("ISO15118" in w for w in held["failures"]), held["failures"]
+
+
+def test_a_session_that_did_not_complete_is_shown_with_the_faults_injected_before_it():
+    progress = soak.Progress(60_000, stream=io.StringIO())
+    for t, name in ((1_000, "slac:oom"), (40_000, "iso15118:crash"), (52_500, "pll_sync:hang")):
+        progress("INJECT", json.dumps({"t_ms": t, "inject": name, "applied": True, "mid_session": True}))
+    progress("INJECT", json.dumps({"t_ms": 50_000, "inject": "can_handler:stall", "applied": False}))
+    progress("INJECT", "not json")  # a torn line costs the line, not the report
+    summary = {"sim_ms": 60_000, "boots": 1, "services": [{"name": "KERNEL", "restarts": 0}], "critical": {},
+               "audit": {"sent": 0},
+               "ev": {"sessions": {"iso20-ac-bpt": {"PeerClosed": 2}},
+                      "odd": [[55_000, "iso20-ac-bpt", "PeerClosed", "peer closed", 2],
+                              [35_000, "iso20-ac-bpt", "PeerClosed", "peer closed", 2]]}}
+    r = soak.build_report(summary, [[0, 1], [60_000, 1]], 1 / 60, 10.0, 48 * 1024, progress.faults)
+    assert r["sessions"]["latest_other_faults"] == [["iso15118:crash@40.0s", "pll_sync:hang@52.5s"], []]
+    text = soak.text(r)
+    assert "faults in the 30 s before: iso15118:crash@40.0s, pll_sync:hang@52.5s" in text
+    assert "faults in the 30 s before: none" in text
 
 
 def test_a_session_that_fails_its_service_twice_is_given_up_not_replayed(tmp_path):

@@ -113,7 +113,16 @@ def ocpp_verdict(o: dict, sessions: int) -> list[str]:
     return why
 
 
-def build_report(summary: dict, samples: list[list[int]], hours: float, wall_s: float, leak_bytes: int) -> dict:
+FAULT_WINDOW_MS = 30_000  # a session that did not complete is shown with the faults injected this long before its end
+
+
+def faults_before(t_ms: int, faults: list[list]) -> list[str]:
+    """The injections in the FAULT_WINDOW_MS before a session's end, as "service:kind@s"."""
+    return [f"{name}@{tf / 1000:.1f}s" for tf, name in faults if t_ms - FAULT_WINDOW_MS <= tf <= t_ms]
+
+
+def build_report(summary: dict, samples: list[list[int]], hours: float, wall_s: float, leak_bytes: int,
+                 faults: list[list] | None = None) -> dict:
     reboots = summary.get("reboots") or []
     services = summary.get("services") or []
     restarts: dict[str, int] = {s["name"]: s["restarts"] for s in services[1:]}
@@ -137,7 +146,10 @@ def build_report(summary: dict, samples: list[list[int]], hours: float, wall_s: 
         "boots": summary.get("boots"), "reboots": [{"t_ms": r["t_ms"], "reason": r["reason"]} for r in reboots],
         "sessions": {"total": total, "completed": complete, "other_ends": total - complete, "per_protocol": per_proto,
                      # the latest that did not complete: [board ms, protocol, end, detail, messages]
-                     "latest_other": (summary.get("ev") or {}).get("odd") or []},
+                     "latest_other": (summary.get("ev") or {}).get("odd") or [],
+                     # per latest_other: the faults injected in the FAULT_WINDOW_MS before it ended
+                     "latest_other_faults": [faults_before(o[0], faults or [])
+                                             for o in (summary.get("ev") or {}).get("odd") or []]},
         "restarts": restarts,
         "quarantined": (summary.get("quarantined") or 0) + sum(r.get("quarantined", 0) for r in reboots),
         "held_now": [s["name"] for s in services[1:] if s.get("state") == "held"],
@@ -180,8 +192,11 @@ def text(r: dict) -> str:
     out.append(f"EV sessions: {s['total']} ({s['completed']} completed, {s['other_ends']} ended otherwise)")
     for p, ends in sorted(s["per_protocol"].items()):
         out.append(f"  {p:<13} " + ", ".join(f"{k} {v}" for k, v in sorted(ends.items())))
-    for t, p, end, detail, n in s["latest_other"]:
+    near = s.get("latest_other_faults") or [None] * len(s["latest_other"])
+    for (t, p, end, detail, n), before in zip(s["latest_other"], near):
         out.append(f"  not completed at {t / 1000:.0f} s: {p} {end} after {n} messages ({detail})")
+        if before is not None:
+            out.append(f"    faults in the {FAULT_WINDOW_MS // 1000} s before: {', '.join(before) or 'none'}")
     f = r["faults"] or {}
     out.append(f"Faults injected: {f.get('total', 0)} (every {f.get('mean_s', '?')} s on average; "
                f"{f.get('mid_session', 0)} mid-session, {f.get('skipped', 0)} into a service not running)")
@@ -242,6 +257,7 @@ class Progress:
         self.t0 = time.monotonic()
         self.samples: list[list[int]] = []
         self.injected = 0
+        self.faults: list[list] = []  # [board ms, "service:kind"] of every applied injection
         self.sessions = 0
         self.missed = 0
         self.restarts = 0
@@ -250,6 +266,12 @@ class Progress:
     def __call__(self, tag: str, rest: str) -> None:
         if tag == "INJECT":
             self.injected += 1
+            try:
+                d = json.loads(rest)
+            except ValueError:
+                return
+            if d.get("applied"):
+                self.faults.append([d.get("t_ms", 0), d.get("inject", "?")])
             return
         if tag == "EV" and rest.startswith("session "):
             self.sessions += 1
@@ -348,7 +370,7 @@ def main(a) -> int:
     wall = time.monotonic() - t0
     summary.pop("stderr", None)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    report = build_report(summary, progress.samples, a.hours, wall, a.leak_kb * 1024)
+    report = build_report(summary, progress.samples, a.hours, wall, a.leak_kb * 1024, progress.faults)
     report["command"] = "jezgro soak " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "jezgro soak"
     (out / "soak.json").write_text(json.dumps(report, indent=1) + "\n")
     t = text(report)

@@ -64,6 +64,7 @@ class Cl:
     # the part of ocpp.client.Client the state modules use
     def __init__(self, fs):
         self.fs = fs
+        self.cfg = {}  # ocpp.json as loaded (smart charging reads its offline_fallback)
         self.dm = DeviceModel(fs)
         self.tx = None
 

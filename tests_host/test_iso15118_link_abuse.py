@@ -319,6 +319,7 @@ def test_package_evcc_charges_over_veth_under_abuse(v2g_link, tmp_path, certs, c
                  codec_samples[0].hex()])
         idle = subprocess.Popen(link.in_ns(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert idle.stdout is not None and idle.stdout.readline().startswith(("IDLE", "HOSTILE")), stop(idle)
+        t_peer = time.monotonic()
         cfg = tmp_path / "evcc.json"
         cfg.write_text(json.dumps({"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["AC"],
                                    "energyTransferMode": "AC_three_phase_core", "isCertInstallNeeded": False,
@@ -329,6 +330,10 @@ def test_package_evcc_charges_over_veth_under_abuse(v2g_link, tmp_path, certs, c
                               cwd=tmp_path, env=penv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         log = read_until(ev, "SessionStopRes received", 60)  # bounded: an EV that gave up stays silent
         took = time.monotonic() - t0
+        if peer == "idle":
+            # one idle connection a second, each dropped 3 s after it opened (FIRST_BYTE_MS): 6.5 s of the
+            # peer make at least three such drops, however quickly the EV (a warm JVM) was done
+            time.sleep(max(0.0, 6.5 - (time.monotonic() - t_peer)))
     finally:
         log += stop(ev) if ev is not None else ""
         idle_out = stop(idle) if idle is not None else ""
